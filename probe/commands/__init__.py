@@ -1,3 +1,7 @@
-"""One module per command; importing this package registers them all on `probe.cliapp.app`."""
+"""One module per command; importing this package registers every module's command on the app."""
 
-from probe.commands import version  # noqa: F401
+import importlib
+import pkgutil
+
+for _info in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_info.name}")
