@@ -1,0 +1,216 @@
+"""Received traces: the delivery path of one message, hop by hop (pure).
+
+Received headers are prepended, so the top one is the newest; a `Trace` lists hops from the
+origin to the mailbox (hop 1 = the bottom Received header, hop n = Received header number
+`len(hops) - n + 1` counted from the top). Between consecutive hops it records the signed delay
+(negative = clock skew, shown, never clamped), whether the `by` of one hop names the `from` of the
+next, and where TLS starts or stops. Filter loops, local pickups and LMTP delivery are labelled
+and not counted as network hops. `header_positions` places every other header relative to the
+Received headers, which is what attributes an added header to a hop.
+
+The header block of raw bytes is split here rather than by `email`: Python's parser stops at a
+malformed line between two Received headers and drops the rest (research/received.md, 2.6).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from email.message import Message
+from typing import Final
+
+from probe.model import Anomaly
+from probe.received_hop import Hop as Hop
+from probe.received_hop import HopKind, ParseStatus, TlsInfo, parse_received
+
+__all__ = [
+    "HeaderPosition",
+    "Hop",
+    "HopKind",
+    "Link",
+    "ParseStatus",
+    "TlsInfo",
+    "Trace",
+    "header_fields",
+    "header_positions",
+    "parse_received",
+    "trace",
+]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HeaderPosition:
+    """One header field and where it sits: `received_above` Received headers precede it."""
+
+    name: str
+    value: str  # unfolded
+    index: int  # 0-based position in the header block
+    received_above: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Link:
+    """From hop `index - 1` to hop `index` (1-based, origin first)."""
+
+    index: int
+    delay: float | None  # seconds, signed; None when either stamp has no date
+    by_from_match: bool | None  # None: nothing to compare (local stamp, no names)
+    tls_change: str | None = None  # "starts" or "stops" at this hop (network hops only)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Trace:
+    hops: tuple[Hop, ...]  # origin first
+    links: tuple[Link, ...]
+    total_delay: float | None  # newest dated stamp minus oldest dated stamp, seconds
+    network_hops: int
+    anomalies: tuple[Anomaly, ...] = ()  # warnings: clock skew, unparsable stamp, by/from mismatch
+    notes: tuple[Anomaly, ...] = ()  # facts worth showing: TLS starts/stops, gaps, filter loops
+    header_count: int = 0  # 0 means the input had no header block: not a message
+
+
+_HEADER_END_RE: Final = re.compile(rb"\r?\n\r?\n")
+_FIELD_RE: Final = re.compile(r"^([!-9;-~]+)[ \t]*:(.*(?:\n[ \t].*)*)", re.M)
+_UNFOLD_RE: Final = re.compile(r"\r?\n(?=[ \t])")
+_GAP_SECONDS: Final = 3600.0
+
+
+def header_fields(message: bytes | Message) -> tuple[tuple[str, str], ...]:
+    """(name, unfolded value) of every header field, in order. Malformed lines are skipped."""
+    if isinstance(message, Message):
+        return tuple(
+            (name, _UNFOLD_RE.sub("", str(value)).strip()) for name, value in message.items()
+        )
+    end = _HEADER_END_RE.search(message)
+    head = message[: end.start()] if end is not None else message
+    text = head.decode("utf-8", "replace")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    return tuple((name, value.replace("\n", "").strip()) for name, value in _FIELD_RE.findall(text))
+
+
+def header_positions(message: bytes | Message) -> tuple[HeaderPosition, ...]:
+    """Every header field with its index and the number of Received headers above it."""
+    result = []
+    above = 0
+    for index, (name, value) in enumerate(header_fields(message)):
+        result.append(HeaderPosition(name, value, index, above))
+        if name.lower() == "received":
+            above += 1
+    return tuple(result)
+
+
+def trace(message: bytes | Message) -> Trace:
+    """The delivery path of a message from its Received headers."""
+    fields = header_fields(message)
+    values = [value for name, value in fields if name.lower() == "received"]
+    hops = tuple(parse_received(value) for value in reversed(values))
+    return build_trace(hops, header_count=len(fields))
+
+
+def build_trace(hops: tuple[Hop, ...], *, header_count: int = 0) -> Trace:
+    """Links, delays and anomalies over hops already in origin-first order."""
+    anomalies: list[Anomaly] = []
+    notes: list[Anomaly] = []
+    for n, hop in enumerate(hops, 1):
+        subject = f"hop {n}"
+        if hop.status is ParseStatus.RAW:
+            anomalies.append(Anomaly("unparsable-hop", subject, hop.raw))
+        elif hop.date is None and hop.date_raw:
+            anomalies.append(Anomaly("unparsable-date", subject, hop.date_raw))
+        elif hop.date is None:
+            notes.append(Anomaly("no-date", subject, "the stamp carries no date"))
+        if hop.kind is HopKind.FILTER:
+            notes.append(Anomaly("filter-loop", subject, f"re-injection by {hop.by_host}"))
+
+    links = []
+    last_tls: bool | None = None
+    for n in range(1, len(hops)):
+        before, after = hops[n - 1], hops[n]
+        subject = f"hop {n} -> {n + 1}"
+        delay = None
+        if before.date is not None and after.date is not None:
+            delay = (after.date - before.date).total_seconds()
+            if delay < 0:
+                anomalies.append(Anomaly("clock-skew", subject, f"delay {delay:g} s"))
+            elif delay > _GAP_SECONDS:
+                notes.append(Anomaly("long-delay", subject, f"delay {delay:g} s"))
+        match = _by_from_match(before, after)
+        if match is False:
+            detail = f"by {before.by_host} but from {_from_text(after)}"
+            if after.kind in (HopKind.NETWORK, HopKind.INTERNAL):
+                anomalies.append(Anomaly("by-from-mismatch", subject, detail))
+            else:
+                notes.append(Anomaly("by-from-mismatch", subject, detail))
+        if before.raw == after.raw:
+            notes.append(Anomaly("duplicate-stamp", subject, "identical Received headers"))
+        links.append(Link(n + 1, delay, match, None))
+
+    # TLS along the path, over network hops whose stamp says
+    changes = {}
+    for n, hop in enumerate(hops, 1):
+        if hop.kind is not HopKind.NETWORK or hop.encrypted is None:
+            continue
+        if last_tls is not None and hop.encrypted != last_tls:
+            change = "starts" if hop.encrypted else "stops"
+            changes[n] = change
+            notes.append(Anomaly(f"tls-{change}", f"hop {n}", f"with {hop.with_protocol}"))
+        last_tls = hop.encrypted
+    if changes:
+        links = [dataclasses.replace(link, tls_change=changes.get(link.index)) for link in links]
+
+    dated = [hop.date for hop in hops if hop.date is not None]
+    total = (dated[-1] - dated[0]).total_seconds() if len(dated) >= 2 else None
+    return Trace(
+        hops=hops,
+        links=tuple(links),
+        total_delay=total,
+        network_hops=sum(1 for hop in hops if hop.kind is HopKind.NETWORK),
+        anomalies=tuple(anomalies),
+        notes=tuple(notes),
+        header_count=header_count,
+    )
+
+
+def _norm(name: str | None) -> str | None:
+    if not name:
+        return None
+    name = name.strip("[]").rstrip(".").lower()
+    return name[5:] if name.startswith("ipv6:") else name
+
+
+def _by_from_match(before: Hop, after: Hop) -> bool | None:
+    """Does hop `before`'s `by` name the host that hop `after` says it came from?"""
+    if after.kind in (HopKind.LOCAL, HopKind.FETCH, HopKind.UNPARSED):
+        return None
+    by_names = {n for n in (_norm(before.by_host), _norm(before.by_ip)) if n}
+    from_names = {
+        n for n in (_norm(after.from_helo), _norm(after.from_rdns), _norm(after.from_ip)) if n
+    }
+    if not by_names or not from_names:
+        return None
+    if by_names & from_names:
+        return True
+    # the same box under two names (EOP: X.mail.protection... vs X.eop-nam02...), or two boxes
+    # of one cluster in one domain (mx07 vs mx08.pphosted.com)
+    by_keys = {k for n in by_names if _is_name(n) for k in _name_keys(n)}
+    from_keys = {k for n in from_names if _is_name(n) for k in _name_keys(n)}
+    return bool(by_keys & from_keys)
+
+
+def _from_text(hop: Hop) -> str:
+    parts = [p for p in (hop.from_helo, hop.from_rdns, hop.from_ip) if p]
+    return " / ".join(dict.fromkeys(parts)) or "?"
+
+
+def _is_name(text: str) -> bool:
+    """A host name rather than an address (for first-label comparison)."""
+    return ":" not in text and not text.replace(".", "").isdigit()
+
+
+def _name_keys(name: str) -> tuple[str, ...]:
+    """The first label, and the domain (last two labels) when the name has three or more."""
+    labels = name.split(".")
+    if len(labels) >= 3:
+        return ("label:" + labels[0], "domain:" + ".".join(labels[-2:]))
+    return ("label:" + labels[0],)

@@ -1,0 +1,556 @@
+"""One Received header -> one `Hop` (pure).
+
+Clauses are found on the top-level tokens of `received_tokens.tokenize`: `from`, `by`, `via`,
+`with`, `id`, `for` (and `tls`, RFC 8314; `envelope-from`, Haraka/ecelerity) are keywords only as
+whole words outside comments, in any order; the first `from` wins. The date is what follows the
+last top-level `;` (or, with no `;`, a date-like run at the end). The TCP-info comment of `from`
+gives the reverse name and the address, in the shapes Postfix, Sendmail, Exim, qmail and Exchange
+write. TLS details come from wherever the MTA put them (research/received.md, section 2.5).
+Anything not understood is kept in `unparsed` and flagged, never dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import ipaddress
+import re
+from typing import Final
+
+from probe.received_tokens import COMMENT, SEMI, WORD, Token, date_start, parse_date, tokenize
+
+
+class HopKind(enum.StrEnum):
+    """What a stamp records; only `network` is a transfer between two hosts."""
+
+    NETWORK = "network"  # host-to-host SMTP transfer
+    LOCAL = "local-pickup"  # entered on this host: pickup, `with local`, qmail `invoked`
+    FILTER = "loopback-filter"  # content-filter loop on loopback (amavis, spamassassin)
+    LMTP = "lmtp-delivery"  # handed to the mailbox store over LMTP
+    INTERNAL = "internal"  # provider-internal or API/webmail (Exchange mapi/HTTPS, HTTP)
+    FETCH = "fetch"  # fetched from a mailbox (fetchmail POP3/IMAP)
+    UNPARSED = "unparsed"  # neither from, by nor a date could be read
+
+
+class ParseStatus(enum.StrEnum):
+    OK = "ok"
+    PARTIAL = "partial"  # something was not understood; see `unparsed` and `warnings`
+    RAW = "raw"  # nothing usable: only `raw` is meaningful
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TlsInfo:
+    """TLS details as the stamp states them (any field may be missing)."""
+
+    version: str | None = None
+    cipher: str | None = None
+    bits: int | None = None
+    source: str = ""  # "protocol" (ESMTPS...), "comment", "clause" (RFC 8314 `tls`), "with"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Hop:
+    """One Received stamp. `raw` is always the header value as given."""
+
+    raw: str
+    kind: HopKind = HopKind.UNPARSED
+    status: ParseStatus = ParseStatus.RAW
+    from_helo: str | None = None
+    from_rdns: str | None = None
+    from_ip: str | None = None
+    by_host: str | None = None
+    by_ip: str | None = None
+    by_product: str | None = None  # the comment after `by`: "Postfix", "8.15.2/8.15.2"...
+    via: str | None = None
+    with_protocol: str | None = None  # ESMTPS, LMTP, local, "Microsoft SMTP Server"...
+    encrypted: bool | None = None  # None: the stamp does not say
+    tls: TlsInfo | None = None
+    authenticated: bool = False
+    id: str | None = None
+    for_addr: str | None = None
+    envelope_from: str | None = None
+    date: dt.datetime | None = None  # UTC
+    date_raw: str | None = None
+    flags: tuple[str, ...] = ()  # format facts: no-semicolon, two-digit-year, may-be-forged...
+    warnings: tuple[str, ...] = ()
+    unparsed: tuple[str, ...] = ()  # fragments kept as written
+
+
+_KEYWORDS: Final = frozenset(
+    ("from", "by", "via", "with", "id", "for", "tls", "envelope-from", "envelope-sender")
+)
+_NEEDS_VALUE: Final = frozenset(("from", "by", "id", "for"))
+
+_TLS_PROTOCOLS: Final = frozenset(
+    "ESMTPS ESMTPSA LMTPS LMTPSA UTF8SMTPS UTF8SMTPSA UTF8LMTPS UTF8LMTPSA SMTPS HTTPS".split()
+)
+_PLAIN_PROTOCOLS: Final = frozenset(
+    "SMTP ESMTP ESMTPA LMTP LMTPA UTF8SMTP UTF8SMTPA UTF8LMTP UTF8LMTPA ASMTP HTTP".split()
+)
+_AUTH_PROTOCOLS: Final = frozenset(
+    "ESMTPA ESMTPSA LMTPA LMTPSA UTF8SMTPA UTF8SMTPSA UTF8LMTPA UTF8LMTPSA ASMTP".split()
+)
+_OTHER_PROTOCOLS: Final = {
+    p.upper(): p for p in "HTTPREST IMAP POP3 QMQP NNFMP UUCP local mapi".split()
+}
+_LMTP: Final = frozenset(p for p in _TLS_PROTOCOLS | _PLAIN_PROTOCOLS if "LMTP" in p)
+_INTERNAL_PROTOCOLS: Final = frozenset(("HTTP", "HTTPS", "HTTPREST", "mapi", "NNFMP"))
+
+_IPV4_RE: Final = re.compile(
+    r"^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$"
+)
+_IPV6_CHARS_RE: Final = re.compile(r"^[0-9A-Fa-f:.]+$")
+_POSTFIX_TLS_RE: Final = re.compile(r"using (\S+) with cipher (\S+)(?: \((\d+)/\d+ bits\))?")
+_KV_VERSION_RE: Final = re.compile(r"version=([^\s,;)]+)")
+_KV_CIPHER_RE: Final = re.compile(r"cipher=([^\s,;)]+)")
+_KV_BITS_RE: Final = re.compile(r"bits=(\d+)")
+_EXIM_TLS_RE: Final = re.compile(r"^(?:Cipher )?((?:TLS|SSL)v?[\d._]*)(?::([\w-]+)(?::(\d+))?)?$")
+_HELO_WORDS: Final = frozenset(("helo", "ehlo", "lhlo"))
+
+
+def parse_received(value: str) -> Hop:
+    """Parse one Received header value (folded or not). Never raises; `raw` is always kept."""
+    try:
+        return _parse(value)
+    except Exception as exc:  # noqa: BLE001 - a parser bug must not lose the header
+        return Hop(raw=value, warnings=(f"internal parse error: {type(exc).__name__}",))
+
+
+def _parse(value: str) -> Hop:
+    tokens, unclosed = tokenize(value)
+    flags: list[str] = []
+    warnings: list[str] = []
+    unparsed: list[str] = []
+    if unclosed:
+        warnings.append("unclosed comment")
+
+    last_semi = -1
+    semis = 0
+    for i, (kind, _) in enumerate(tokens):
+        if kind == SEMI:
+            last_semi = i
+            semis += 1
+    if semis > 1:
+        flags.append("several-semicolons")
+    body = tokens if last_semi < 0 else tokens[:last_semi]
+    tail = tokens[last_semi + 1 :] if last_semi >= 0 else []
+
+    clauses = _clauses(body, warnings)
+
+    # ---- date
+    date: dt.datetime | None = None
+    date_raw: str | None = None
+    if last_semi >= 0:
+        date_raw = _join(tail) or None
+        words = [t for k, t in tail if k == WORD]
+        comments = [t for k, t in tail if k == COMMENT]
+        if words:
+            date, dflags = parse_date(words, comments)
+            flags.extend(dflags)
+        else:
+            flags.append("no-date")
+    else:
+        date, date_raw = _date_without_semicolon(clauses, flags)
+    if date_raw and date is None and "no-date" not in flags:
+        warnings.append(f"date not understood: {date_raw}")
+
+    # ---- clauses
+    tls: TlsInfo | None = None
+    envelope_from: str | None = None
+    products: list[str] = []
+    for name, (cwords, comments) in clauses.items():
+        for comment in comments:
+            found = _tls_from_comment(comment)
+            if found is not None:
+                tls = tls or found
+                continue
+            low = comment.lower()
+            if low.startswith(("envelope-from", "envelope-sender")):
+                envelope_from = envelope_from or _strip_angle(comment.split(None, 1)[-1])
+            elif name in ("with", "tls") and not low.startswith(("authenticated", "from ")):
+                products.append(comment)
+        if name.endswith("#") or name == "":
+            unparsed.extend(cwords)
+    for comment in (t for k, t in tail if k == COMMENT):
+        if comment.lower().startswith("envelope-from"):
+            envelope_from = envelope_from or _strip_angle(comment.split(None, 1)[-1])
+
+    from_helo, from_rdns, from_ip, authenticated = _from_clause(
+        clauses.get("from"), flags, unparsed
+    )
+    by_host = by_ip = by_product = None
+    by = clauses.get("by")
+    if by is not None:
+        by_words, by_comments = by
+        by_host = by_words[0].rstrip(",") if by_words else None
+        if [w.lower() for w in by_words[1:]] != ["over", "tls", "secured", "channel"]:
+            unparsed.extend(by_words[1:])
+        for comment in by_comments:
+            ip = _first_ip(comment.split())
+            if ip is not None and by_ip is None:
+                by_ip = ip
+            elif by_product is None and _tls_from_comment(comment) is None:
+                by_product = comment.strip()
+    if by_product is None and products:
+        by_product = products[0].strip()
+
+    with_protocol, with_tls = _protocol(clauses.get("with"))
+    tls = tls or with_tls
+    tls_clause = clauses.get("tls")
+    if tls_clause is not None and tls_clause[0]:
+        version = tls.version if tls else None
+        tls = TlsInfo(version=version, cipher=tls_clause[0][0], source="clause")
+    upper = with_protocol.upper() if with_protocol else ""
+    if tls is None and upper in _TLS_PROTOCOLS:
+        tls = TlsInfo(source="protocol")
+    encrypted: bool | None
+    if tls is not None or "over TLS secured channel" in value:
+        encrypted = True
+    elif upper in _PLAIN_PROTOCOLS or upper.startswith("MICROSOFT SMTP SERVER"):
+        encrypted = False
+    else:
+        encrypted = None
+    authenticated = authenticated or upper in _AUTH_PROTOCOLS
+
+    ident = _first_word(clauses.get("id"))
+    if ident is not None:
+        ident = _strip_angle(ident)
+    id_clause = clauses.get("id")
+    if id_clause is not None:
+        unparsed.extend(id_clause[0][1:])
+    for_clause = clauses.get("for")
+    for_addr = _strip_angle(" ".join(for_clause[0])) if for_clause and for_clause[0] else None
+    via_clause = clauses.get("via")
+    via = " ".join(via_clause[0]) if via_clause and via_clause[0] else None
+    env = clauses.get("envelope-from") or clauses.get("envelope-sender")
+    if env is not None and env[0]:
+        envelope_from = envelope_from or _strip_angle(env[0][0])
+
+    kind = _kind(clauses, with_protocol, from_ip, from_helo, by_ip, by_host, by_product, date)
+    if kind is HopKind.UNPARSED:
+        status = ParseStatus.RAW
+    elif unparsed or warnings:
+        status = ParseStatus.PARTIAL
+    else:
+        status = ParseStatus.OK
+    if unparsed:
+        warnings.append("text not understood: " + " ".join(unparsed))
+    return Hop(
+        raw=value,
+        kind=kind,
+        status=status,
+        from_helo=from_helo,
+        from_rdns=from_rdns,
+        from_ip=from_ip,
+        by_host=by_host,
+        by_ip=by_ip,
+        by_product=by_product,
+        via=via,
+        with_protocol=with_protocol,
+        encrypted=encrypted,
+        tls=tls,
+        authenticated=authenticated,
+        id=ident,
+        for_addr=for_addr,
+        envelope_from=envelope_from,
+        date=date,
+        date_raw=date_raw,
+        flags=tuple(flags),
+        warnings=tuple(warnings),
+        unparsed=tuple(unparsed),
+    )
+
+
+Clause = tuple[list[str], list[str]]  # words, comments
+
+
+def _clauses(body: list[Token], warnings: list[str]) -> dict[str, Clause]:
+    """Split top-level tokens into clauses keyed by keyword ("" for text before any keyword).
+
+    A repeated keyword opens a clause keyed `<keyword>#` whose words count as not understood
+    (IBM's `for <x> from <y>`), except `with` inside `with`, which is free text.
+    """
+    clauses: dict[str, Clause] = {}
+    current: Clause = ([], [])
+    clauses[""] = current
+    name = ""
+    for kind, text in body:
+        if kind == WORD:
+            low = text.lower()
+            if low in _KEYWORDS and not (
+                name in _NEEDS_VALUE and not current[0] and not current[1]
+            ):
+                if low not in clauses:
+                    name = low
+                elif low == name == "with":
+                    current[0].append(text)
+                    continue
+                else:
+                    name = low + "#"
+                    warnings.append(f"repeated '{low}' clause")
+                    if name in clauses:
+                        current = clauses[name]
+                        current[0].append(text)
+                        continue
+                    current = ([text], [])
+                    clauses[name] = current
+                    continue
+                current = ([], [])
+                clauses[name] = current
+            else:
+                current[0].append(text)
+        elif kind == COMMENT:
+            current[1].append(text)
+    return clauses
+
+
+def _date_without_semicolon(
+    clauses: dict[str, Clause], flags: list[str]
+) -> tuple[dt.datetime | None, str | None]:
+    """No top-level `;`: look for a date at the end of the last clause (SendGrid, PowerMTA)."""
+    if not clauses:
+        return None, None
+    name = next(reversed(clauses))
+    words, comments = clauses[name]
+    first = 0 if name == "" else 1
+    for i in range(first, len(words)):
+        if date_start(words[i]):
+            date, dflags = parse_date(words[i:], comments)
+            if date is not None:
+                raw = " ".join(words[i:])
+                del words[i:]
+                flags.append("no-semicolon")
+                flags.extend(dflags)
+                return date, raw
+    flags.append("no-date")
+    return None, None
+
+
+def _from_clause(
+    clause: Clause | None, flags: list[str], unparsed: list[str]
+) -> tuple[str | None, str | None, str | None, bool]:
+    """(helo, rdns, ip, authenticated) from the `from` clause and its TCP-info comments."""
+    if clause is None:
+        return None, None, None, False
+    words, comments = clause
+    first = words[0] if words else None
+    ip: str | None = None
+    for word in words[1:]:
+        if _ip_of(word) is None:
+            unparsed.append(word)
+    rdns: str | None = None
+    helo: str | None = None
+    authenticated = False
+    for comment in comments:
+        low = comment.lower()
+        if low.startswith(("authenticated", "auth:", "account ")):
+            authenticated = True
+            continue
+        if low.startswith(("using ", "no client", "client ", "version=", "envelope-")):
+            continue
+        if "may be forged" in low:
+            flags.append("may-be-forged")
+        cwords = [
+            part
+            for w in comment.replace("[", " [").split()
+            if not w.startswith("(") and (part := w.strip('"?,'))
+        ]
+        got_ip, got_rdns, got_helo = _tcp_info(cwords)
+        if got_helo is not None and helo is None:
+            helo = got_helo
+        if got_ip is not None and ip is None:
+            ip = got_ip
+            if got_rdns is not None:
+                rdns = got_rdns
+    if ip is None:  # no TCP-info: `from [192.0.2.1] by`, Exim `from host [192.0.2.1]`
+        ip = _first_ip(words)
+    if helo is None:  # Postfix/Sendmail/Exchange: `from HELO (rdns [ip])`
+        helo = first
+    elif first is not None and rdns is None and _ip_of(first) is None:
+        rdns = first  # Exim/qmail: `from rdns ([ip] helo=x)`, `from rdns (HELO x) (ip)`
+    if rdns is not None:
+        rdns = rdns.rstrip(".")
+        if rdns.lower() in ("unknown", ""):
+            rdns = None
+    return helo, rdns, ip, authenticated
+
+
+def _tcp_info(words: list[str]) -> tuple[str | None, str | None, str | None]:
+    """(ip, rdns, helo) from the words of one comment."""
+    ip = rdns = helo = None
+    previous: str | None = None
+    skip = False
+    for k, word in enumerate(words):
+        if skip:
+            skip = False
+            continue
+        low = word.lower()
+        if low.startswith("helo="):
+            helo = word[5:] or None
+        elif low in _HELO_WORDS:
+            if k + 1 < len(words):
+                helo = words[k + 1] or None
+                skip = True
+        elif "=" in word:
+            pass
+        else:
+            candidate = _ip_of(word.rpartition("@")[2])
+            if candidate is not None:
+                if ip is None:
+                    ip = candidate
+                    rdns = previous
+            else:
+                previous = word.rpartition("@")[2] if low.startswith("ident:") else word
+    return ip, rdns, helo
+
+
+def _first_ip(words: list[str]) -> str | None:
+    for word in words:
+        ip = _ip_of(word)
+        if ip is not None:
+            return ip
+    return None
+
+
+def _ip_of(word: str) -> str | None:
+    """The address in `[1.2.3.4]`, `[IPv6:x]`, `[x%6]`, `1.2.3.4:25`, `2001:db8::1`, or None."""
+    if word.startswith("["):
+        inner = word[1:].partition("]")[0]
+        if inner[:5].lower() == "ipv6:":
+            inner = inner[5:]
+    else:
+        inner = word.rstrip(",;")
+    if inner.count(":") == 1:  # 192.0.2.1:25
+        inner = inner.partition(":")[0]
+    inner = inner.partition("%")[0]
+    if _IPV4_RE.match(inner):
+        return inner
+    if ":" in inner and _IPV6_CHARS_RE.match(inner):
+        try:
+            ipaddress.IPv6Address(inner)
+        except ValueError:
+            return None
+        return inner.lower()
+    return None
+
+
+def _tls_from_comment(comment: str) -> TlsInfo | None:
+    low = comment.lower()
+    if "tls" not in low and "cipher" not in low and "ssl" not in low:
+        if low.strip() == "google transport security":
+            return TlsInfo(source="comment")
+        return None
+    m = _POSTFIX_TLS_RE.search(comment)
+    if m is not None:
+        bits = int(m.group(3)) if m.group(3) else None
+        return TlsInfo(version=m.group(1), cipher=m.group(2), bits=bits, source="comment")
+    version = _KV_VERSION_RE.search(comment)
+    cipher = _KV_CIPHER_RE.search(comment)
+    if version is not None or cipher is not None:
+        bits_m = _KV_BITS_RE.search(comment)
+        return TlsInfo(
+            version=version.group(1) if version else None,
+            cipher=cipher.group(1) if cipher else None,
+            bits=int(bits_m.group(1)) if bits_m else None,
+            source="comment",
+        )
+    m = _EXIM_TLS_RE.match(comment.strip())
+    if m is not None:
+        return TlsInfo(
+            version=m.group(1),
+            cipher=m.group(2),
+            bits=int(m.group(3)) if m.group(3) else None,
+            source="comment",
+        )
+    return None
+
+
+def _protocol(clause: Clause | None) -> tuple[str | None, TlsInfo | None]:
+    """Normalized `with` protocol, and TLS named inside it (IronPort, MessageLabs)."""
+    if clause is None or not clause[0]:
+        return None, None
+    words = clause[0]
+    first = words[0]
+    if "/" in first:  # IronPort: ESMTP/TLS/ECDHE-RSA-AES128-GCM-SHA256
+        parts = first.split("/")
+        if len(parts) >= 3 and parts[1].upper() == "TLS":
+            return _canonical(parts[0]), TlsInfo(cipher=parts[2], source="with")
+    if len(words) >= 3 and words[1].lower() == "encrypted":  # MessageLabs: CIPHER encrypted SMTP
+        return _canonical(words[2]), TlsInfo(cipher=first, source="with")
+    if len(words) == 1:
+        return _canonical(first), None
+    return " ".join(words), None
+
+
+def _canonical(name: str) -> str:
+    upper = name.upper()
+    if upper in _TLS_PROTOCOLS or upper in _PLAIN_PROTOCOLS:
+        return upper
+    return _OTHER_PROTOCOLS.get(upper, name)
+
+
+def _kind(
+    clauses: dict[str, Clause],
+    protocol: str | None,
+    from_ip: str | None,
+    from_helo: str | None,
+    by_ip: str | None,
+    by_host: str | None,
+    by_product: str | None,
+    date: dt.datetime | None,
+) -> HopKind:
+    has_from = "from" in clauses
+    if not has_from and by_host is None and date is None:
+        return HopKind.UNPARSED
+    product = (by_product or "").lower()
+    upper = (protocol or "").upper()
+    filter_product = "amavis" in product or "spamassassin" in product or "spamd" in product
+    loopback = _loopback(from_ip)
+    if upper in ("POP3", "IMAP"):
+        return HopKind.FETCH
+    if filter_product or upper == "SPAM-SCANNED" or (loopback and upper not in _LMTP):
+        return HopKind.FILTER
+    if upper in _LMTP:
+        return HopKind.LMTP
+    if protocol in _INTERNAL_PROTOCOLS:
+        return HopKind.INTERNAL
+    preamble = " ".join(clauses[""][1]).lower() if "" in clauses else ""
+    if (
+        not has_from
+        or "from userid" in product
+        or product.endswith("/submit")
+        or upper.startswith("LOCAL")
+        or "invoked" in preamble
+        or (from_ip is None and (from_helo or "").lower() == "localhost")
+        or (from_ip is None and "[local]" in " ".join(clauses["from"][1]).lower())
+    ):
+        if not has_from and by_host is not None and _ip_of(by_host) is not None:
+            return HopKind.INTERNAL  # Google: `by 2002:a05:... with SMTP id ...`
+        return HopKind.LOCAL
+    if by_ip is not None and _loopback(by_ip) and "amavis" in product:
+        return HopKind.FILTER
+    return HopKind.NETWORK
+
+
+def _loopback(ip: str | None) -> bool:
+    if ip is None:
+        return False
+    return ip.startswith("127.") or ip == "::1" or ip.startswith("::ffff:127.")
+
+
+def _first_word(clause: Clause | None) -> str | None:
+    if clause is None or not clause[0]:
+        return None
+    return clause[0][0]
+
+
+def _strip_angle(text: str) -> str:
+    text = text.strip()
+    if text.startswith("<") and text.endswith(">"):
+        return text[1:-1]
+    return text
+
+
+def _join(tokens: list[Token]) -> str:
+    return " ".join(f"({t})" if k == COMMENT else t for k, t in tokens)
