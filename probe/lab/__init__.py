@@ -1,0 +1,1 @@
+"""The embedded lab: simulated delivery paths and a DNS responder on loopback."""

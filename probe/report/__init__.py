@@ -1,0 +1,1 @@
+"""Renderers: results -> tables and documents for humans and machines (pure)."""
