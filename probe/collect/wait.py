@@ -1,0 +1,134 @@
+"""Wait until every expected probe has a delivered copy or a bounce, or the deadline passes.
+
+The loop looks, then waits for the mailbox to change (IMAP IDLE, a Maildir's mtime) for at
+most a step that doubles from 1 s to 15 s while nothing happens, so a quiet mailbox is not
+hammered and a busy one is answered quickly. The deadline is an absolute `time.monotonic()`
+value; the result says per probe whether it was delivered, bounced or is missing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+from probe.collect.mailboxes import Mailbox
+from probe.collect.match import run_ids_of
+from probe.collect.results import (
+    Arrival,
+    ArrivalStatus,
+    CollectedBounce,
+    CollectResult,
+    FoundMessage,
+)
+from probe.model import DeliveredCopy, utcnow
+
+STEP_FIRST = 1.0
+STEP_MAX = 15.0
+
+BounceMatcher = Callable[[bytes], tuple[str, ...]]
+
+
+async def collect(
+    mailbox: Mailbox,
+    expected: Mapping[str, str],
+    *,
+    deadline: float,
+    bounce_mailbox: Mailbox | None = None,
+    is_bounce_for: BounceMatcher,
+    step_first: float = STEP_FIRST,
+    step_max: float = STEP_MAX,
+) -> CollectResult:
+    """Collect copies and bounces of `expected` (probe id -> variant) until done or `deadline`.
+
+    `is_bounce_for(raw)` names the probe ids a bounce reports on (e.g. from `probe.dsn`); it
+    may also name a bare run id (an ENVID), which counts only when one probe of that run is
+    expected, since it cannot tell the variants apart.
+    """
+    started_at, t0 = utcnow(), time.monotonic()
+    bounces_from = bounce_mailbox or mailbox
+    run_ids = run_ids_of(expected)
+    first_seen: dict[str, float] = {}
+    copies: dict[str, list[DeliveredCopy]] = {p: [] for p in expected}
+    bounces: dict[bytes, CollectedBounce] = {}
+    step = step_first
+    while True:
+        copies = await mailbox.find(tuple(expected))
+        for found in await bounces_from.find_bounces(run_ids):
+            ids = _bounced_ids(is_bounce_for(found.raw), expected)
+            if ids and found.raw not in bounces:
+                bounces[found.raw] = _bounce(found, ids)
+        bounced = {p for b in bounces.values() for p in b.probe_ids}
+        now = time.monotonic()
+        news = 0
+        for probe_id in expected:
+            if (copies.get(probe_id) or probe_id in bounced) and probe_id not in first_seen:
+                first_seen[probe_id] = (now - t0) * 1000
+                news += 1
+        if len(first_seen) == len(expected) or now >= deadline:
+            break
+        step = step_first if news else min(step * 2, step_max)
+        changed = await mailbox.wait_for_change(min(step, deadline - now))
+        if changed:
+            step = step_first
+    return CollectResult(
+        mailbox=mailbox.source,
+        bounce_mailbox=bounces_from.source,
+        started_at=started_at,
+        duration_ms=(time.monotonic() - t0) * 1000,
+        deadline_passed=len(first_seen) < len(expected),
+        statuses=tuple(
+            _status(p, v, copies.get(p, []), bounces.values(), first_seen.get(p))
+            for p, v in expected.items()
+        ),
+        delivered=tuple(c for p in expected for c in copies.get(p, [])),
+        bounces=tuple(bounces.values()),
+    )
+
+
+def _bounced_ids(named: tuple[str, ...], expected: Mapping[str, str]) -> tuple[str, ...]:
+    """The expected probe ids a bounce names (a bare run id only when it is unambiguous)."""
+    ids: list[str] = []
+    for name in named:
+        if name in expected:
+            ids.append(name)
+        elif "." not in name:
+            of_run = [p for p in expected if p.startswith(name + ".")]
+            ids.extend(of_run if len(of_run) == 1 else ())
+    return tuple(dict.fromkeys(ids))
+
+
+def _bounce(found: FoundMessage, ids: tuple[str, ...]) -> CollectedBounce:
+    return CollectedBounce(
+        probe_ids=ids,
+        raw=found.raw,
+        folder=found.folder,
+        junk=found.junk,
+        source=found.source,
+        found_at=found.found_at,
+    )
+
+
+def _status(
+    probe_id: str,
+    variant: str,
+    copies: list[DeliveredCopy],
+    bounces: Iterable[CollectedBounce],
+    first_seen_ms: float | None,
+) -> ArrivalStatus:
+    n_bounces = sum(1 for b in bounces if probe_id in b.probe_ids)
+    if copies:
+        status = Arrival.DELIVERED
+    elif n_bounces:
+        status = Arrival.BOUNCED
+    else:
+        status = Arrival.MISSING
+    return ArrivalStatus(
+        probe_id=probe_id,
+        variant=variant,
+        status=status,
+        folders=tuple(dict.fromkeys(c.folder for c in copies)),
+        junk=any(c.junk for c in copies),
+        matched_by=copies[0].matched_by if copies else "",
+        bounces=n_bounces,
+        first_seen_ms=first_seen_ms,
+    )
