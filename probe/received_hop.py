@@ -18,7 +18,15 @@ import ipaddress
 import re
 from typing import Final
 
-from probe.received_tokens import COMMENT, SEMI, WORD, Token, date_start, parse_date, tokenize
+from probe.received_tokens import (
+    COMMENT,
+    WORD,
+    Clause,
+    Token,
+    date_start,
+    parse_date,
+    segment,
+)
 
 
 class HopKind(enum.StrEnum):
@@ -49,7 +57,7 @@ class TlsInfo:
     source: str = ""  # "protocol" (ESMTPS...), "comment", "clause" (RFC 8314 `tls`), "with"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)
 class Hop:
     """One Received stamp. `raw` is always the header value as given."""
 
@@ -76,11 +84,6 @@ class Hop:
     warnings: tuple[str, ...] = ()
     unparsed: tuple[str, ...] = ()  # fragments kept as written
 
-
-_KEYWORDS: Final = frozenset(
-    ("from", "by", "via", "with", "id", "for", "tls", "envelope-from", "envelope-sender")
-)
-_NEEDS_VALUE: Final = frozenset(("from", "by", "id", "for"))
 
 _TLS_PROTOCOLS: Final = frozenset(
     "ESMTPS ESMTPSA LMTPS LMTPSA UTF8SMTPS UTF8SMTPSA UTF8LMTPS UTF8LMTPSA SMTPS HTTPS".split()
@@ -118,30 +121,19 @@ def parse_received(value: str) -> Hop:
 
 
 def _parse(value: str) -> Hop:
-    tokens, unclosed = tokenize(value)
+    clauses, tail, semis, unclosed, repeated = segment(value)
     flags: list[str] = []
-    warnings: list[str] = []
+    warnings: list[str] = [f"repeated '{word}' clause" for word in repeated]
     unparsed: list[str] = []
     if unclosed:
         warnings.append("unclosed comment")
-
-    last_semi = -1
-    semis = 0
-    for i, (kind, _) in enumerate(tokens):
-        if kind == SEMI:
-            last_semi = i
-            semis += 1
     if semis > 1:
         flags.append("several-semicolons")
-    body = tokens if last_semi < 0 else tokens[:last_semi]
-    tail = tokens[last_semi + 1 :] if last_semi >= 0 else []
-
-    clauses = _clauses(body, warnings)
 
     # ---- date
     date: dt.datetime | None = None
     date_raw: str | None = None
-    if last_semi >= 0:
+    if tail is not None:
         date_raw = _join(tail) or None
         words = [t for k, t in tail if k == WORD]
         comments = [t for k, t in tail if k == COMMENT]
@@ -172,7 +164,7 @@ def _parse(value: str) -> Hop:
                 products.append(comment)
         if name.endswith("#") or name == "":
             unparsed.extend(cwords)
-    for comment in (t for k, t in tail if k == COMMENT):
+    for comment in (t for k, t in tail or () if k == COMMENT):
         if comment.lower().startswith("envelope-from"):
             envelope_from = envelope_from or _strip_angle(comment.split(None, 1)[-1])
 
@@ -236,7 +228,9 @@ def _parse(value: str) -> Hop:
         status = ParseStatus.OK
     if unparsed:
         warnings.append("text not understood: " + " ".join(unparsed))
-    return Hop(
+    # Built without the frozen __init__ (22 object.__setattr__ calls: a third of the parse time).
+    hop = object.__new__(Hop)
+    hop.__dict__.update(
         raw=value,
         kind=kind,
         status=status,
@@ -260,49 +254,7 @@ def _parse(value: str) -> Hop:
         warnings=tuple(warnings),
         unparsed=tuple(unparsed),
     )
-
-
-Clause = tuple[list[str], list[str]]  # words, comments
-
-
-def _clauses(body: list[Token], warnings: list[str]) -> dict[str, Clause]:
-    """Split top-level tokens into clauses keyed by keyword ("" for text before any keyword).
-
-    A repeated keyword opens a clause keyed `<keyword>#` whose words count as not understood
-    (IBM's `for <x> from <y>`), except `with` inside `with`, which is free text.
-    """
-    clauses: dict[str, Clause] = {}
-    current: Clause = ([], [])
-    clauses[""] = current
-    name = ""
-    for kind, text in body:
-        if kind == WORD:
-            low = text.lower()
-            if low in _KEYWORDS and not (
-                name in _NEEDS_VALUE and not current[0] and not current[1]
-            ):
-                if low not in clauses:
-                    name = low
-                elif low == name == "with":
-                    current[0].append(text)
-                    continue
-                else:
-                    name = low + "#"
-                    warnings.append(f"repeated '{low}' clause")
-                    if name in clauses:
-                        current = clauses[name]
-                        current[0].append(text)
-                        continue
-                    current = ([text], [])
-                    clauses[name] = current
-                    continue
-                current = ([], [])
-                clauses[name] = current
-            else:
-                current[0].append(text)
-        elif kind == COMMENT:
-            current[1].append(text)
-    return clauses
+    return hop
 
 
 def _date_without_semicolon(

@@ -38,6 +38,100 @@ _TOKEN_RE = re.compile(
 )
 
 
+Clause = tuple[list[str], list[str]]  # words, comments (inner text)
+
+_KEYWORDS: Final = frozenset(
+    ("from", "by", "via", "with", "id", "for", "tls", "envelope-from", "envelope-sender")
+)
+_NEEDS_VALUE: Final = frozenset(("from", "by", "id", "for"))
+_SPLIT_RE = re.compile(f"({_C3})", re.S)
+
+
+def segment(value: str) -> tuple[dict[str, Clause], list[Token] | None, int, bool, list[str]]:
+    """Clauses of a Received value, keyed by keyword ("" for text before any keyword).
+
+    Returns (clauses, tokens after the last top-level `;` or None without one, number of
+    top-level `;`, whether a comment was unclosed, repeated keywords). Keywords count only as
+    whole words outside comments; the first occurrence wins and a repeated one opens a clause
+    keyed `<keyword>#` (IBM's `for <x> from <y>`), except `with` inside `with` (free text).
+
+    The common case is one C-level split on comments plus one keyword scan per text piece;
+    quoted strings, deep nesting or unclosed comments go through `tokenize` instead.
+    """
+    if len(value) > MAX_VALUE:
+        value = value[:MAX_VALUE]
+    pieces = _SPLIT_RE.split(value)
+    unclosed = False
+    if '"' in value or any("(" in pieces[i] for i in range(0, len(pieces), 2)):
+        pieces, unclosed = _pieces_from_tokens(value)
+    semis = 0
+    for i in range(0, len(pieces), 2):
+        semis += pieces[i].count(";")
+    tail: list[Token] | None = None
+    if semis:
+        i = len(pieces) - 1 if len(pieces) % 2 else len(pieces) - 2
+        while ";" not in pieces[i]:
+            i -= 2
+        cut = pieces[i].rfind(";")
+        tail = [(WORD, w) for w in pieces[i][cut + 1 :].split()]
+        for j in range(i + 1, len(pieces)):
+            if j % 2:
+                tail.append((COMMENT, pieces[j][1:-1]))
+            else:
+                tail.extend((WORD, w) for w in pieces[j].split())
+        pieces = pieces[:i] + [pieces[i][:cut]]
+        if semis > 1:
+            pieces = [p if j % 2 else p.replace(";", " ") for j, p in enumerate(pieces)]
+    clauses, repeated = _clauses(pieces)
+    return clauses, tail, semis, unclosed, repeated
+
+
+def _clauses(pieces: list[str]) -> tuple[dict[str, Clause], list[str]]:
+    current: Clause = ([], [])
+    clauses: dict[str, Clause] = {"": current}
+    repeated: list[str] = []
+    name = ""
+    for j, piece in enumerate(pieces):
+        if j % 2:
+            current[1].append(piece[1:-1])
+            continue
+        words = current[0]
+        for word in piece.split():
+            low = word.lower()
+            if low not in _KEYWORDS or (name in _NEEDS_VALUE and not words and not current[1]):
+                words.append(word)  # `by id.example`: right after a keyword, a value
+            elif low not in clauses:
+                name = low
+                current = ([], [])
+                words = current[0]
+                clauses[name] = current
+            elif low == name == "with":
+                words.append(word)
+            else:
+                repeated.append(low)
+                name = low + "#"
+                current = clauses.setdefault(name, ([], []))
+                words = current[0]
+                words.append(word)
+    return clauses, repeated
+
+
+def _pieces_from_tokens(value: str) -> tuple[list[str], bool]:
+    """The slow path: tokens regrouped as alternating text and "(comment)" pieces."""
+    tokens, unclosed = tokenize(value)
+    pieces: list[str] = []
+    text: list[str] = []
+    for kind, token in tokens:
+        if kind == COMMENT:
+            pieces.append(" ".join(text))
+            pieces.append(f"({token})")
+            text = []
+        else:
+            text.append(token)
+    pieces.append(" ".join(text))
+    return pieces, unclosed
+
+
 def tokenize(value: str) -> tuple[list[Token], bool]:
     """Top-level tokens of a (folded or unfolded) header value, and whether a comment was unclosed.
 
@@ -152,6 +246,11 @@ _ISO_DATE_RE = re.compile(
     r"(?<!\d)(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:[.,](\d+))?"
     r"(?: *([+-]\d\d:?\d\d|Z\b|UTC\b|GMT\b))?"
 )
+# The shape nearly every modern MTA writes: [Day, ]DD Mon YYYY HH:MM:SS +hhmm
+_FAST_DATE_RE = re.compile(
+    r"(?:[A-Z][a-z]{2}, )?(\d{1,2}) ([A-Za-z]{3}) (\d{4}) (\d\d):(\d\d):(\d\d) ([+-][01]\d[0-5]\d)$"
+)
+_FAST_OFFSETS: dict[str, dt.timedelta] = {}
 _ASCTIME_RE = re.compile(r"([A-Za-z]{3}) +(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4})")
 _ZONE_COMMENT_RE = re.compile(r"^\s*([A-Za-z]{1,5}|[+-]\d\d:?\d\d)\s*$")
 _DAY_START_RE = re.compile(r"^(?:[A-Za-z]{3},?|\d{1,2}|\d{4}-\d\d-\d\d)$")
@@ -173,6 +272,20 @@ def parse_date(words: list[str], comments: list[str]) -> tuple[dt.datetime | Non
     before the date. Impossible values give None instead of a made-up date.
     """
     text = " ".join(words)
+    fast = _FAST_DATE_RE.match(text)
+    if fast is not None:
+        day_s, mon_s, year_s, hh, mm, ss, zone = fast.groups()
+        month = _MONTHS.get(mon_s.lower())
+        delta = _FAST_OFFSETS.get(zone)
+        if delta is None:
+            delta = _FAST_OFFSETS[zone] = dt.timedelta(minutes=_zone_offset(zone, [], []))
+        if month is not None and zone != "-0000":
+            try:
+                return dt.datetime(
+                    int(year_s), month, int(day_s), int(hh), int(mm), int(ss), 0, _UTC
+                ) - delta, ()
+            except ValueError:
+                pass
     flags: list[str] = []
     m = _RFC_DATE_RE.search(text)
     if m is not None:
