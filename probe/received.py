@@ -138,7 +138,7 @@ def build_trace(hops: tuple[Hop, ...], *, header_count: int = 0) -> Trace:
         match = _by_from_match(before, after)
         if match is False:
             detail = f"by {before.by_host} but from {_from_text(after)}"
-            if after.kind in (HopKind.NETWORK, HopKind.INTERNAL):
+            if before.kind is HopKind.NETWORK and after.kind in (HopKind.NETWORK, HopKind.INTERNAL):
                 anomalies.append(Anomaly("by-from-mismatch", subject, detail))
             else:
                 notes.append(Anomaly("by-from-mismatch", subject, detail))
