@@ -185,6 +185,8 @@ class _Session:
             raise _Stop(Outcome.TIMEOUT, stage, f"{why} (at {stage})") from None
         except ssl.SSLError as exc:
             raise _Stop(Outcome.TLS_FAILED, stage, f"TLS error: {_one_line(exc)}") from None
+        except ConnectionRefusedError:
+            raise _Stop(Outcome.REFUSED, stage, "connection refused") from None
         except ConnectionResetError:
             raise _Stop(Outcome.RESET, stage, "connection reset by peer") from None
         except (BrokenPipeError, ConnectionAbortedError, EOFError):
@@ -266,9 +268,7 @@ class _Session:
                 self.options.timeouts.connect,
             )
         except _Stop as stop:
-            if stop.outcome is Outcome.RESET and "refused" in stop.reason.lower():
-                stop = _Stop(Outcome.REFUSED, "connect", "connection refused")
-            elif stop.outcome is Outcome.RESET and stop.reason.startswith("socket error"):
+            if stop.outcome is Outcome.RESET and stop.reason.startswith("socket error"):
                 stop = _Stop(Outcome.UNREACHABLE, "connect", stop.reason)
             self.add_step("connect", started, stop.outcome, detail=stop.reason)
             raise stop from None

@@ -1,0 +1,114 @@
+"""Real SMTP peers on loopback for the converse tests: aiosmtpd servers and hostile raw peers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from aiosmtpd.smtp import SMTP
+
+from probe.converse import ConverseOptions, Timeouts
+
+FAST = Timeouts(connect=2.0, banner=2.0, command=2.0, tls=2.0, data_block=2.0, final_reply=2.0)
+
+
+def options(port: int, **kw: Any) -> ConverseOptions:
+    kw.setdefault("timeouts", FAST)
+    kw.setdefault("deadline", 10.0)
+    return ConverseOptions("probe.invalid", port=port, **kw)
+
+
+class Recorder:
+    """aiosmtpd handler that keeps every envelope and answers DATA with a chosen reply."""
+
+    def __init__(self, final: str = "250 2.0.0 Ok: queued as 4XyZ1a2b3cD4") -> None:
+        self.final = final
+        self.envelopes: list[Any] = []
+        self.reject_rcpt: set[str] = set()
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address in self.reject_rcpt:
+            return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.envelopes.append(envelope)
+        return self.final
+
+
+@contextlib.asynccontextmanager
+async def aiosmtpd_server(handler: Any, **smtp_kw: Any) -> AsyncIterator[int]:
+    loop = asyncio.get_running_loop()
+    smtp_kw.setdefault("hostname", "mx.test")
+    server = await loop.create_server(lambda: SMTP(handler, **smtp_kw), "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+Peer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def raw_server(peer: Peer) -> AsyncIterator[int]:
+    """A hostile peer: `peer` gets the raw streams; its errors are swallowed (it is the bad guy)."""
+
+    async def guarded(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await peer(reader, writer)
+        except (OSError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(guarded, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+def reset(writer: asyncio.StreamWriter) -> None:
+    """Close with SO_LINGER 0, so the peer sees a RST instead of a FIN."""
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+async def scripted(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    script: dict[str, bytes],
+    banner: bytes = b"220 raw.test ESMTP\r\n",
+) -> list[bytes]:
+    """Answer commands by their first word from `script`; returns the lines received."""
+    seen: list[bytes] = []
+    writer.write(banner)
+    await writer.drain()
+    for _ in range(50):
+        line = await reader.readline()
+        if not line:
+            break
+        seen.append(line)
+        verb = line.split(b" ", 1)[0].split(b":", 1)[0].strip().upper().decode()
+        if verb == "DATA" and b"354" in script.get("DATA", b"354"):
+            writer.write(script.get("DATA", b"354 go ahead\r\n"))
+            await writer.drain()
+            while (body := await reader.readline()) not in (b".\r\n", b""):
+                seen.append(body)
+            writer.write(script.get(".", b"250 ok\r\n"))
+        else:
+            writer.write(script.get(verb, b"250 ok\r\n"))
+        await writer.drain()
+        if verb == "QUIT":
+            break
+    return seen
