@@ -1,0 +1,119 @@
+"""k-ary search for the size (or count) at which a hop starts failing. Pure: no I/O here.
+
+Each round probes k points that split the open interval (largest pass, smallest failure) into
+k + 1 equal parts, so the interval shrinks by k + 1 per round: [1 KB, 50 MB] to 1 KB precision
+takes ceil(log5(51,200)) = 7 rounds with k = 4. The driver sends the k probes of a round
+concurrently and feeds the outcomes back with `record`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+
+
+class ProbeVerdict(enum.StrEnum):
+    PASS = "pass"  # accepted
+    FAIL = "fail"  # rejected in a way that depends on the size
+    HARD = "hard"  # failed for a reason unrelated to size: stop the search
+    UNKNOWN = "unknown"  # could not tell (timeout, temp failure): probe again
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbePoint:
+    value: int
+    verdict: ProbeVerdict
+    detail: str = ""  # the reply text, for the report
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchRound:
+    number: int
+    points: tuple[ProbePoint, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchState:
+    low: int  # largest value known (or assumed) to pass
+    high: int  # smallest value known to fail, or the upper bound of the range when untested
+    high_tested: bool
+    k: int
+    precision: int
+    rounds: tuple[SearchRound, ...] = ()
+    stopped: str = ""  # why the search stopped early (hard failure, inconsistency)
+
+    @property
+    def done(self) -> bool:
+        if self.stopped:
+            return True
+        return self.high - self.low <= self.precision and (self.high_tested or not self.rounds)
+
+    @property
+    def threshold(self) -> int | None:
+        """The smallest failing value found (to `precision`), None when nothing failed."""
+        return self.high if self.high_tested and not self.stopped else None
+
+    @property
+    def no_failure(self) -> bool:
+        return self.stopped.startswith("no failure")
+
+
+def start(low: int, high: int, *, k: int = 4, precision: int = 1) -> SearchState:
+    """Search (low, high]: `low` is assumed to pass (the control did), `high` is the range end."""
+    if low < 0 or high <= low:
+        raise ValueError(f"empty search range [{low}, {high}]")
+    if k < 1 or precision < 1:
+        raise ValueError("k and precision must be at least 1")
+    return SearchState(low=low, high=high, high_tested=False, k=k, precision=precision)
+
+
+def next_points(state: SearchState) -> tuple[int, ...]:
+    """The values to probe in the next round (empty when the search is done)."""
+    if state.stopped:
+        return ()
+    span = state.high - state.low
+    if span <= state.precision:
+        # Converged; only an untested range end remains to be confirmed.
+        return () if state.high_tested else (state.high,)
+    parts = state.k + 1
+    points = sorted({state.low + math.ceil(span * i / parts) for i in range(1, parts)})
+    return tuple(p for p in points if state.low < p < state.high) or (state.high,)
+
+
+def record(state: SearchState, points: tuple[ProbePoint, ...]) -> SearchState:
+    """Narrow the interval with one round's outcomes."""
+    rounds = (*state.rounds, SearchRound(len(state.rounds) + 1, points))
+    hard = [p for p in points if p.verdict is ProbeVerdict.HARD]
+    if hard:
+        first = min(hard, key=lambda p: p.value)
+        return dataclasses.replace(
+            state,
+            rounds=rounds,
+            stopped=f"failure unrelated to size at {first.value}: {first.detail}",
+        )
+    low, high, high_tested = state.low, state.high, state.high_tested
+    passes = [p.value for p in points if p.verdict is ProbeVerdict.PASS]
+    fails = [p.value for p in points if p.verdict is ProbeVerdict.FAIL]
+    if fails:
+        smallest_fail = min(fails)
+        if smallest_fail < high or not high_tested:
+            high, high_tested = smallest_fail, True
+    if not high_tested and state.high in passes:
+        return dataclasses.replace(
+            state, low=state.high, rounds=rounds, stopped=f"no failure up to {state.high}"
+        )
+    below = [p for p in passes if p < high]
+    if below:
+        low = max(low, *below)
+    if any(p > high for p in passes) and high_tested:
+        bad = min(p for p in passes if p > high)
+        return dataclasses.replace(
+            state,
+            low=low,
+            high=high,
+            high_tested=high_tested,
+            rounds=rounds,
+            stopped=f"inconsistent: {high} failed but {bad} passed (not a size limit?)",
+        )
+    return dataclasses.replace(state, low=low, high=high, high_tested=high_tested, rounds=rounds)
