@@ -44,7 +44,7 @@ class Greylist(Recorder):
         triplet = (envelope.mail_from, address)
         if triplet not in self.seen:
             self.seen.add(triplet)
-            return "450 4.2.0 <%s>: Recipient address rejected: Greylisted" % address
+            return f"450 4.2.0 <{address}>: Recipient address rejected: Greylisted"
         return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
 
 
