@@ -14,6 +14,7 @@ import functools
 import hashlib
 import ipaddress
 import ssl
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,9 @@ def _system_anchors() -> tuple[x509.Certificate, ...]:
 
 def _load_pem(path: Path) -> list[x509.Certificate]:
     try:
-        return x509.load_pem_x509_certificates(path.read_bytes())
+        with warnings.catch_warnings():  # old roots with odd serials are still trust anchors
+            warnings.simplefilter("ignore")
+            return x509.load_pem_x509_certificates(path.read_bytes())
     except (OSError, ValueError):
         return []
 
