@@ -461,12 +461,14 @@ def _kind(
     loopback = _loopback(from_ip)
     if upper in ("POP3", "IMAP"):
         return HopKind.FETCH
-    if filter_product or upper == "SPAM-SCANNED" or (loopback and upper not in _LMTP):
+    if filter_product or upper == "SPAM-SCANNED":
         return HopKind.FILTER
     if upper in _LMTP:
         return HopKind.LMTP
     if protocol in _INTERNAL_PROTOCOLS:
         return HopKind.INTERNAL
+    if loopback:
+        return HopKind.FILTER
     preamble = " ".join(clauses[""][1]).lower() if "" in clauses else ""
     if (
         not has_from
