@@ -70,7 +70,7 @@ def find_anomalies(result: MxResult) -> tuple[Anomaly, ...]:
             seen.add(key)
             found.append(_anomaly("mx-duplicate", host.exchange, f"{counts[key]} times"))
     for host in _unique(real):
-        found.extend(_host_anomalies(host))
+        found.extend(_host_anomalies(host, given=result.source is MxSource.LITERAL))
     return tuple(found)
 
 
@@ -84,12 +84,13 @@ def _unique(hosts: list[MxHost]) -> list[MxHost]:
     return unique
 
 
-def _host_anomalies(host: MxHost) -> list[Anomaly]:
+def _host_anomalies(host: MxHost, *, given: bool) -> list[Anomaly]:
+    """`given`: the user named this host or address (no MX), so a literal is no anomaly."""
     found = []
     name = host.exchange
     if host.cname_target:
         found.append(_anomaly("mx-cname", name, f"points to {host.cname_target}"))
-    if is_ip_literal(name):
+    if is_ip_literal(name) and not given:
         found.append(_anomaly("mx-ip-literal", name))
     failed = failed_lookups(host)
     if failed:
