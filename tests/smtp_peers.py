@@ -112,3 +112,42 @@ async def scripted(
         if verb == "QUIT":
             break
     return seen
+
+
+class ThreadedServer:
+    """A server on its own loop in a background thread, for CLI tests (the CLI runs its own loop).
+
+    `factory` is an async context manager factory yielding the port, e.g.
+    `lambda: aiosmtpd_server(Recorder())`.
+    """
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        import threading
+
+        self._factory = factory
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(
+            target=self._loop.run_until_complete, args=(self._main(),), daemon=True
+        )
+        self.port = 0
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        async with self._factory() as port:
+            self.port = port
+            self._ready.set()
+            await self._stop.wait()
+
+    def __enter__(self) -> ThreadedServer:
+        self._thread.start()
+        if not self._ready.wait(5):
+            raise RuntimeError("test server did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(5)
+        self._loop.close()
