@@ -399,11 +399,15 @@ async def resolve_target(
 
 
 def _lookups_text(host: MxHost) -> str:
-    """`A does not exist (NXDOMAIN); AAAA ...`, or one text when both lookups say the same."""
+    """Why a host has no address, in one line: `does not exist (NXDOMAIN)`, `no A or AAAA
+    record`, or each lookup's own reason when they differ."""
+    outcomes = {lookup.outcome for lookup in host.lookups}
+    if outcomes == {LookupOutcome.NO_ANSWER}:
+        return "no A or AAAA record"
     details = {lookup.detail for lookup in host.lookups}
     if len(details) == 1:
         return details.pop()
-    return "; ".join(f"{lookup.rdtype} {lookup.detail}" for lookup in host.lookups)
+    return "; ".join(f"{lookup.rdtype}: {lookup.detail}" for lookup in host.lookups)
 
 
 def delivery_order(result: MxResult) -> tuple[tuple[MxHost, str], ...]:
