@@ -20,8 +20,9 @@ from email.message import Message
 from typing import Final
 
 from probe.model import Anomaly
+from probe.received_fields import TlsInfo
 from probe.received_hop import Hop as Hop
-from probe.received_hop import HopKind, ParseStatus, TlsInfo, parse_received
+from probe.received_hop import HopKind, ParseStatus, parse_received
 
 __all__ = [
     "HeaderPosition",

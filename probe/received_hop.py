@@ -14,16 +14,26 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-import ipaddress
-import re
-from typing import Final
 
+from probe.received_fields import (
+    AUTH_PROTOCOLS,
+    INTERNAL_PROTOCOLS,
+    LMTP_PROTOCOLS,
+    PLAIN_PROTOCOLS,
+    TLS_PROTOCOLS,
+    TlsInfo,
+    date_without_semicolon,
+    first_ip,
+    from_clause,
+    ip_of,
+    protocol,
+    tls_from_comment,
+)
 from probe.received_tokens import (
     COMMENT,
     WORD,
     Clause,
     Token,
-    date_start,
     parse_date,
     segment,
 )
@@ -45,16 +55,6 @@ class ParseStatus(enum.StrEnum):
     OK = "ok"
     PARTIAL = "partial"  # something was not understood; see `unparsed` and `warnings`
     RAW = "raw"  # nothing usable: only `raw` is meaningful
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class TlsInfo:
-    """TLS details as the stamp states them (any field may be missing)."""
-
-    version: str | None = None
-    cipher: str | None = None
-    bits: int | None = None
-    source: str = ""  # "protocol" (ESMTPS...), "comment", "clause" (RFC 8314 `tls`), "with"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,33 +83,6 @@ class Hop:
     flags: tuple[str, ...] = ()  # format facts: no-semicolon, two-digit-year, may-be-forged...
     warnings: tuple[str, ...] = ()
     unparsed: tuple[str, ...] = ()  # fragments kept as written
-
-
-_TLS_PROTOCOLS: Final = frozenset(
-    "ESMTPS ESMTPSA LMTPS LMTPSA UTF8SMTPS UTF8SMTPSA UTF8LMTPS UTF8LMTPSA SMTPS HTTPS".split()
-)
-_PLAIN_PROTOCOLS: Final = frozenset(
-    "SMTP ESMTP ESMTPA LMTP LMTPA UTF8SMTP UTF8SMTPA UTF8LMTP UTF8LMTPA ASMTP HTTP".split()
-)
-_AUTH_PROTOCOLS: Final = frozenset(
-    "ESMTPA ESMTPSA LMTPA LMTPSA UTF8SMTPA UTF8SMTPSA UTF8LMTPA UTF8LMTPSA ASMTP".split()
-)
-_OTHER_PROTOCOLS: Final = {
-    p.upper(): p for p in "HTTPREST IMAP POP3 QMQP NNFMP UUCP local mapi".split()
-}
-_LMTP: Final = frozenset(p for p in _TLS_PROTOCOLS | _PLAIN_PROTOCOLS if "LMTP" in p)
-_INTERNAL_PROTOCOLS: Final = frozenset(("HTTP", "HTTPS", "HTTPREST", "mapi", "NNFMP"))
-
-_IPV4_RE: Final = re.compile(
-    r"^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$"
-)
-_IPV6_CHARS_RE: Final = re.compile(r"^[0-9A-Fa-f:.]+$")
-_POSTFIX_TLS_RE: Final = re.compile(r"using (\S+) with cipher (\S+)(?: \((\d+)/\d+ bits\))?")
-_KV_VERSION_RE: Final = re.compile(r"version=([^\s,;)]+)")
-_KV_CIPHER_RE: Final = re.compile(r"cipher=([^\s,;)]+)")
-_KV_BITS_RE: Final = re.compile(r"bits=(\d+)")
-_EXIM_TLS_RE: Final = re.compile(r"^(?:Cipher )?((?:TLS|SSL)v?[\d._]*)(?::([\w-]+)(?::(\d+))?)?$")
-_HELO_WORDS: Final = frozenset(("helo", "ehlo", "lhlo"))
 
 
 def parse_received(value: str) -> Hop:
@@ -143,7 +116,7 @@ def _parse(value: str) -> Hop:
         else:
             flags.append("no-date")
     else:
-        date, date_raw = _date_without_semicolon(clauses, flags)
+        date, date_raw = date_without_semicolon(clauses, flags)
     if date_raw and date is None and "no-date" not in flags:
         warnings.append(f"date not understood: {date_raw}")
 
@@ -153,7 +126,7 @@ def _parse(value: str) -> Hop:
     products: list[str] = []
     for name, (cwords, comments) in clauses.items():
         for comment in comments:
-            found = _tls_from_comment(comment)
+            found = tls_from_comment(comment)
             if found is not None:
                 tls = tls or found
                 continue
@@ -168,9 +141,7 @@ def _parse(value: str) -> Hop:
         if comment.lower().startswith("envelope-from"):
             envelope_from = envelope_from or _strip_angle(comment.split(None, 1)[-1])
 
-    from_helo, from_rdns, from_ip, authenticated = _from_clause(
-        clauses.get("from"), flags, unparsed
-    )
+    from_helo, from_rdns, from_ip, authenticated = from_clause(clauses.get("from"), flags, unparsed)
     by_host = by_ip = by_product = None
     by = clauses.get("by")
     if by is not None:
@@ -179,31 +150,31 @@ def _parse(value: str) -> Hop:
         if [w.lower() for w in by_words[1:]] != ["over", "tls", "secured", "channel"]:
             unparsed.extend(by_words[1:])
         for comment in by_comments:
-            ip = _first_ip(comment.split())
+            ip = first_ip(comment.split())
             if ip is not None and by_ip is None:
                 by_ip = ip
-            elif by_product is None and _tls_from_comment(comment) is None:
+            elif by_product is None and tls_from_comment(comment) is None:
                 by_product = comment.strip()
     if by_product is None and products:
         by_product = products[0].strip()
 
-    with_protocol, with_tls = _protocol(clauses.get("with"))
+    with_protocol, with_tls = protocol(clauses.get("with"))
     tls = tls or with_tls
     tls_clause = clauses.get("tls")
     if tls_clause is not None and tls_clause[0]:
         version = tls.version if tls else None
         tls = TlsInfo(version=version, cipher=tls_clause[0][0], source="clause")
     upper = with_protocol.upper() if with_protocol else ""
-    if tls is None and upper in _TLS_PROTOCOLS:
+    if tls is None and upper in TLS_PROTOCOLS:
         tls = TlsInfo(source="protocol")
     encrypted: bool | None
     if tls is not None or "over TLS secured channel" in value:
         encrypted = True
-    elif upper in _PLAIN_PROTOCOLS or upper.startswith("MICROSOFT SMTP SERVER"):
+    elif upper in PLAIN_PROTOCOLS or upper.startswith("MICROSOFT SMTP SERVER"):
         encrypted = False
     else:
         encrypted = None
-    authenticated = authenticated or upper in _AUTH_PROTOCOLS
+    authenticated = authenticated or upper in AUTH_PROTOCOLS
 
     ident = _first_word(clauses.get("id"))
     if ident is not None:
@@ -257,191 +228,6 @@ def _parse(value: str) -> Hop:
     return hop
 
 
-def _date_without_semicolon(
-    clauses: dict[str, Clause], flags: list[str]
-) -> tuple[dt.datetime | None, str | None]:
-    """No top-level `;`: look for a date at the end of the last clause (SendGrid, PowerMTA)."""
-    if not clauses:
-        return None, None
-    name = next(reversed(clauses))
-    words, comments = clauses[name]
-    first = 0 if name == "" else 1
-    for i in range(first, len(words)):
-        if date_start(words[i]):
-            date, dflags = parse_date(words[i:], comments)
-            if date is not None:
-                raw = " ".join(words[i:])
-                del words[i:]
-                flags.append("no-semicolon")
-                flags.extend(dflags)
-                return date, raw
-    flags.append("no-date")
-    return None, None
-
-
-def _from_clause(
-    clause: Clause | None, flags: list[str], unparsed: list[str]
-) -> tuple[str | None, str | None, str | None, bool]:
-    """(helo, rdns, ip, authenticated) from the `from` clause and its TCP-info comments."""
-    if clause is None:
-        return None, None, None, False
-    words, comments = clause
-    first = words[0] if words else None
-    ip: str | None = None
-    for word in words[1:]:
-        if _ip_of(word) is None:
-            unparsed.append(word)
-    rdns: str | None = None
-    helo: str | None = None
-    authenticated = False
-    for comment in comments:
-        low = comment.lower()
-        if low.startswith(("authenticated", "auth:", "account ")):
-            authenticated = True
-            continue
-        if low.startswith(("using ", "no client", "client ", "version=", "envelope-")):
-            continue
-        if "may be forged" in low:
-            flags.append("may-be-forged")
-        cwords = [
-            part
-            for w in comment.replace("[", " [").split()
-            if not w.startswith("(") and (part := w.strip('"?,'))
-        ]
-        got_ip, got_rdns, got_helo = _tcp_info(cwords)
-        if got_helo is not None and helo is None:
-            helo = got_helo
-        if got_ip is not None and ip is None:
-            ip = got_ip
-            if got_rdns is not None:
-                rdns = got_rdns
-    if ip is None:  # no TCP-info: `from [192.0.2.1] by`, Exim `from host [192.0.2.1]`
-        ip = _first_ip(words)
-    if helo is None:  # Postfix/Sendmail/Exchange: `from HELO (rdns [ip])`
-        helo = first
-    elif first is not None and rdns is None and _ip_of(first) is None:
-        rdns = first  # Exim/qmail: `from rdns ([ip] helo=x)`, `from rdns (HELO x) (ip)`
-    if rdns is not None:
-        rdns = rdns.rstrip(".")
-        if rdns.lower() in ("unknown", ""):
-            rdns = None
-    return helo, rdns, ip, authenticated
-
-
-def _tcp_info(words: list[str]) -> tuple[str | None, str | None, str | None]:
-    """(ip, rdns, helo) from the words of one comment."""
-    ip = rdns = helo = None
-    previous: str | None = None
-    skip = False
-    for k, word in enumerate(words):
-        if skip:
-            skip = False
-            continue
-        low = word.lower()
-        if low.startswith("helo="):
-            helo = word[5:] or None
-        elif low in _HELO_WORDS:
-            if k + 1 < len(words):
-                helo = words[k + 1] or None
-                skip = True
-        elif "=" in word:
-            pass
-        else:
-            candidate = _ip_of(word.rpartition("@")[2])
-            if candidate is not None:
-                if ip is None:
-                    ip = candidate
-                    rdns = previous
-            else:
-                previous = word.rpartition("@")[2] if low.startswith("ident:") else word
-    return ip, rdns, helo
-
-
-def _first_ip(words: list[str]) -> str | None:
-    for word in words:
-        ip = _ip_of(word)
-        if ip is not None:
-            return ip
-    return None
-
-
-def _ip_of(word: str) -> str | None:
-    """The address in `[1.2.3.4]`, `[IPv6:x]`, `[x%6]`, `1.2.3.4:25`, `2001:db8::1`, or None."""
-    if word.startswith("["):
-        inner = word[1:].partition("]")[0]
-        if inner[:5].lower() == "ipv6:":
-            inner = inner[5:]
-    else:
-        inner = word.rstrip(",;")
-    if inner.count(":") == 1:  # 192.0.2.1:25
-        inner = inner.partition(":")[0]
-    inner = inner.partition("%")[0]
-    if _IPV4_RE.match(inner):
-        return inner
-    if ":" in inner and _IPV6_CHARS_RE.match(inner):
-        try:
-            ipaddress.IPv6Address(inner)
-        except ValueError:
-            return None
-        return inner.lower()
-    return None
-
-
-def _tls_from_comment(comment: str) -> TlsInfo | None:
-    low = comment.lower()
-    if "tls" not in low and "cipher" not in low and "ssl" not in low:
-        if low.strip() == "google transport security":
-            return TlsInfo(source="comment")
-        return None
-    m = _POSTFIX_TLS_RE.search(comment)
-    if m is not None:
-        bits = int(m.group(3)) if m.group(3) else None
-        return TlsInfo(version=m.group(1), cipher=m.group(2), bits=bits, source="comment")
-    version = _KV_VERSION_RE.search(comment)
-    cipher = _KV_CIPHER_RE.search(comment)
-    if version is not None or cipher is not None:
-        bits_m = _KV_BITS_RE.search(comment)
-        return TlsInfo(
-            version=version.group(1) if version else None,
-            cipher=cipher.group(1) if cipher else None,
-            bits=int(bits_m.group(1)) if bits_m else None,
-            source="comment",
-        )
-    m = _EXIM_TLS_RE.match(comment.strip())
-    if m is not None:
-        return TlsInfo(
-            version=m.group(1),
-            cipher=m.group(2),
-            bits=int(m.group(3)) if m.group(3) else None,
-            source="comment",
-        )
-    return None
-
-
-def _protocol(clause: Clause | None) -> tuple[str | None, TlsInfo | None]:
-    """Normalized `with` protocol, and TLS named inside it (IronPort, MessageLabs)."""
-    if clause is None or not clause[0]:
-        return None, None
-    words = clause[0]
-    first = words[0]
-    if "/" in first:  # IronPort: ESMTP/TLS/ECDHE-RSA-AES128-GCM-SHA256
-        parts = first.split("/")
-        if len(parts) >= 3 and parts[1].upper() == "TLS":
-            return _canonical(parts[0]), TlsInfo(cipher=parts[2], source="with")
-    if len(words) >= 3 and words[1].lower() == "encrypted":  # MessageLabs: CIPHER encrypted SMTP
-        return _canonical(words[2]), TlsInfo(cipher=first, source="with")
-    if len(words) == 1:
-        return _canonical(first), None
-    return " ".join(words), None
-
-
-def _canonical(name: str) -> str:
-    upper = name.upper()
-    if upper in _TLS_PROTOCOLS or upper in _PLAIN_PROTOCOLS:
-        return upper
-    return _OTHER_PROTOCOLS.get(upper, name)
-
-
 def _kind(
     clauses: dict[str, Clause],
     protocol: str | None,
@@ -463,9 +249,9 @@ def _kind(
         return HopKind.FETCH
     if filter_product or upper == "SPAM-SCANNED":
         return HopKind.FILTER
-    if upper in _LMTP:
+    if upper in LMTP_PROTOCOLS:
         return HopKind.LMTP
-    if protocol in _INTERNAL_PROTOCOLS:
+    if protocol in INTERNAL_PROTOCOLS:
         return HopKind.INTERNAL
     if loopback:
         return HopKind.FILTER
@@ -479,7 +265,7 @@ def _kind(
         or (from_ip is None and (from_helo or "").lower() == "localhost")
         or (from_ip is None and "[local]" in " ".join(clauses["from"][1]).lower())
     ):
-        if not has_from and by_host is not None and _ip_of(by_host) is not None:
+        if not has_from and by_host is not None and ip_of(by_host) is not None:
             return HopKind.INTERNAL  # Google: `by 2002:a05:... with SMTP id ...`
         return HopKind.LOCAL
     if by_ip is not None and _loopback(by_ip) and "amavis" in product:
