@@ -382,11 +382,11 @@ class _Session:
     async def close(self) -> None:
         if self.writer is None:
             return
-        self.writer.close()
         try:
+            self.writer.close()
             async with asyncio.timeout(1.0):
                 await self.writer.wait_closed()
-        except (TimeoutError, OSError, ssl.SSLError):
+        except Exception:  # noqa: BLE001 - closing a broken (TLS) stream may fail in any way
             pass
         self.log(Direction.INFO, "connection closed")
 

@@ -171,7 +171,8 @@ async def _converse_all(
     async def one(host: str, address: str) -> Conversation:
         async with gate:
             conv = await converse(host, address, options)
-        say(f"probe: {host} {endpoint(conv)}: {conv.outcome.value} at {conv.stage}")
+        where = endpoint(conv) if host == address else f"{host} {endpoint(conv)}"
+        say(f"probe: {where}: {conv.outcome.value} at {conv.stage}")
         return conv
 
     return list(await asyncio.gather(*(one(h, a) for h, a in pairs)))
