@@ -17,10 +17,11 @@ import dataclasses
 import ipaddress
 import ssl
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from probe import replies, tlscheck
+from probe.envelope import dot_stuffed, envelope_params
 from probe.model import (
     Certificate,
     Conversation,
@@ -37,7 +38,6 @@ from probe.model import (
 from probe.report.transcript import TLS_STARTED
 
 T = TypeVar("T")
-CHUNK = 65536  # message bytes per write while uploading
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,33 +100,6 @@ def _reply_outcome(reply: Reply) -> Outcome:
 
 def _one_line(text: object) -> str:
     return " ".join(str(text).split())[:300]
-
-
-def xtext(value: str) -> str:
-    """RFC 3461 xtext: printable ASCII except '+' and '=' as is, everything else as +HH."""
-    return "".join(
-        ch if 33 <= ord(ch) <= 126 and ch not in "+=" else f"+{ord(ch):02X}"
-        for ch in value.encode("utf-8").decode("latin-1")
-    )
-
-
-def dot_stuffed(data: bytes, chunk: int = CHUNK) -> Iterator[bytes]:
-    """The message as DATA content: leading dots doubled, a final CRLF ensured, then `.CRLF`.
-
-    Works block by block so a 100 MB message is never copied whole.
-    """
-    at_line_start = True
-    view = memoryview(data)
-    for start in range(0, len(data), chunk):
-        block = bytes(view[start : start + chunk])
-        stuffed = block.replace(b"\n.", b"\n..")
-        if at_line_start and block.startswith(b"."):
-            stuffed = b"." + stuffed
-        at_line_start = block.endswith(b"\n")
-        yield stuffed
-    if data and not data.endswith(b"\r\n"):
-        yield b"\r\n"
-    yield b".\r\n"
 
 
 class _Session:
@@ -401,7 +374,7 @@ class _Session:
                 raise _Stop(
                     Outcome.SKIPPED, "mail", f"message needs {keyword}, not offered", quit=True
                 )
-        mail_params, rcpt_params = _envelope_params(caps, message)
+        mail_params, rcpt_params = envelope_params(caps, message)
         self.fields["envelope"] = Envelope(
             message.mail_from, message.rcpt_to, tuple(mail_params), tuple(rcpt_params)
         )
@@ -495,26 +468,6 @@ def _cert_summary(cert: Certificate) -> str:
     if cert.expired:
         facts.append("expired")
     return f"certificate {cert.subject}: {', '.join(facts)}"
-
-
-def _envelope_params(
-    caps: tuple[str, ...], message: OutgoingMessage
-) -> tuple[list[str], list[str]]:
-    """MAIL FROM and RCPT TO parameters the capabilities allow (RFC 1870, 6152, 6531, 3461)."""
-    mail: list[str] = []
-    rcpt: list[str] = []
-    if message.declare_size and replies.capability(caps, "SIZE") is not None:
-        mail.append(f"SIZE={len(message.data)}")
-    if message.needs_8bit:
-        mail.append("BODY=8BITMIME")
-    if message.needs_smtputf8:
-        mail.append("SMTPUTF8")
-    if replies.capability(caps, "DSN") is not None:
-        mail.append("RET=HDRS")
-        if message.dsn_envid:
-            mail.append(f"ENVID={xtext(message.dsn_envid)}")
-        rcpt.append("NOTIFY=FAILURE,DELAY")
-    return mail, rcpt
 
 
 def _with_params(command: str, params: list[str]) -> str:

@@ -8,7 +8,8 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from probe.converse import OutgoingMessage, converse, dot_stuffed, xtext
+from probe.converse import OutgoingMessage, converse
+from probe.envelope import dot_stuffed, xtext
 from probe.model import Conversation, Direction, Outcome
 from tests.smtp_peers import Recorder, aiosmtpd_server, options, raw_server, scripted
 

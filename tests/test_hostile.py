@@ -40,8 +40,8 @@ async def slow_banner(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     writer.write(b"220 endless.test\r\n")
     await reader.readline()
-    for _ in range(100_000):  # bounded, but far beyond any sane reply
-        writer.write(b"250-x\r\n")
+    for _ in range(1_000):  # bounded, but far beyond any sane reply (200,000 lines)
+        writer.write(b"250-x\r\n" * 200)
         await writer.drain()
 
 
