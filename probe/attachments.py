@@ -1,0 +1,520 @@
+"""Contents of crafted MIME parts: deterministic, incompressible, produced in blocks.
+
+Every content knows its decoded length for a padding amount `n` without building it, so `craft`
+can solve for an exact message size first and build each part once, in blocks of about 1 MB
+(a 100 MB message never exists as more than a handful of full-size copies). Random data comes
+from SHAKE-256 keyed by the probe id and part, so the same probe id gives the same bytes and a
+compressing proxy cannot shrink the padding.
+"""
+
+from __future__ import annotations
+
+import binascii
+import dataclasses
+import datetime as dt
+import enum
+import functools
+import hashlib
+import io
+import urllib.parse
+import zipfile
+from collections.abc import Iterable, Iterator
+from email.utils import format_datetime
+
+from probe.model import PartManifest
+
+# 64 printable characters without "=" and space, so padding text is its own quoted-printable
+# encoding and can never contain a multipart boundary (ours start with "=_").
+ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_TO_ALPHABET = bytes(ALPHABET[i & 63] for i in range(256))
+LINE = 76  # characters per padding line (and per base64 line)
+_TEXT_BLOCK_LINES = 13_443  # ~1 MB of padding text per block
+RANDOM_BLOCK = 57 * 18_396  # ~1 MB, a multiple of 57 so base64 blocks end on a full line
+
+
+class Encoding(enum.StrEnum):
+    SEVEN_BIT = "7bit"
+    EIGHT_BIT = "8bit"
+    QUOTED_PRINTABLE = "quoted-printable"
+    BASE64 = "base64"
+
+
+class AttachmentKind(enum.StrEnum):
+    TEXT = "text"  # text/plain
+    BINARY = "binary"  # application/octet-stream, random
+    ZIP = "zip"  # stored ZIP of random data
+    ZIP_EXE = "zip-exe"  # ZIP holding setup.exe
+    EXE = "exe"  # setup.exe starting with an MZ header
+    PDF = "pdf"  # minimal valid PDF 1.4
+    RFC822 = "rfc822"  # nested message/rfc822
+    LONGNAME = "longname"  # very long non-ASCII filename (RFC 2231 continuations)
+    EICAR = "eicar"  # the EICAR anti-virus test file: exists to trigger scanners
+
+
+# --------------------------------------------------------------------------- random data
+
+
+def random_bytes(seed: bytes, n: int) -> Iterator[bytes]:
+    """`n` incompressible bytes in blocks; block i is SHAKE-256(seed, i)."""
+    for index, start in enumerate(range(0, n, RANDOM_BLOCK)):
+        size = min(RANDOM_BLOCK, n - start)
+        yield hashlib.shake_256(seed + index.to_bytes(8, "big")).digest(size)
+
+
+def random_text(seed: bytes, n: int) -> bytes:
+    """`n` random characters of ALPHABET (small amounts: fill values, long lines)."""
+    return hashlib.shake_256(b"text:" + seed).digest(n).translate(_TO_ALPHABET)
+
+
+def _lines(chars: bytes, lengths: Iterable[int]) -> bytes:
+    out = []
+    pos = 0
+    for length in lengths:
+        out.append(chars[pos : pos + length])
+        pos += length
+    out.append(b"")
+    return b"\r\n".join(out)
+
+
+def ascii_text(seed: bytes, n: int) -> Iterator[bytes]:
+    """Exactly `n` bytes of random text lines (<= 76 characters + CRLF).
+
+    For n >= 2 the text ends with CRLF; n == 1 is a single character.
+    """
+    full, rest = divmod(n, LINE + 2)
+    tail: list[int] = []
+    fragment = 0
+    if rest == 1:
+        if full:
+            full -= 1
+            tail = [38, 37]  # two lines of 79 bytes together
+        else:
+            fragment = 1
+    elif rest >= 2:
+        tail = [rest - 2]
+    index = 0
+    for start in range(0, full, _TEXT_BLOCK_LINES):
+        count = min(_TEXT_BLOCK_LINES, full - start)
+        raw = hashlib.shake_256(seed + index.to_bytes(8, "big")).digest(count * LINE)
+        yield _lines(raw.translate(_TO_ALPHABET), [LINE] * count)
+        index += 1
+    if tail or fragment:
+        chars = random_text(seed + b":tail", sum(tail) + fragment)
+        yield _lines(chars, tail) + chars[len(chars) - fragment :]
+
+
+# --------------------------------------------------------------------------- encoders
+
+
+def base64_length(n: int) -> int:
+    """Length of `n` bytes in base64 lines of 76 characters, each ending in CRLF."""
+    chars = 4 * ((n + 2) // 3)
+    return chars + 2 * ((chars + LINE - 1) // LINE)
+
+
+def _base64_lines(data: bytes | memoryview) -> bytes:
+    enc = binascii.b2a_base64(data, newline=False)
+    return b"\r\n".join([enc[i : i + LINE] for i in range(0, len(enc), LINE)] + [b""])
+
+
+def base64_blocks(blocks: Iterable[bytes]) -> Iterator[bytes]:
+    """Base64 of a stream of blocks, as CRLF lines of 76 characters."""
+    carry = b""
+    for block in blocks:
+        if carry:
+            block = carry + block
+        cut = len(block) - len(block) % 57
+        carry = block[cut:]
+        if cut:
+            yield _base64_lines(memoryview(block)[:cut])
+    if carry:
+        yield _base64_lines(carry)
+
+
+def qp_text(text: bytes) -> bytes:
+    """Quoted-printable of CRLF text: hard breaks stay CRLF, soft breaks are `=` CRLF."""
+    lines = text.split(b"\r\n")
+    encoded = [binascii.b2a_qp(line).replace(b"=\n", b"=\r\n") for line in lines]
+    return b"\r\n".join(encoded)
+
+
+# --------------------------------------------------------------------------- contents
+
+
+class Content:
+    """Decoded content of one part: `head` (fixed) followed by `n` bytes of padding.
+
+    `blocks(n)` yields the head as its first block; contents usable with quoted-printable keep
+    everything after the head QP-safe (see ALPHABET), so only the head needs encoding.
+    """
+
+    paddable = True
+    qp_ok = False
+
+    def length(self, n: int) -> int:
+        raise NotImplementedError
+
+    def blocks(self, n: int) -> Iterator[bytes]:
+        raise NotImplementedError
+
+    def valid(self, n: int) -> bool:
+        return n >= 0
+
+
+class TextContent(Content):
+    """A fixed head (CRLF text) followed by random text lines; with `whole_lines`, n != 1 so
+    the text always ends with CRLF."""
+
+    qp_ok = True
+
+    def __init__(self, head: bytes, seed: bytes, *, whole_lines: bool = False) -> None:
+        self.head = head
+        self.seed = seed
+        self.whole_lines = whole_lines
+
+    def length(self, n: int) -> int:
+        return len(self.head) + n
+
+    def qp_length(self, n: int) -> int:
+        return len(qp_text(self.head)) + n
+
+    def blocks(self, n: int) -> Iterator[bytes]:
+        yield self.head
+        yield from ascii_text(self.seed, n)
+
+    def valid(self, n: int) -> bool:
+        return n >= 0 and not (self.whole_lines and n == 1)
+
+
+class BinaryContent(Content):
+    """A fixed prefix (e.g. an MZ header) followed by random bytes."""
+
+    def __init__(self, prefix: bytes, seed: bytes) -> None:
+        self.prefix = prefix
+        self.seed = seed
+
+    def length(self, n: int) -> int:
+        return len(self.prefix) + n
+
+    def blocks(self, n: int) -> Iterator[bytes]:
+        yield self.prefix
+        yield from random_bytes(self.seed, n)
+
+
+class FixedContent(Content):
+    paddable = False
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def length(self, n: int) -> int:
+        return len(self.data)
+
+    def blocks(self, n: int) -> Iterator[bytes]:
+        yield self.data
+
+    def valid(self, n: int) -> bool:
+        return n == 0
+
+
+class ZipContent(Content):
+    """A ZIP (stored, so the random member stays incompressible) holding one member."""
+
+    def __init__(self, member: BinaryContent, name: str, date: dt.datetime) -> None:
+        self.member = member
+        self.name = name
+        self.date_time = _zip_date(date)
+
+    def length(self, n: int) -> int:
+        return _zip_overhead(self.name, self.date_time) + self.member.length(n)
+
+    def blocks(self, n: int) -> Iterator[bytes]:
+        buf = _zip_bytes(self.name, self.date_time, self.member.blocks(n))
+        view = buf.getbuffer()
+        for start in range(0, len(view), RANDOM_BLOCK):
+            yield bytes(view[start : start + RANDOM_BLOCK])
+        view.release()
+
+
+def _zip_date(date: dt.datetime) -> tuple[int, int, int, int, int, int]:
+    date = max(date.replace(tzinfo=None), dt.datetime(1980, 1, 1))
+    return (date.year, date.month, date.day, date.hour, date.minute, date.second)
+
+
+def _zip_bytes(
+    name: str, date_time: tuple[int, int, int, int, int, int], blocks: Iterable[bytes]
+) -> io.BytesIO:
+    info = zipfile.ZipInfo(name, date_time)
+    info.compress_type = zipfile.ZIP_STORED
+    info.create_system = 3  # Unix, whatever platform builds it: same bytes everywhere
+    info.external_attr = 0o644 << 16
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as archive:
+        with archive.open(info, "w") as member:
+            for block in blocks:
+                member.write(block)
+    return buf
+
+
+@functools.lru_cache(maxsize=32)
+def _zip_overhead(name: str, date_time: tuple[int, int, int, int, int, int]) -> int:
+    return len(_zip_bytes(name, date_time, ()).getvalue())
+
+
+class PdfContent(Content):
+    """A minimal valid PDF 1.4 (one page of text) whose padding is an unreferenced stream."""
+
+    def __init__(self, seed: bytes, title: str) -> None:
+        self.seed = seed
+        self.page = f"BT /F1 14 Tf 72 720 Td ({_pdf_escape(title)}) Tj ET".encode("latin-1")
+
+    def _frame(self, n: int) -> tuple[bytes, bytes]:
+        objects = [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792]"
+            b" /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            b"<< /Length %d >>\nstream\n%s\nendstream" % (len(self.page), self.page),
+        ]
+        head = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+        offsets = []
+        for number, body in enumerate(objects, start=1):
+            offsets.append(len(head))
+            head += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+        offsets.append(len(head))
+        head += b"6 0 obj\n<< /Length %d >>\nstream\n" % n
+        tail = bytearray(b"\nendstream\nendobj\n")
+        xref = len(head) + n + len(tail)
+        tail += b"xref\n0 7\n0000000000 65535 f \n"
+        tail += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+        tail += b"trailer\n<< /Size 7 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
+        return bytes(head), bytes(tail)
+
+    def length(self, n: int) -> int:
+        head, tail = self._frame(n)
+        return len(head) + n + len(tail)
+
+    def blocks(self, n: int) -> Iterator[bytes]:
+        head, tail = self._frame(n)
+        yield head
+        yield from random_bytes(self.seed, n)
+        yield tail
+
+
+def _pdf_escape(text: str) -> str:
+    safe = text.encode("ascii", "replace").decode("ascii")
+    return safe.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+
+# An MZ (DOS) header whose e_lfanew points at a PE signature and an empty x86-64 COFF header:
+# enough for every scanner's file-type detection, not a runnable program.
+_DOS_STUB = b"This program cannot be run in DOS mode.\r\r\n$"
+MZ_HEADER = (
+    b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00"
+    + b"\xb8" + bytes(7) + b"\x40" + bytes(35) + (0x80).to_bytes(4, "little")
+    + (b"\x0e\x1f\xba\x0e\x00\xb4\x09\xcd\x21\xb8\x01\x4c\xcd\x21" + _DOS_STUB).ljust(64, b"\0")
+    + b"PE\0\0" + (0x8664).to_bytes(2, "little") + bytes(16) + (0x22).to_bytes(2, "little")
+)  # fmt: skip
+
+
+def eicar() -> bytes:
+    """The 68-byte EICAR anti-virus test file, assembled at run time so that this source file
+    does not itself carry the signature."""
+    pieces = ("X5O!P%@AP[4\\PZX54(P^)7CC)7}", "$EICAR-STANDARD-", "ANTIVIRUS-TEST-", "FILE!$H+H*")
+    return "".join(pieces).encode("ascii")
+
+
+LONG_FILENAME = (
+    "Überlänge-Prüfbericht-äöüß-Ωμέγα-日本語のファイル名-" * 4 + "sehr-langer-Dateiname.txt"
+)
+
+
+# --------------------------------------------------------------------------- attachment parts
+
+
+@dataclasses.dataclass(frozen=True)
+class AttachmentSpec:
+    kind: AttachmentKind
+    size: int | None = None  # exact decoded bytes; None: a small default, or the padding
+    filename: str | None = None  # None: the kind's usual name
+    encoding: Encoding | None = None  # None: the kind's usual transfer encoding
+
+
+@dataclasses.dataclass(frozen=True)
+class KindInfo:
+    content_type: str
+    filename: str
+    encodings: tuple[Encoding, ...]  # allowed; the first is the default
+
+
+_B64 = (Encoding.BASE64,)
+_TEXTUAL = (Encoding.SEVEN_BIT, Encoding.QUOTED_PRINTABLE, Encoding.BASE64, Encoding.EIGHT_BIT)
+KINDS: dict[AttachmentKind, KindInfo] = {
+    AttachmentKind.TEXT: KindInfo("text/plain", "notes.txt", _TEXTUAL),
+    AttachmentKind.BINARY: KindInfo("application/octet-stream", "random.bin", _B64),
+    AttachmentKind.ZIP: KindInfo("application/zip", "archive.zip", _B64),
+    AttachmentKind.ZIP_EXE: KindInfo("application/zip", "setup.zip", _B64),
+    AttachmentKind.EXE: KindInfo("application/x-msdownload", "setup.exe", _B64),
+    AttachmentKind.PDF: KindInfo("application/pdf", "document.pdf", _B64),
+    AttachmentKind.RFC822: KindInfo("message/rfc822", "forwarded.eml", _TEXTUAL[::3]),
+    AttachmentKind.LONGNAME: KindInfo("application/octet-stream", LONG_FILENAME, _B64),
+    AttachmentKind.EICAR: KindInfo("application/octet-stream", "eicar.com", _B64),
+}
+DEFAULT_PAYLOAD = 2048  # random bytes in an attachment whose size is not given
+
+
+@dataclasses.dataclass
+class Part:
+    """One MIME part with a body: its header lines, content, encoding and padding amount."""
+
+    path: str  # like IMAP part numbers; "0" for the body of a single-part message
+    headers: bytes  # rendered MIME header lines, each ending in CRLF
+    content: Content
+    encoding: Encoding
+    n: int  # padding amount; solved by craft when this part carries the padding
+    content_type: str
+    charset: str | None = None
+    filename: str | None = None
+    disposition: str | None = None
+    child: tuple[str, int] | None = None  # a nested text body: (path, offset in the content)
+
+    def encoded_length(self, n: int) -> int:
+        if self.encoding is Encoding.BASE64:
+            return base64_length(self.content.length(n))
+        if self.encoding is Encoding.QUOTED_PRINTABLE:
+            assert isinstance(self.content, TextContent)
+            return self.content.qp_length(n)
+        return self.content.length(n)
+
+    def render(self, manifest: list[PartManifest]) -> Iterator[bytes]:
+        """Encoded body blocks; appends this part's manifest entries once exhausted."""
+        whole, inner = hashlib.sha256(), hashlib.sha256()
+        seen = 0
+        skip = self.child[1] if self.child else 0
+
+        def decoded() -> Iterator[bytes]:
+            nonlocal seen
+            for block in self.content.blocks(self.n):
+                whole.update(block)
+                if self.child and seen + len(block) > skip:
+                    inner.update(memoryview(block)[max(0, skip - seen) :])
+                seen += len(block)
+                yield block
+
+        if self.encoding is Encoding.BASE64:
+            yield from base64_blocks(decoded())
+        elif self.encoding is Encoding.QUOTED_PRINTABLE:
+            blocks = decoded()
+            yield qp_text(next(blocks))  # the head; the rest is QP-safe text
+            yield from blocks
+        else:
+            yield from decoded()
+        manifest.append(
+            PartManifest(
+                self.path, self.content_type, self.charset, str(self.encoding), self.filename,
+                self.disposition, whole.hexdigest(), seen,
+            )
+        )  # fmt: skip
+        if self.child:
+            digest = inner.hexdigest()
+            path = self.child[0]
+            manifest.append(
+                PartManifest(
+                    path, "text/plain", "us-ascii", "7bit", None, None, digest, seen - skip
+                )
+            )
+
+
+def seed_for(probe_id: str, path: str) -> bytes:
+    """The random seed of one part (or other padding) of one probe's message."""
+    return hashlib.sha256(f"probe-padding\0{probe_id}\0{path}".encode()).digest()
+
+
+def header(name: str, value: str) -> bytes:
+    return f"{name}: {value}\r\n".encode()
+
+
+def content_for(att: AttachmentSpec, seed: bytes, probe_id: str, date: dt.datetime) -> Content:
+    kind = att.kind
+    if kind is AttachmentKind.TEXT:
+        return TextContent(b"", seed)
+    if kind in (AttachmentKind.BINARY, AttachmentKind.LONGNAME):
+        return BinaryContent(b"", seed)
+    if kind is AttachmentKind.EXE:
+        return BinaryContent(MZ_HEADER, seed)
+    if kind is AttachmentKind.ZIP:
+        return ZipContent(BinaryContent(b"", seed), "data.bin", date)
+    if kind is AttachmentKind.ZIP_EXE:
+        return ZipContent(BinaryContent(MZ_HEADER, seed), "setup.exe", date)
+    if kind is AttachmentKind.PDF:
+        return PdfContent(seed, f"probe test document {probe_id}")
+    if kind is AttachmentKind.RFC822:
+        return TextContent(_nested_head(probe_id, date), seed)
+    return FixedContent(eicar())
+
+
+def _nested_head(probe_id: str, date: dt.datetime) -> bytes:
+    lines = [
+        "From: <nested@probe.invalid>",
+        "To: <nested@probe.invalid>",
+        f"Subject: [probe {probe_id}] nested message",
+        f"Date: {format_datetime(date)}",
+        f"Message-ID: <nested.{probe_id}@probe.invalid>",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=us-ascii",
+        "Content-Transfer-Encoding: 7bit",
+        "",
+        "This message is attached to a probe test message.",
+        "",
+    ]
+    return "\r\n".join(lines).encode() + b"\r\n"
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def filename_params(filename: str) -> tuple[str, str]:
+    """(Content-Type name parameter, Content-Disposition parameters) for a filename; long or
+    non-ASCII names use RFC 2231 `filename*0*=utf-8''...` continuations of <= 60 characters."""
+    if filename.isascii() and len(filename) <= 60:
+        return f"; name={_quote(filename)}", f"; filename={_quote(filename)}"
+    pieces = [""]
+    for char in filename:  # continuations of <= 60 characters, never splitting a character
+        quoted = urllib.parse.quote(char, safe="")
+        if len(pieces[-1]) + len(quoted) > 60:
+            pieces.append("")
+        pieces[-1] += quoted
+    charset = "utf-8''"
+    params = "".join(
+        f";\r\n filename*{i}*={charset if i == 0 else ''}{piece}" for i, piece in enumerate(pieces)
+    )
+    return "", params
+
+
+def attachment_part(index: int, att: AttachmentSpec, probe_id: str, date: dt.datetime) -> Part:
+    """The MIME part of the index-th attachment (part number index + 2; the text is 1)."""
+    path = str(index + 2)
+    kind = KINDS[att.kind]
+    encoding = att.encoding or kind.encodings[0]
+    filename = att.filename or kind.filename
+    content = content_for(att, seed_for(probe_id, path), probe_id, date)
+    name_param, disposition_params = filename_params(filename)
+    charset = "us-ascii" if att.kind is AttachmentKind.TEXT else None
+    ctype = kind.content_type + (f"; charset={charset}" if charset else "")
+    headers = (
+        header("Content-Type", ctype + name_param)
+        + header("Content-Transfer-Encoding", str(encoding))
+        + header("Content-Disposition", "attachment" + disposition_params)
+    )
+    n = DEFAULT_PAYLOAD if content.paddable else 0
+    if att.size is not None:
+        n = att.size - content.length(0)
+    child = None
+    if isinstance(content, TextContent) and att.kind is AttachmentKind.RFC822:
+        child = (f"{path}.1", content.head.index(b"\r\n\r\n") + 4)
+    return Part(
+        path, headers, content, encoding, n, kind.content_type, charset, filename, "attachment",
+        child,
+    )  # fmt: skip
