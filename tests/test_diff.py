@@ -346,3 +346,17 @@ def test_mime_bomb_depth_is_bounded() -> None:
     raw = ("Subject: x\r\n" + parts + "Content-Type: text/plain\r\n\r\nhi\r\n").encode()
     compare(raw, raw)
     assert base64  # keep the import used for readers who extend the base64 tests
+
+
+def test_render_quotes_footer_and_places_header() -> None:
+    from probe.report.diff import render_diff
+
+    sent = _sent()
+    delivered = _deliver(
+        _message(BODY + FOOTER).as_bytes(), extra="X-CheckPoint: {4BA23672-7-3A6A8C0-7B6}\r\n"
+    )
+    text = render_diff(compare(sent, delivered))
+    assert "header-added" in text and "3 (1/2 Rcvd above)" in text
+    assert "  | recipient, please notify the sender and delete it." in text
+    assert "4 trace fields" in text
+    assert "no changes besides trace fields" in render_diff(compare(sent, _deliver(sent)))
