@@ -1,0 +1,1 @@
+"""Knowledge as data: TOML files read with importlib.resources (fingerprints, reply codes)."""
