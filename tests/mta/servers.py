@@ -31,6 +31,7 @@ DOVECOT_LMTP = Path("/usr/lib/dovecot/lmtp")
 
 DOMAIN = "mta.probe.test"
 MX_NAME = "mx.mta.probe.test"
+IMAP_NAME = "imap.mta.probe.test"  # Dovecot's name in its LMTP Received header
 USER = f"user@{DOMAIN}"
 SENDER = f"sender@{DOMAIN}"
 GONE = f"gone@{DOMAIN}"  # in Postfix's virtual table, unknown to Dovecot: bounces after 250
@@ -126,6 +127,7 @@ def dovecot(root: Path) -> Iterator[Dovecot]:
 base_dir = {d}/run
 state_dir = {d}/state
 instance_name = probe-mta-test
+hostname = {IMAP_NAME}
 log_path = {log}
 protocols = imap lmtp
 listen = 127.0.0.1
