@@ -283,16 +283,19 @@ class PdfContent(Content):
             offsets.append(len(head))
             head += b"%d 0 obj\n%s\nendobj\n" % (number, body)
         offsets.append(len(head))
-        head += b"6 0 obj\n<< /Length %d >>\nstream\n" % n
+        # Whitespace makes up for the digits of the two numbers that grow with n, so the
+        # length is exactly linear in n and any size can be met.
+        head += b"6 0 obj\n<< /Length %d >>%s\nstream\n" % (n, b" " * (12 - len(str(n))))
         tail = bytearray(b"\nendstream\nendobj\n")
         xref = len(head) + n + len(tail)
         tail += b"xref\n0 7\n0000000000 65535 f \n"
         tail += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-        tail += b"trailer\n<< /Size 7 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
+        tail += b"trailer\n<< /Size 7 /Root 1 0 R >>\n" + b" " * (12 - len(str(xref)))
+        tail += b"startxref\n%d\n%%%%EOF\n" % xref
         return bytes(head), bytes(tail)
 
     def length(self, n: int) -> int:
-        head, tail = self._frame(n)
+        head, tail = self._frame(0)
         return len(head) + n + len(tail)
 
     def blocks(self, n: int) -> Iterator[bytes]:

@@ -258,6 +258,7 @@ def _address_header(addresses: Sequence[str]) -> str:
 
 def _subject(probe_id: str, description: str, raw_utf8: bool) -> str:
     prefix = f"[probe {probe_id}]"
+    description = description.rstrip()
     if description.isascii() or raw_utf8:
         return f"{prefix} {description}".rstrip()
     words = []
@@ -319,6 +320,7 @@ class _Plan:
     recipients: tuple[str, ...]
     needs_8bit: bool
     needs_smtputf8: bool
+    body_at: int  # index in `layout` where the body starts
 
     def fixed_length(self) -> int:
         """Bytes of everything except the filler's body and the fill header."""
@@ -461,15 +463,18 @@ def _plan(
         layout.append(body_leaf)
     needs_8bit = any(leaf.encoding is Encoding.EIGHT_BIT for leaf in leaves)
     return _Plan(
-        layout, names, fill_at, filler, multipart, sender, recipients, needs_8bit, needs_smtputf8
-    )
+        layout, names, fill_at, filler, multipart, sender, recipients, needs_8bit, needs_smtputf8,
+        len(lines) + 2,
+    )  # fmt: skip
 
 
 def _render(spec: VariantSpec, plan: _Plan, probe_id: str, fill: int) -> CraftedMessage:
     parts: list[PartManifest] = []
     chunks: list[bytes] = []
     header_end = 0
-    for item in plan.layout:
+    for index, item in enumerate(plan.layout):
+        if index == plan.body_at:
+            header_end = sum(len(c) for c in chunks)
         if item is None:
             if fill:
                 chunks.append(_fill_header(seed_for(probe_id, "fill"), fill))
@@ -477,7 +482,6 @@ def _render(spec: VariantSpec, plan: _Plan, probe_id: str, fill: int) -> Crafted
         if isinstance(item, bytes):
             chunks.append(item)
         else:
-            header_end = header_end or sum(len(c) for c in chunks)
             chunks.extend(item.render(parts))
     data = b"".join(chunks)
     del chunks
