@@ -1,4 +1,4 @@
-"""The embedded lab's scenarios, exercised with the standard library's SMTP client (real sockets)."""
+"""The embedded lab's scenarios, exercised with the standard library's SMTP client (sockets)."""
 
 from __future__ import annotations
 
@@ -117,8 +117,13 @@ def test_scenario_data_rejects_bad_hops(tmp_path: Path) -> None:
     bad = tune(select(load_scenarios(), ["clean"]), "clean", "final", colour="blue")
     with pytest.raises(ConfigError, match="colour"), LabThread(bad, directory=tmp_path):
         pass
-    (tmp_path / "s.toml").write_text('[[scenario]]\nname = "x"\nhops = [{kind = "final"}, {kind = "final"}]\n')
-    with pytest.raises(ConfigError, match="last hop"), LabThread(load_scenarios(tmp_path / "s.toml")):
+    (tmp_path / "s.toml").write_text(
+        '[[scenario]]\nname = "x"\nhops = [{kind = "final"}, {kind = "final"}]\n'
+    )
+    with (
+        pytest.raises(ConfigError, match="last hop"),
+        LabThread(load_scenarios(tmp_path / "s.toml")),
+    ):
         pass
 
 
@@ -309,7 +314,9 @@ def test_relay_injects_header_between_received(lab: LabInfo) -> None:
     code, text = send(info, data)
     assert code == 250 and re.fullmatch(r"OK id=\w{6}-\w{11}-\w{4}", text)
     raw = delivered(info, only_copy(info, data)["Message-ID"].encode())[0]
-    postfix, injected, exim = (raw.index(m) for m in (b"(Postfix)", b"X-Relay-Scanned: yes", b"(Exim 4.97)"))
+    postfix, injected, exim = (
+        raw.index(m) for m in (b"(Postfix)", b"X-Relay-Scanned: yes", b"(Exim 4.97)")
+    )
     assert postfix < injected < exim
 
 

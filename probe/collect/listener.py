@@ -470,10 +470,15 @@ class SmtpHop:
         address = self.server.sockets[0].getsockname()
         self.host, self.port = str(address[0]), int(address[1])
 
-    async def close(self) -> None:
+    async def close(self, grace: float = 0.0) -> None:
+        """Stop listening; give open sessions `grace` seconds to finish (QUIT), then cut them."""
         if self.server is None:
             return
         self.server.close()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self.connections and loop.time() < deadline:
+            await asyncio.sleep(0.02)
         for connection in list(self.connections):
             connection.close()
         await self.server.wait_closed()
@@ -517,8 +522,8 @@ class Listener:
     async def start(self, host: str = "127.0.0.1", port: int = 2525) -> None:
         await self.hop.start(host, port)
 
-    async def close(self) -> None:
-        await self.hop.close()
+    async def close(self, grace: float = 0.0) -> None:
+        await self.hop.close(grace)
 
     async def run(self, *, max_messages: int | None = None, duration: float | None = None) -> None:
         """Serve until `max_messages` copies are stored or `duration` seconds passed."""
@@ -535,4 +540,4 @@ class Listener:
                 except TimeoutError:
                     break
         finally:
-            await self.close()
+            await self.close(grace=2.0)
