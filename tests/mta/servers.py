@@ -156,6 +156,10 @@ namespace inbox {{
     special_use = \\Junk
     auto = subscribe
   }}
+  mailbox Quarantine {{
+    special_use = \\Junk
+    auto = subscribe
+  }}
 }}
 service imap-login {{
   inet_listener imap {{
