@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from probe.converse import ConverseOptions, OutgoingMessage, converse
+from probe.errors import ProbeError
 from probe.model import Conversation, Manifest, Outcome, Reply
 from probe.sendresult import VariantSend
 
@@ -58,6 +59,7 @@ class Built:
     needs_8bit: bool = False
     needs_smtputf8: bool = False
     declare_size: bool = True
+    mail_from: str | None = None  # when the variant needs its own sender (SMTPUTF8)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,13 +194,13 @@ async def _send_one(
     tries = log.attempts.setdefault(key, [])
     try:
         built = await asyncio.to_thread(job.build, advertised_size)
-    except ValueError as exc:  # e.g. a symbolic size that cannot be resolved here
+    except (ValueError, ProbeError) as exc:  # e.g. a relative size with no SIZE advertised
         return VariantSend(
             job.variant, job.probe_id, job.description, Outcome.SKIPPED, "plan", reason=str(exc)
         )
     log.built[key] = (len(built.data), built.manifest)
     message = OutgoingMessage(
-        mail_from=job.mail_from,
+        mail_from=built.mail_from or job.mail_from,
         rcpt_to=built.rcpt_to,
         data=built.data,
         declare_size=built.declare_size,

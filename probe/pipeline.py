@@ -1,0 +1,346 @@
+"""`probe run` end to end: resolve -> hop-1 capabilities -> send -> threshold -> collect.
+
+The I/O half of a run. Everything it observes lands in a `RunState` as it happens, so Ctrl-C
+or a deadline still leaves a complete, honest `RunResult` (`finish_run`), which the pure half
+(`analyze`, `decide`) turns into verdicts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import secrets
+import time
+from collections.abc import Callable
+
+from probe import analyze
+from probe.collect.results import CollectResult
+from probe.collect.secrets import Secret
+from probe.converse import ConverseOptions, converse
+from probe.craft import VariantSpec, craft, resolve_size
+from probe.decide import decide
+from probe.dsn import parse_bounce
+from probe.errors import DnsError, SafetyError, UsageError
+from probe.model import Conversation, MxResult, MxSource, Outcome, Status, utcnow, worst
+from probe.replies import size_limit
+from probe.run import Built, Job, SendLog, SendSettings, Target, send_matrix
+from probe.runresult import RunResult, ThresholdReport
+from probe.sendresult import VariantSend
+from probe.threshold_run import size_search
+
+
+@dataclasses.dataclass(frozen=True)
+class RunRequest:
+    domain: str
+    to: str
+    mail_from: str
+    profile: str
+    variants: tuple[VariantSpec, ...]
+    checks: tuple[tuple[str, str], ...]
+    options: ConverseOptions
+    send: SendSettings
+    via: tuple[str, int] | None = None
+    nameservers: tuple[tuple[str, int], ...] = ()
+    dns_timeout: float = 5.0
+    allow_eicar: bool = False
+    declare_size: bool = True
+    mailbox: str | None = None
+    bounce_mailbox: str | None = None
+    password: Secret | None = dataclasses.field(default=None, repr=False)
+    mailbox_ca_file: str | None = None
+    insecure: bool = False
+    collect_for: float = 300.0
+    cleanup: bool = False
+    threshold: bool = False
+    threshold_k: int = 4
+    run_id: str = ""
+    now: dt.datetime | None = None
+
+
+@dataclasses.dataclass
+class RunState:
+    """Mutable record of what a run observed so far."""
+
+    run_id: str
+    started_at: dt.datetime
+    crafted_date: dt.datetime
+    mx: MxResult | None = None
+    targets: list[Target] = dataclasses.field(default_factory=list)
+    hop1: Conversation | None = None
+    advertised: int | None = None
+    log: SendLog = dataclasses.field(default_factory=SendLog)
+    keys: list[str] = dataclasses.field(default_factory=list)
+    threshold: ThresholdReport | None = None
+    collect: CollectResult | None = None
+    stage: str = "resolve"
+
+
+ProgressFn = Callable[[str], None]
+
+
+def new_run_id(now: dt.datetime) -> str:
+    return f"{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+
+
+def new_state(req: RunRequest) -> RunState:
+    now = (req.now or utcnow()).replace(microsecond=0)
+    return RunState(run_id=req.run_id or new_run_id(now), started_at=now, crafted_date=now)
+
+
+def check_recipients(to: str, rcpts: tuple[str, ...]) -> None:
+    """Every recipient is --to or one of its subaddresses (local+N@domain)."""
+    local, _, domain = to.rpartition("@")
+    for rcpt in rcpts:
+        r_local, _, r_domain = rcpt.rpartition("@")
+        base = r_local.split("+", 1)[0]
+        if r_domain.lower() != domain.lower() or (rcpt != to and base != local.split("+")[0]):
+            raise SafetyError(f"refusing to send to {rcpt}: only {to} and its subaddresses")
+
+
+async def resolve_targets(req: RunRequest, state: RunState) -> list[Target]:
+    if req.via is not None:
+        host, port = req.via
+        from probe.resolve import ip_literal, resolve_addresses
+
+        literal = ip_literal(host)
+        addresses = (
+            (literal,)
+            if literal
+            else await resolve_addresses(host, nameservers=req.nameservers, timeout=req.dns_timeout)
+        )
+        return [Target(host, a, port) for a in addresses]
+    from probe.resolve import delivery_order, resolve_mx
+
+    mx = await resolve_mx(req.domain, nameservers=req.nameservers, timeout=req.dns_timeout)
+    state.mx = mx
+    if mx.source is MxSource.NULL_MX:
+        raise SafetyError(
+            f"{req.domain} publishes a null MX (RFC 7505): it accepts no mail; nothing was sent"
+        )
+    if mx.source not in (MxSource.MX, MxSource.IMPLICIT):
+        raise DnsError(f"{req.domain}: {mx.detail or mx.source}")
+    targets = [Target(h.exchange, a, req.options.port, h.preference) for h, a in delivery_order(mx)]
+    if not targets:
+        raise DnsError(f"{req.domain}: no mail exchanger has an address")
+    return targets
+
+
+async def probe_hop1(req: RunRequest, state: RunState) -> None:
+    """A capability conversation first: SIZE for relative variants, the hop-1 fingerprint."""
+    for target in state.targets:
+        options = dataclasses.replace(req.options, port=target.port)
+        conv = await converse(target.host, target.address, options)
+        state.hop1 = conv
+        if conv.outcome is Outcome.OK:
+            break
+    if state.hop1 is not None:
+        caps = state.hop1.capabilities_after_tls or state.hop1.capabilities
+        state.advertised = size_limit(caps)
+
+
+def make_jobs(req: RunRequest, state: RunState) -> list[Job]:
+    jobs = []
+    for spec in req.variants:
+        probe_id = f"{state.run_id}.{spec.id}"
+        jobs.append(
+            Job(
+                spec.id,
+                probe_id,
+                spec.description,
+                req.mail_from,
+                _builder(req, state, spec, probe_id),
+            )
+        )
+    return jobs
+
+
+def _builder(
+    req: RunRequest, state: RunState, spec: VariantSpec, probe_id: str
+) -> Callable[[int | None], Built]:
+    def build(advertised: int | None) -> Built:
+        crafted = craft(
+            resolve_size(spec, advertised),
+            probe_id=probe_id,
+            mail_from=req.mail_from,
+            rcpt_to=(req.to,),
+            date=state.crafted_date,
+            allow_eicar=req.allow_eicar,
+        )
+        check_recipients(req.to, crafted.rcpt_to)
+        return Built(
+            crafted.data,
+            crafted.manifest,
+            crafted.rcpt_to,
+            needs_8bit=crafted.needs_8bit,
+            needs_smtputf8=crafted.needs_smtputf8,
+            declare_size=crafted.declare_size and req.declare_size,
+            mail_from=crafted.mail_from,
+        )
+
+    return build
+
+
+async def execute(req: RunRequest, state: RunState, progress: ProgressFn) -> None:
+    """Run every I/O stage, filling `state`; exceptions only for what stops the whole run."""
+    if "@" not in req.to:
+        raise UsageError(f"--to {req.to!r} is not an address")
+    if req.via is None and req.to.rpartition("@")[2].lower() != req.domain.lower():
+        raise SafetyError(
+            f"--to {req.to} is not in {req.domain}: probe only sends to the target domain's "
+            "own MX (use --via HOST:PORT for a relay you control)"
+        )
+    state.stage = "resolve"
+    progress(f"resolving {req.domain}" if req.via is None else f"sending via {req.via[0]}")
+    state.targets = await resolve_targets(req, state)
+    state.stage = "hop1"
+    progress(f"talking to {state.targets[0].label}")
+    await probe_hop1(req, state)
+    state.stage = "send"
+    jobs = make_jobs(req, state)
+    done = 0
+
+    def sent(key: str, result: VariantSend | None) -> None:
+        nonlocal done
+        done += 1
+        if result is not None:
+            progress(
+                f"[{done}/{len(jobs)}] {result.variant}: {result.outcome} "
+                f"{'at ' + result.stage if result.outcome is not Outcome.ACCEPTED else ''}"
+            )
+
+    from probe.run import job_key
+
+    state.keys = [
+        job_key(j, t) for j in jobs for t in (state.targets if req.send.all_mx else [None])
+    ]
+    await send_matrix(
+        jobs, state.targets, req.send, state.log, advertised_size=state.advertised, progress=sent
+    )
+    if req.threshold:
+        state.stage = "threshold"
+        await _threshold(req, state, progress)
+    if req.mailbox:
+        state.stage = "collect"
+        await _collect(req, state, progress)
+    state.stage = "done"
+
+
+async def _threshold(req: RunRequest, state: RunState, progress: ProgressFn) -> None:
+    sends = state.log.results(state.keys)
+    size_fail = [
+        s
+        for s in sends
+        if s.outcome is Outcome.REJECTED and s.size and s.stage in ("data-end", "upload", "mail")
+    ]
+    passed = [s.size for s in sends if s.outcome is Outcome.ACCEPTED and s.size]
+    if not size_fail or not passed:
+        progress("threshold: no size-dependent rejection to search")
+        return
+    high = min(s.size for s in size_fail if s.size)
+    low = max((p for p in passed if p < high), default=0)
+    if not low:
+        return
+    target = _deciding_target(state, size_fail[0])
+    progress(f"threshold: searching between {low:,} and {high:,} bytes at {target.label}")
+    state.threshold = await size_search(
+        target,
+        req.options,
+        state.run_id,
+        low=low,
+        high=high,
+        k=req.threshold_k,
+        mail_from=req.mail_from,
+        to=req.to,
+        date=state.crafted_date,
+        advertised=state.advertised,
+        progress=progress,
+    )
+
+
+def _deciding_target(state: RunState, send: VariantSend) -> Target:
+    for target in state.targets:
+        if target.label == send.target:
+            return target
+    return state.targets[0]
+
+
+async def _collect(req: RunRequest, state: RunState, progress: ProgressFn) -> None:
+    from probe.collect.mailboxes import open_mailbox
+    from probe.collect.wait import collect
+
+    assert req.mailbox is not None
+    sends = state.log.results(state.keys)
+    expected = {s.probe_id: s.variant for s in sends if s.outcome is Outcome.ACCEPTED}
+    if not expected:
+        progress("collect: nothing was accepted, nothing to wait for")
+        return
+    progress(f"collecting {len(expected)} copies from {req.mailbox.split('?')[0]}")
+    ca = None if req.mailbox_ca_file is None else __import__("pathlib").Path(req.mailbox_ca_file)
+    mailbox = await open_mailbox(
+        req.mailbox, password=req.password, ca_file=ca, insecure=req.insecure
+    )
+    bounce_box = None
+    try:
+        if req.bounce_mailbox:
+            bounce_box = await open_mailbox(
+                req.bounce_mailbox, password=req.password, ca_file=ca, insecure=req.insecure
+            )
+        state.collect = await collect(
+            mailbox,
+            expected,
+            deadline=time.monotonic() + req.collect_for,
+            bounce_mailbox=bounce_box,
+            is_bounce_for=_bounce_ids,
+        )
+        if req.cleanup and state.collect.delivered:
+            await mailbox.delete(state.collect.delivered)
+    finally:
+        await mailbox.close()
+        if bounce_box is not None:
+            await bounce_box.close()
+
+
+def _bounce_ids(raw: bytes) -> tuple[str, ...]:
+    bounce = parse_bounce(raw)
+    return bounce.probe_ids if bounce is not None else ()
+
+
+def finish_run(
+    req: RunRequest, state: RunState, *, interrupted: bool = False, reason: str = ""
+) -> RunResult:
+    """Assemble, analyse and decide what was observed (also after an interruption)."""
+    result = RunResult(
+        run_id=state.run_id,
+        domain=req.domain,
+        to=req.to,
+        mail_from=req.mail_from,
+        profile=req.profile,
+        started_at=state.started_at,
+        finished_at=utcnow(),
+        interrupted=interrupted,
+        stop_reason=reason,
+        mx=state.mx,
+        targets=tuple(t.label for t in state.targets),
+        hop1=state.hop1,
+        specs=req.variants,
+        crafted_date=state.crafted_date,
+        advertised_size=state.advertised,
+        allow_eicar=req.allow_eicar,
+        variants=state.log.results(state.keys) if state.keys else (),
+        collect=state.collect,
+        threshold=state.threshold,
+        checks=req.checks,
+    )
+    return judge(result)
+
+
+def judge(result: RunResult) -> RunResult:
+    """Analyse the copies and decide; used by `probe run` and `probe analyze` alike."""
+    result = dataclasses.replace(result, analyses=analyze.analyze_run(result))
+    decision = decide(result)
+    status = decision.status
+    if not result.variants or all(v.outcome is Outcome.SKIPPED for v in result.variants):
+        status = worst([status, Status.UNKNOWN])
+    elif result.interrupted:
+        status = worst([status, Status.WARNING])
+    return dataclasses.replace(result, decision=decision, status=status)

@@ -1,0 +1,100 @@
+"""Drive `threshold`'s k-ary search over the network: k sizes per round, sent concurrently."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+
+from probe.converse import ConverseOptions, OutgoingMessage, converse
+from probe.craft import VariantSpec, craft
+from probe.model import Conversation, Outcome
+from probe.run import Target
+from probe.runresult import ThresholdReport
+from probe.threshold import ProbePoint, ProbeVerdict, SearchState, next_points, record, start
+
+MAX_ROUNDS = 24  # bound whatever happens: 50 MB to the byte needs 12 with k = 4
+_SIZE_STAGES = {"mail", "data", "upload", "data-end"}
+
+
+def classify(conv: Conversation) -> ProbeVerdict:
+    """Did this size pass, fail because of its size, or fail for another reason?"""
+    if conv.outcome is Outcome.ACCEPTED:
+        return ProbeVerdict.PASS
+    if conv.outcome is Outcome.REJECTED and conv.stage in _SIZE_STAGES:
+        return ProbeVerdict.FAIL
+    if conv.outcome in (Outcome.DISCONNECTED, Outcome.RESET) and conv.stage == "upload":
+        return ProbeVerdict.FAIL  # some boxes cut the connection at their limit
+    if conv.outcome is Outcome.REJECTED:
+        return ProbeVerdict.HARD  # e.g. 550 for the recipient: not about size
+    return ProbeVerdict.UNKNOWN
+
+
+def _detail(conv: Conversation) -> str:
+    reply = conv.final_reply or conv.mail_reply
+    if reply is None:
+        for step in reversed(conv.steps):
+            if step.reply is not None:
+                reply = step.reply
+                break
+    text = f"{reply.code} {reply.text}" if reply else ""
+    return f"{conv.outcome} at {conv.stage}: {text}".strip()
+
+
+async def size_search(
+    target: Target,
+    options: ConverseOptions,
+    run_id: str,
+    *,
+    low: int,
+    high: int,
+    k: int = 4,
+    precision: int = 1,
+    mail_from: str,
+    to: str,
+    date: dt.datetime,
+    advertised: int | None = None,
+    high_known_fail: bool = True,
+    progress: Callable[[str], None] = lambda _: None,
+) -> ThresholdReport:
+    """Search (low, high] for the smallest size the hop rejects."""
+    state: SearchState = start(low, high, k=k, precision=precision)
+    if high_known_fail:
+        state = dataclasses.replace(state, high_tested=True)
+    boundary = ""
+    opts = dataclasses.replace(options, port=target.port)
+    for round_no in range(1, MAX_ROUNDS + 1):
+        points = next_points(state)
+        if not points or state.done:
+            break
+
+        async def one(size: int, n: int = round_no) -> tuple[int, Conversation]:
+            spec = VariantSpec(
+                id=f"t{n}-{size}", description=f"threshold probe {size} bytes", size=size
+            )
+            crafted = craft(
+                spec,
+                probe_id=f"{run_id}.t{n}-{size}",
+                mail_from=mail_from,
+                rcpt_to=(to,),
+                date=date,
+            )
+            message = OutgoingMessage(
+                crafted.mail_from, crafted.rcpt_to, crafted.data, declare_size=False
+            )
+            return size, await converse(target.host, target.address, opts, message)
+
+        results = await asyncio.gather(*(one(p) for p in points))
+        probed = tuple(ProbePoint(size, classify(c), _detail(c)) for size, c in results)
+        state = record(state, probed)
+        fails = [p for p in probed if p.verdict is ProbeVerdict.FAIL]
+        if fails and (state.threshold is not None and min(f.value for f in fails) == state.high):
+            boundary = min(fails, key=lambda p: p.value).detail
+        progress(
+            f"threshold round {round_no}: " + ", ".join(f"{p.value:,} {p.verdict}" for p in probed)
+        )
+        if all(p.verdict is ProbeVerdict.UNKNOWN for p in probed):
+            state = dataclasses.replace(state, stopped="could not measure: " + probed[0].detail)
+            break
+    return ThresholdReport("size", state, advertised, boundary, target.label)

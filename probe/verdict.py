@@ -1,0 +1,76 @@
+"""What `decide` concludes: per hop, the actions it takes, each with condition and evidence.
+
+No evidence, no verdict: every `HopAction` carries the transcript lines, header lines, timings
+or bounce fields it rests on, and a confidence, so a mail admin can check it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+from probe.model import Status
+
+
+class Action(enum.StrEnum):
+    REJECTS = "rejects"  # refuses in the SMTP dialogue
+    BOUNCES = "bounces"  # accepts, then returns a DSN
+    DROPS = "drops"  # accepts, then neither delivers nor bounces
+    JUNKS = "junks"  # delivers into a junk/spam folder
+    SCANS = "scans"  # inspects content (timing, AV verdicts, scanner headers)
+    REWRITES = "rewrites"  # changes subject, body, attachments, addresses
+    INJECTS = "injects"  # adds headers
+    STRIPS_TLS = "strips-tls"  # hides or breaks STARTTLS
+    LOSES_TLS = "loses-tls"  # relays in plaintext what reached it over TLS
+    MASKS = "masks"  # masks the banner or the capability list
+    GREYLISTS = "greylists"  # defers first attempts
+    DELAYS = "delays"  # holds mail noticeably
+
+
+class Confidence(enum.StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+@dataclasses.dataclass(frozen=True)
+class Evidence:
+    source: str  # transcript | header | timing | bounce | diff | delivery | fingerprint
+    text: str  # the line or figure as observed
+    variant: str = ""  # which variant showed it ("" for the whole run)
+
+
+@dataclasses.dataclass(frozen=True)
+class HopAction:
+    action: Action
+    summary: str  # one sentence a mail admin can act on
+    condition: str = ""  # "messages of 1,048,577 bytes and more", "always", ...
+    evidence: tuple[Evidence, ...] = ()
+    confidence: Confidence = Confidence.MEDIUM
+    severity: Status = Status.WARNING
+    rule: str = ""  # the rule that concluded it (stable id)
+    check: str = ""  # the profile check that sets its severity (default: the action's name)
+    variants: tuple[str, ...] = ()  # variants affected
+
+
+@dataclasses.dataclass(frozen=True)
+class HopVerdict:
+    """One hop of the path. `visible` is False for a box inferred from evidence alone."""
+
+    key: str  # stable id: "front:<host>", "<host>", "link:<a>-><b>"
+    name: str  # what a human reads: "a box in front of mx.example.com"
+    visible: bool
+    products: tuple[str, ...] = ()
+    product_evidence: tuple[Evidence, ...] = ()
+    actions: tuple[HopAction, ...] = ()
+    ambiguous: str = ""  # when the evidence cannot separate this hop from another
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    hops: tuple[HopVerdict, ...]  # in path order, origin first
+    clean: bool  # no hop interferes
+    tested: tuple[str, ...]  # what the run tested, for the "clean" statement
+    headline: tuple[str, ...]  # one sentence per interfering hop (or the clean statement)
+    status: Status
+    notes: tuple[str, ...] = ()  # what could not be decided, and why
