@@ -15,8 +15,11 @@ from pathlib import Path
 import pytest
 import trustme
 
+from probe.collect import imap
 from probe.collect.imap import ImapMailbox
 from probe.collect.mailboxes import open_mailbox
+from probe.collect.secrets import Secret
+from probe.collect.urls import parse_mailbox_url
 from probe.errors import MailboxError
 
 PASSWORD = "s3cret-Imap-pw"
@@ -141,6 +144,27 @@ def test_certificate_checked_unless_insecure(tmp_path: Path) -> None:
     with pytest.raises(MailboxError, match="TLS certificate of IMAP server .* not trusted"):
         run(tmp_path, scheme="imaps", ca_file=None)
     assert run(tmp_path, scheme="imaps", ca_file=None, insecure=True) == EXPECTED_FOLDERS
+
+
+def test_imaplib_command_log_forgets_the_login(tmp_path: Path) -> None:
+    """imaplib keeps its last ten commands for debugging; LOGIN with the password must go."""
+    server_tls, ca = tls_pair(tmp_path)
+
+    async def main() -> str:
+        server = await asyncio.start_server(imap_server(server_tls), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        spec = parse_mailbox_url(f"imap://u@127.0.0.1:{port}/INBOX")
+        context = ssl.create_default_context(cafile=str(ca))
+        try:
+            conn = await asyncio.to_thread(imap._login, spec, Secret(PASSWORD), context, False, 5)
+            state = repr(vars(conn))
+            await asyncio.to_thread(conn.logout)
+            return state
+        finally:
+            server.close()
+
+    state = asyncio.run(main())
+    assert PASSWORD not in state and "_cmd_log" in state
 
 
 def test_missing_password_and_unreachable_server(tmp_path: Path) -> None:

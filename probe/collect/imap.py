@@ -352,7 +352,10 @@ def _login(
                 )
         conn.debug = 0
         stage = "login"
-        _authenticate(conn, spec, secret)
+        try:
+            _authenticate(conn, spec, secret)
+        finally:
+            _forget_commands(conn)
         return conn
     except MailboxError:
         _logout(conn)
@@ -384,6 +387,13 @@ def _authenticate(conn: imaplib.IMAP4, spec: MailboxSpec, secret: Secret) -> Non
     # imaplib sends LOGIN arguments as ASCII; SASL PLAIN carries UTF-8 (RFC 4616).
     token = b"\0" + user.encode() + b"\0" + password.encode()
     conn.authenticate("PLAIN", lambda _challenge: token)
+
+
+def _forget_commands(conn: imaplib.IMAP4) -> None:
+    """imaplib keeps the last commands (LOGIN with its password) for debugging: drop them."""
+    log = getattr(conn, "_cmd_log", None)
+    if isinstance(log, dict):
+        log.clear()
 
 
 def _capabilities(conn: imaplib.IMAP4) -> frozenset[str]:
