@@ -380,6 +380,11 @@ def test_spam_status_alone_is_only_a_shared_candidate() -> None:
         # notes §17 (S43)
         ("(qmail 1234 invoked from network); 26 Sep 1995 04:46:54 -0000",
          {"qmail", "symantec-cloud"}),
+        # notes §17: qmail's own line (zone always -0000) vs AsyncOS's (a real offset, S4)
+        ("from relay1.uu.net (HELO uunet.uu.net) (7@192.48.96.5)\r\n  by silverton.berkeley.edu "
+         "with SMTP; 26 Sep 1995 04:46:54 -0000", {"qmail"}),
+        ("from smtp.example.com (HELO smtp.example.com) ([1.2.3.4]) by mail.example.com with "
+         "SMTP; 18 Mar 2010 10:19:34 -0400", {"cisco-ironport"}),
         # notes §16 (S42)
         ("from a.example.org (a.example.org [192.0.2.1]) by mx.example.com (8.15.2/8.15.2) with "
          "ESMTP id 4BL72gAx029415; Tue, 21 Dec 2021 07:02:49 GMT", {"sendmail", "proofpoint"}),
