@@ -35,6 +35,7 @@ DEFAULT_SEVERITY: Mapping[str, str] = {
     Action.SCANS: "ignore",
     Action.INJECTS: "ignore",
     Action.GREYLISTS: "ignore",
+    "size-above-advertised": "ignore",
 }
 _LEVEL = {"critical": Status.CRITICAL, "warning": Status.WARNING, "ignore": Status.OK}
 _SEVERITY_RANK = {Status.CRITICAL: 3, Status.UNKNOWN: 2, Status.WARNING: 1, Status.OK: 0}
@@ -170,9 +171,9 @@ def received_path(raw: bytes) -> tuple[str, ...]:
 
 def severity(action: HopAction, checks: Mapping[str, str]) -> Status:
     """The profile's level for the action's check, else for the action, else the default."""
-    level = checks.get(action.check) if action.check else None
-    level = level or checks.get(str(action.action))
-    return _LEVEL.get(level or DEFAULT_SEVERITY.get(action.action, "warning"), Status.OK)
+    level = checks.get(action.check) or DEFAULT_SEVERITY.get(action.check) if action.check else None
+    level = level or checks.get(str(action.action)) or DEFAULT_SEVERITY.get(action.action)
+    return _LEVEL.get(level or "warning", Status.OK)
 
 
 def decide(run: RunResult) -> Decision:

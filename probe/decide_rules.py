@@ -276,9 +276,7 @@ def rule_rejections(ctx: Context) -> list[Placed]:
         expected = all(_expected_rejection(ctx, s) for s in sends)
         condition = _condition(sends, passed, ctx)
         text = _first_sentence(reply.text) if reply else ""
-        summary = f"rejects {condition} with `{code} {text}`".strip()
-        if expected:
-            summary += " (as expected for these variants)"
+        summary, check = _size_judgement(ctx, sends, f"rejects {condition} with `{code} {text}`")
         if _VIRUS.search(text):
             placed.append(
                 Placed(
@@ -294,6 +292,8 @@ def rule_rejections(ctx: Context) -> list[Placed]:
                     ),
                 )
             )
+        if expected:
+            continue  # a rejection the profile allows (SIZE+1, 101 recipients, ...)
         placed.append(
             Placed(
                 key,
@@ -304,14 +304,26 @@ def rule_rejections(ctx: Context) -> list[Placed]:
                     evidence=tuple(evidence),
                     confidence=Confidence.HIGH,
                     rule="in-protocol-rejection",
+                    check=check,
                     variants=tuple(s.variant for s in sends),
-                )
-                if not expected
-                else None,
-                ambiguous="",
+                ),
             )
         )
-    return [p for p in placed if p.action is not None]
+    return placed
+
+
+def _size_judgement(ctx: Context, sends: list[VariantSend], summary: str) -> tuple[str, str]:
+    """Set a size rejection beside the SIZE hop 1 advertises: above it is the hop keeping its
+    word (check `size-above-advertised`), below it breaks its word (`size-below-advertised`)."""
+    advertised = ctx.run.advertised_size
+    sizes = [s.size for s in sends if s.size]
+    if not advertised or len(sizes) != len(sends):
+        return summary, ""
+    threshold = ctx.run.threshold.search.threshold if ctx.run.threshold else None
+    smallest = threshold or min(sizes)
+    if smallest > advertised:
+        return f"{summary}: it enforces its advertised SIZE {advertised:,}", "size-above-advertised"
+    return f"{summary}, below its advertised SIZE {advertised:,}", "size-below-advertised"
 
 
 def rule_bounces(ctx: Context) -> list[Placed]:

@@ -63,6 +63,8 @@ def build_request(
     threshold: bool = False,
     deadline: float = 900.0,
     min_interval: float | None = None,
+    retry_delays: tuple[float, ...] | None = None,
+    threshold_k: int = 4,
 ) -> RunRequest:
     d = profile.defaults
     t = d.timeouts
@@ -87,6 +89,7 @@ def build_request(
     )
     send = SendSettings(
         options,
+        retry_delays=retry_delays or SendSettings.retry_delays,
         concurrency=concurrency or d.concurrency,
         per_host=per_host or d.per_host,
         retry_for=d.retry_for if retry_for is None else retry_for,
@@ -118,6 +121,7 @@ def build_request(
         collect_for=d.collect_deadline if collect_for is None else collect_for,
         cleanup=cleanup,
         threshold=threshold,
+        threshold_k=threshold_k,
     )
 
 
