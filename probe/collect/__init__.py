@@ -1,5 +1,7 @@
 """Collect stage: read the cooperating mailbox (IMAP, Maildir, mbox), find copies and bounces.
 
-I/O lives in `imap`, `maildir` and `wait`; `urls`, `match` and `results` are pure so the rest of
-probe (analysis, decisions) can use their types without touching a mailbox.
+`mailboxes.open_mailbox(url, password=...)` gives a `Mailbox`; `wait.collect(...)` waits until
+every probe is delivered, bounced or the deadline passed. I/O lives in `imap`, `maildir` and
+`wait`; `urls`, `match` and `results` are pure, so analysis and decisions can use their types
+without touching a mailbox.
 """

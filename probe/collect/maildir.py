@@ -122,7 +122,7 @@ class MaildirMailbox(_LocalMailbox):
 
     def __init__(self, spec: MailboxSpec) -> None:
         super().__init__(spec)
-        self.path = Path(spec.path)
+        self.path = Path(spec.path).expanduser()
         if not (self.path / "new").is_dir() or not (self.path / "cur").is_dir():
             raise MailboxError(f"{spec}: not a Maildir (no new/ and cur/ directories)")
         self._root = mailbox.Maildir(self.path, factory=None, create=False)
@@ -183,9 +183,9 @@ class MboxMailbox(_LocalMailbox):
 
     def __init__(self, spec: MailboxSpec) -> None:
         super().__init__(spec)
-        self.path = Path(spec.path)
+        self.path = Path(spec.path).expanduser()
         if not self.path.is_file():
-            raise MailboxError(f"{spec}: no such mbox file")
+            raise MailboxError(f"{spec}: not an mbox file")
         self._seen: tuple[object, ...] | None = None
 
     def _open(self) -> mailbox.mbox:
