@@ -27,6 +27,7 @@ _ENHANCED_ANYWHERE = re.compile(r"(?<![\w.])#?([245])\.(\d{1,3})\.(\d{1,3})(?![\
 _ENHANCED_ARG = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})$")
 _DETAIL_KEY = re.compile(r"^X\.(\d{1,3})\.(\d{1,3})$")
 _LEADING_CODE = re.compile(r"^(\d{3})[ -]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # CR and LF split lines
 
 
 class ReplyClass(enum.StrEnum):
@@ -231,6 +232,7 @@ def extract_enhanced(code: int | None, text: str) -> str | None:
 def normalize_text(text: str) -> str:
     """A pasted multi-line reply on one line, codes dropped from each line (the enhanced code
     only where it repeats the first line's): `550-5.7.26 a\n550 5.7.26 b` -> `5.7.26 a b`."""
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\t", " "))
     lines = [_LEADING_CODE.sub("", line.strip()) for line in text.splitlines()]
     lines = [line for line in lines if line]
     if not lines:

@@ -138,3 +138,8 @@ def test_explain_refuses_nonsense() -> None:
         codes.explain(None, "no code here")
     with pytest.raises(UsageError):
         codes.explain(550, enhanced="5.1")
+
+
+def test_pasted_text_is_one_printable_line() -> None:
+    e = codes.explain(550, "550-5.7.1 first\r\n550 5.7.1 bad\x01byte\tend")
+    assert e.text == "5.7.1 first bad\\x01byte end"
