@@ -258,9 +258,9 @@ def send_swaks(files: Sequence[Path], port: int) -> list[str]:
 # --------------------------------------------------------------------------- main
 
 
-def timed(fn: Any, *args: Any) -> tuple[float, Any]:
+def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
     start = time.perf_counter()
-    result = fn(*args)
+    result = fn(*args, **kwargs)
     return time.perf_counter() - start, result
 
 
@@ -338,6 +338,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ratio = swaks_s / probe_s
     print(f"ratio swaks/probe: {ratio:.2f}   goal >= 0.85 x {args.per_host} = {goal:.2f}   "
           f"{verdict(ratio, goal, ok)}")  # fmt: skip
+    if exe:
+        startup, _ = timed(subprocess.run, [*exe, "version"], capture_output=True)
+        print(f"probe start-up alone (`probe version`): {startup:6.2f} s")
     if span is not None and exe:
         stage_ratio = swaks_s / span
         print(f"ratio swaks/probe send stage (without probe's start-up): {stage_ratio:.2f}   "
