@@ -268,7 +268,7 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
 
 def _headline(hop: HopVerdict) -> str:
     who = hop.name
-    if hop.products:
+    if hop.products and not any(p.split(" (")[0] in hop.name for p in hop.products):
         who = f"{hop.name} ({'; '.join(hop.products)})"
     parts = [a.summary for a in hop.actions]
     return f"{who}: " + "; ".join(parts)

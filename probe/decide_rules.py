@@ -480,7 +480,9 @@ def rule_injected_headers(ctx: Context) -> list[Placed]:
                 key,
                 HopAction(
                     Action.INJECTS,
-                    "adds " + ", ".join(names),
+                    "adds "
+                    + ", ".join(names)
+                    + (" to every message it passes" if len(variants) > 1 else ""),
                     condition="every message it passes"
                     if len(variants) > 1
                     else f"variant {variants[0]}",
@@ -536,7 +538,8 @@ def rule_rewrites(ctx: Context) -> list[Placed]:
                 ChangeKind.BODY_PREPENDED,
                 ChangeKind.SUBJECT_TAGGED,
             ):
-                summary += f" `{' '.join(quoted.split())[:120]}`"
+                flat = " ".join(quoted.split())
+                summary += f" `{flat[:160]}{'…' if len(flat) > 160 else ''}`"
             all_accepted = [s for s in ctx.sends if ctx.delivered(s.probe_id)]
             condition = (
                 "always"
