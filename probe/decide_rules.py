@@ -16,6 +16,7 @@ from probe.craft import AttachmentKind, Expect
 from probe.decide import Context, Placed, front, link
 from probe.diff import Change, ChangeKind
 from probe.model import Conversation, Outcome, Reply
+from probe.received import header_fields
 from probe.sendresult import VariantSend
 from probe.verdict import Action, Confidence, Evidence, HopAction
 
@@ -432,15 +433,26 @@ def _injected_headers(ctx: Context) -> list[tuple[str, str, str]]:
         for change in analysis.diff.findings:
             if change.kind is ChangeKind.HEADER_ADDED and change.placement is not None:
                 out.append(
-                    (_header_hop(ctx, change), f"{change.where}: {change.after}", analysis.variant)
+                    (
+                        _header_hop(ctx, change, analysis.probe_id),
+                        f"{change.where}: {change.after}",
+                        analysis.variant,
+                    )
                 )
     return out
 
 
-def _header_hop(ctx: Context, change: Change) -> str:
-    """Headers are prepended: one below the Received of hop k was added by hop k or a box."""
+def _header_hop(ctx: Context, change: Change, probe_id: str) -> str:
+    """Headers are prepended: one below the Received of hop k was added by hop k or a box.
+
+    A header inserted among the original headers (Postfix `header_checks` PREPEND, Exchange
+    transport rules) was not prepended, so its position names no hop: it goes to the first
+    visible MTA, with the ambiguity stated by the rewrite rules.
+    """
     place = change.placement
     assert place is not None
+    if _inserted_in_place(ctx, probe_id, place.index):
+        return ctx.path[0] if ctx.path else ctx.hop1
     below = (place.received_below_by or "").rstrip(".").lower()
     above = (place.received_above_by or "").rstrip(".").lower()
     if not below:
@@ -448,6 +460,24 @@ def _header_hop(ctx: Context, change: Change) -> str:
     if _added_by_middlebox(change):
         return link(below, above) if above else f"after:{below}"
     return below
+
+
+def _inserted_in_place(ctx: Context, probe_id: str, index: int) -> bool:
+    """Whether an original header of the sent message sits between this one and the nearest
+    Received header above it."""
+    copy = ctx.copies.get(probe_id)
+    send = next((s for s in ctx.sends if s.probe_id == probe_id), None)
+    if copy is None or send is None or send.manifest is None:
+        return False
+    original = {n.lower() for n in send.manifest.header_names} - {"received"}
+    fields = header_fields(copy.raw)
+    for name, _value in reversed(fields[:index]):
+        low = name.lower()
+        if low == "received":
+            return False
+        if low in original:
+            return True
+    return False
 
 
 def _added_by_middlebox(change: Change) -> bool:
@@ -717,7 +747,15 @@ def _last_reply(conv: Conversation) -> Reply | None:
     for step in reversed(conv.steps):
         if step.reply is not None and step.name != "quit":
             return step.reply
-    return None
+    rcpts = [r.reply for r in conv.rcpt_results if r.reply is not None]
+    by_stage = {
+        "data-end": conv.final_reply,
+        "data": conv.data_reply,
+        "mail": conv.mail_reply,
+        "rcpt": rcpts[-1] if rcpts else None,
+        "banner": conv.banner,
+    }
+    return by_stage.get(conv.stage)
 
 
 def rule_tls_lost(ctx: Context) -> list[Placed]:
