@@ -1,13 +1,36 @@
-"""Entry point: import every command module so it registers itself on the app."""
+"""Entry point. Only the invoked command's module is imported (start-up time is part of every
+cron run); `probe.cli.app` with every command is there for tests and `--help`."""
 
 from __future__ import annotations
 
-from probe import commands  # noqa: F401  (registers the commands)
-from probe.cliapp import app
+import sys
+from typing import Any
+
+from probe import commands
+from probe.cliapp import app as _app
+
+
+def _command_name(argv: list[str]) -> str | None:
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg
+        if arg in ("--help", "-h"):
+            return None
+    return None
 
 
 def main() -> None:
-    app()
+    name = _command_name(sys.argv[1:])
+    module = name.replace("-", "_") if name else None
+    commands.load([module] if module in commands.available() else None)
+    _app()
 
 
-__all__ = ["app", "main"]
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        commands.load()
+        return _app
+    raise AttributeError(name)
+
+
+__all__ = ["main"]

@@ -6,7 +6,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,16 +22,13 @@ from probe.cliapp import (
     say,
     split_host_port,
 )
-from probe.collect.secrets import resolve_password
-from probe.commands.connect import default_helo
-from probe.converse import ConverseOptions, Timeouts
 from probe.errors import ProbeError, UsageError
-from probe.model import document
-from probe.pipeline import RunRequest, RunState, execute, finish_run, new_state
-from probe.profiles import Profile, available_profiles, load_profile
-from probe.report.run import render_run
-from probe.run import SendSettings
-from probe.runresult import RUN_SCHEMA, RunResult
+from probe.profiles import available_profiles
+
+if TYPE_CHECKING:
+    from probe.pipeline import RunRequest
+    from probe.profiles import Profile
+    from probe.runresult import RunResult
 
 
 def build_request(
@@ -66,6 +63,12 @@ def build_request(
     retry_delays: tuple[float, ...] | None = None,
     threshold_k: int = 4,
 ) -> RunRequest:
+    from probe.collect.secrets import resolve_password
+    from probe.commands.connect import default_helo
+    from probe.converse import ConverseOptions, Timeouts
+    from probe.pipeline import RunRequest
+    from probe.run import SendSettings
+
     d = profile.defaults
     t = d.timeouts
     sender = mail_from or d.mail_from or f"probe@{default_helo()}"
@@ -129,6 +132,8 @@ def perform(
     req: RunRequest, *, deadline: float, quiet: bool
 ) -> tuple[RunResult, ProbeError | None]:
     """Run it; whatever stops it (Ctrl-C, deadline, a mailbox error), keep what was observed."""
+    from probe.pipeline import RunState, execute, finish_run, new_state
+
     state: RunState = new_state(req)
     progress = (lambda _m: None) if quiet else say
 
@@ -156,6 +161,10 @@ def perform(
 
 
 def output(result: RunResult, *, json_out: bool, save: Path | None, transcript: bool) -> None:
+    from probe.model import document
+    from probe.report.run import render_run
+    from probe.runresult import RUN_SCHEMA
+
     if save is not None:
         try:
             save.write_text(
@@ -275,6 +284,8 @@ def run_command(
 ) -> None:
     """Send the profile's matrix of tagged test messages through DOMAIN's MX and decide which
     hop rejects, scans or rewrites them. Exit: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."""
+    from probe.profiles import load_profile
+
     prof = load_profile(profile)
     req = build_request(
         domain,
