@@ -12,18 +12,35 @@ PURE = [
     "model.py",
     "errors.py",
     "craft.py",
+    "attachments.py",
+    "envelope.py",
     "profiles.py",
+    "replies.py",
     "received.py",
+    "received_hop.py",
+    "received_fields.py",
+    "received_tokens.py",
     "diff.py",
+    "mimediff.py",
+    "dsn.py",
     "fingerprint.py",
     "codes.py",
-    "decide.py",
     "mxcheck.py",
-    "dsn.py",
-    "collect/dsn.py",
-    "report/table.py",
+    "threshold.py",
+    "sendresult.py",
+    "runresult.py",
+    "analyze.py",
+    "verdict.py",
+    "decide.py",
+    "decide_rules.py",
+    "collect/urls.py",
+    "collect/match.py",
+    "collect/results.py",
+    "report/mx.py",
+    "report/trace.py",
     "report/transcript.py",
-    "report/verdicts.py",
+    "report/diff.py",
+    "report/run.py",
 ]
 FORBIDDEN = (
     "socket",
@@ -60,7 +77,11 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("module", [m for m in PURE if (ROOT / m).exists()])
+def test_every_listed_pure_module_exists() -> None:
+    assert [m for m in PURE if not (ROOT / m).exists()] == []
+
+
+@pytest.mark.parametrize("module", PURE)
 def test_pure_module_imports_no_io(module: str) -> None:
     bad = sorted(
         name
