@@ -2,8 +2,16 @@
 
 Each round probes k points that split the open interval (largest pass, smallest failure) into
 k + 1 equal parts, so the interval shrinks by k + 1 per round: [1 KB, 50 MB] to 1 KB precision
-takes ceil(log5(51,200)) = 7 rounds with k = 4. The driver sends the k probes of a round
-concurrently and feeds the outcomes back with `record`.
+takes ceil(log5(51,200)) = 7 rounds with k = 4. While the range end is untested (nobody has seen
+it fail), a round splits (low, high] into k parts with high itself among the points instead, so
+"no failure up to high" is known after one round and a failure narrows just as fast (4 * 5^6 >=
+51,200: still 7 rounds). The driver sends the k probes of a round concurrently and feeds the
+outcomes back with `record`.
+
+An UNKNOWN (a timeout: some boxes hang on what they will not take) is not a failure, but the
+search stays below the smallest one above the largest pass (`cap`), so a box that hangs from
+some size on still yields its largest passing size. Every round of nothing but UNKNOWN lowers
+the cap by a factor k; MAX_STALLS of them in a row stop the search, so nothing loops.
 """
 
 from __future__ import annotations
@@ -42,12 +50,14 @@ class SearchState:
     precision: int
     rounds: tuple[SearchRound, ...] = ()
     stopped: str = ""  # why the search stopped early (hard failure, inconsistency)
+    cap: int | None = None  # smallest value above `low` that got no answer (UNKNOWN)
+    stalls: int = 0  # rounds in a row with nothing but UNKNOWN
 
     @property
     def done(self) -> bool:
         if self.stopped:
             return True
-        return self.high - self.low <= self.precision and (self.high_tested or not self.rounds)
+        return self.high - self.low <= self.precision and self.high_tested
 
     @property
     def threshold(self) -> int | None:
@@ -57,6 +67,14 @@ class SearchState:
     @property
     def no_failure(self) -> bool:
         return self.stopped.startswith("no failure")
+
+    @property
+    def top(self) -> int:
+        """The largest value still worth probing: the range end, or just below the cap."""
+        return self.high if self.cap is None else min(self.high, self.cap - 1)
+
+
+MAX_STALLS = 5  # rounds of nothing but UNKNOWN in a row (k = 4: the cap falls 256-fold)
 
 
 def start(low: int, high: int, *, k: int = 4, precision: int = 1) -> SearchState:
@@ -70,12 +88,18 @@ def start(low: int, high: int, *, k: int = 4, precision: int = 1) -> SearchState
 
 def next_points(state: SearchState) -> tuple[int, ...]:
     """The values to probe in the next round (empty when the search is done)."""
-    if state.stopped:
+    if state.done:
         return ()
-    span = state.high - state.low
+    top = state.top
+    end_known = state.high_tested and top == state.high
+    span = top - state.low
     if span <= state.precision:
-        # Converged; only an untested range end remains to be confirmed.
-        return () if state.high_tested else (state.high,)
+        # Converged; only an untested window end remains to be confirmed.
+        return () if end_known or span <= 0 else (top,)
+    if not end_known:
+        # (low, top] in k parts, top included: its outcome is news either way.
+        ends = {state.low + math.ceil(span * i / state.k) for i in range(1, state.k + 1)}
+        return tuple(sorted(p for p in ends if state.low < p <= top))
     parts = state.k + 1
     points = sorted({state.low + math.ceil(span * i / parts) for i in range(1, parts)})
     return tuple(p for p in points if state.low < p < state.high) or (state.high,)
@@ -91,6 +115,15 @@ def record(state: SearchState, points: tuple[ProbePoint, ...]) -> SearchState:
             state,
             rounds=rounds,
             stopped=f"failure unrelated to size at {first.value}: {first.detail}",
+        )
+    unknown = sorted((p for p in points if p.verdict is ProbeVerdict.UNKNOWN), key=_value)
+    stalls = state.stalls + 1 if points and len(unknown) == len(points) else 0
+    if stalls >= MAX_STALLS:
+        return dataclasses.replace(
+            state,
+            rounds=rounds,
+            stalls=stalls,
+            stopped=f"could not measure at {unknown[0].value}: {unknown[0].detail}",
         )
     low, high, high_tested = state.low, state.high, state.high_tested
     passes = [p.value for p in points if p.verdict is ProbeVerdict.PASS]
@@ -116,4 +149,27 @@ def record(state: SearchState, points: tuple[ProbePoint, ...]) -> SearchState:
             rounds=rounds,
             stopped=f"inconsistent: {high} failed but {bad} passed (not a size limit?)",
         )
-    return dataclasses.replace(state, low=low, high=high, high_tested=high_tested, rounds=rounds)
+    # A pass above an UNKNOWN shows that the silence was not about the size: forget it.
+    silent = [p for p in unknown if p.value > low]
+    caps = [p.value for p in silent] + ([state.cap] if state.cap and state.cap > low else [])
+    cap = min(caps, default=None)
+    cap_or_none = cap if cap is not None and cap <= high else None
+    new = dataclasses.replace(
+        state,
+        low=low,
+        high=high,
+        high_tested=high_tested,
+        rounds=rounds,
+        cap=cap_or_none,
+        stalls=stalls,
+    )
+    if cap_or_none is not None and not new.done and new.top - low <= 0:
+        detail = next((p.detail for p in silent if p.value == cap_or_none), "")
+        return dataclasses.replace(
+            new, stopped=f"could not measure above {low}: no answer at {cap_or_none} ({detail})"
+        )
+    return new
+
+
+def _value(point: ProbePoint) -> int:
+    return point.value

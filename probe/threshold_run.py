@@ -42,6 +42,44 @@ def _detail(conv: Conversation) -> str:
     return f"{conv.outcome} at {conv.stage}: {text}".strip()
 
 
+async def send_size(
+    target: Target,
+    options: ConverseOptions,
+    run_id: str,
+    size: int,
+    *,
+    tag: str,
+    mail_from: str,
+    to: str,
+    date: dt.datetime,
+) -> Conversation:
+    """One threshold probe of exactly `size` bytes, without SIZE= (the hop must judge the bytes)."""
+    spec = VariantSpec(id=f"{tag}-{size}", description=f"threshold probe {size} bytes", size=size)
+    crafted = craft(
+        spec, probe_id=f"{run_id}.{tag}-{size}", mail_from=mail_from, rcpt_to=(to,), date=date
+    )
+    message = OutgoingMessage(crafted.mail_from, crafted.rcpt_to, crafted.data, declare_size=False)
+    opts = dataclasses.replace(options, port=target.port)
+    return await converse(target.host, target.address, opts, message)
+
+
+async def check_size(
+    target: Target,
+    options: ConverseOptions,
+    run_id: str,
+    size: int,
+    *,
+    mail_from: str,
+    to: str,
+    date: dt.datetime,
+) -> ProbePoint:
+    """Probe one size outside the search (the lower bound, before searching above it)."""
+    conv = await send_size(
+        target, options, run_id, size, tag="t0", mail_from=mail_from, to=to, date=date
+    )
+    return ProbePoint(size, classify(conv), _detail(conv))
+
+
 async def size_search(
     target: Target,
     options: ConverseOptions,
@@ -63,27 +101,16 @@ async def size_search(
     if high_known_fail:
         state = dataclasses.replace(state, high_tested=True)
     boundary = ""
-    opts = dataclasses.replace(options, port=target.port)
     for round_no in range(1, MAX_ROUNDS + 1):
         points = next_points(state)
         if not points or state.done:
             break
 
         async def one(size: int, n: int = round_no) -> tuple[int, Conversation]:
-            spec = VariantSpec(
-                id=f"t{n}-{size}", description=f"threshold probe {size} bytes", size=size
+            conv = await send_size(
+                target, options, run_id, size, tag=f"t{n}", mail_from=mail_from, to=to, date=date
             )
-            crafted = craft(
-                spec,
-                probe_id=f"{run_id}.t{n}-{size}",
-                mail_from=mail_from,
-                rcpt_to=(to,),
-                date=date,
-            )
-            message = OutgoingMessage(
-                crafted.mail_from, crafted.rcpt_to, crafted.data, declare_size=False
-            )
-            return size, await converse(target.host, target.address, opts, message)
+            return size, conv
 
         results = await asyncio.gather(*(one(p) for p in points))
         probed = tuple(ProbePoint(size, classify(c), _detail(c)) for size, c in results)
@@ -94,7 +121,11 @@ async def size_search(
         progress(
             f"threshold round {round_no}: " + ", ".join(f"{p.value:,} {p.verdict}" for p in probed)
         )
-        if all(p.verdict is ProbeVerdict.UNKNOWN for p in probed):
-            state = dataclasses.replace(state, stopped="could not measure: " + probed[0].detail)
-            break
+    if not state.done:
+        state = dataclasses.replace(
+            state,
+            stopped=f"not converged after {MAX_ROUNDS} rounds: "
+            f"passes at {state.low:,}, {'fails' if state.high_tested else 'untested'} "
+            f"at {state.high:,}",
+        )
     return ThresholdReport("size", state, advertised, boundary, target.label)
