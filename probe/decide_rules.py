@@ -497,13 +497,15 @@ def rule_injected_headers(ctx: Context) -> list[Placed]:
     for key, names in by_hop.items():
         evidence = []
         products: list[str] = []
+        scanner_headers: list[Evidence] = []
         for entries in names.values():
             variant, _, header = entries[0].partition("|")
             evidence.append(Evidence("header", header, variant))
-            for match in fingerprint.identify(
-                fingerprint.evidence_from_headers((tuple(header.split(": ", 1)),))  # type: ignore[arg-type]
-            ):
+            name, _, value = header.partition(": ")
+            for match in fingerprint.identify(fingerprint.evidence_from_headers(((name, value),))):
                 products.append(_label(match))
+                if match.role is fingerprint.Role.SCANNER or _VIRUS.search(name):
+                    scanner_headers.append(Evidence("header", header, variant))
         variants = sorted({e.split("|")[0] for entries in names.values() for e in entries})
         placed.append(
             Placed(
@@ -524,6 +526,22 @@ def rule_injected_headers(ctx: Context) -> list[Placed]:
                 products=tuple(dict.fromkeys(products)),
             )
         )
+        if scanner_headers:
+            placed.append(
+                Placed(
+                    key,
+                    HopAction(
+                        Action.SCANS,
+                        "scans content: it stamps "
+                        + ", ".join(dict.fromkeys(e.text.split(":")[0] for e in scanner_headers)),
+                        condition="every message it passes",
+                        evidence=tuple(scanner_headers[:2]),
+                        confidence=Confidence.MEDIUM,
+                        rule="scanner-header",
+                        variants=tuple(variants),
+                    ),
+                )
+            )
     return placed
 
 

@@ -180,7 +180,12 @@ def _builder(
     return build
 
 
-async def execute(req: RunRequest, state: RunState, progress: ProgressFn) -> None:
+async def execute(
+    req: RunRequest,
+    state: RunState,
+    progress: ProgressFn,
+    step: Callable[[int, int, str], None] | None = None,
+) -> None:
     """Run every I/O stage, filling `state`; exceptions only for what stops the whole run."""
     if "@" not in req.to:
         raise UsageError(f"--to {req.to!r} is not an address")
@@ -203,10 +208,10 @@ async def execute(req: RunRequest, state: RunState, progress: ProgressFn) -> Non
         nonlocal done
         done += 1
         if result is not None:
-            progress(
-                f"[{done}/{len(jobs)}] {result.variant}: {result.outcome} "
-                f"{'at ' + result.stage if result.outcome is not Outcome.ACCEPTED else ''}"
-            )
+            where = f" at {result.stage}" if result.outcome is not Outcome.ACCEPTED else ""
+            progress(f"[{done}/{len(state.keys)}] {result.variant}: {result.outcome}{where}")
+            if step is not None:
+                step(done, len(state.keys), result.variant)
 
     from probe.run import job_key
 

@@ -19,7 +19,6 @@ from probe.cliapp import (
     fail_line,
     finish,
     parse_nameservers,
-    say,
     split_host_port,
 )
 from probe.errors import ProbeError, UsageError
@@ -133,15 +132,19 @@ def perform(
 ) -> tuple[RunResult, ProbeError | None]:
     """Run it; whatever stops it (Ctrl-C, deadline, a mailbox error), keep what was observed."""
     from probe.pipeline import RunState, execute, finish_run, new_state
+    from probe.progress import Progress
 
     state: RunState = new_state(req)
-    progress = (lambda _m: None) if quiet else say
+    progress = Progress(enabled=not quiet)
 
     async def main() -> None:
-        await asyncio.wait_for(execute(req, state, progress), timeout=deadline)
+        await asyncio.wait_for(execute(req, state, progress, progress.step), timeout=deadline)
 
     try:
-        asyncio.run(main())
+        try:
+            asyncio.run(main())
+        finally:
+            progress.close()
     except KeyboardInterrupt:
         return finish_run(
             req, state, interrupted=True, reason=f"interrupted during {state.stage}"
