@@ -116,9 +116,12 @@ class Behaviour:
 
 
 class Delivery(Protocol):
-    """Where an accepted message goes; returns the final reply for the client."""
+    """Where an accepted message goes; returns the final reply for the client. `close` ends
+    work still under way when the server stops."""
 
     async def deliver(self, record: ListenerRecord, data: bytes) -> str: ...
+
+    async def close(self) -> None: ...
 
 
 # --------------------------------------------------------------------------- per connection
@@ -422,6 +425,9 @@ class MaildirDelivery:
                 self.on_record(stored)
         return self.personality.queued_reply.format(queue_id=record.queue_id)
 
+    async def close(self) -> None:
+        """Nothing to finish: every copy is stored before the reply."""
+
     def _store(self, record: ListenerRecord, rcpt: str, data: bytes) -> ListenerRecord:
         head = f"Return-Path: <{record.mail_from}>\r\n"
         if rcpt:
@@ -482,6 +488,7 @@ class SmtpHop:
         for connection in list(self.connections):
             connection.close()
         await self.server.wait_closed()
+        await self.handler.delivery.close()
         self.server = None
 
 

@@ -105,14 +105,20 @@ class InjectHeaders(Behaviour):
 
 
 class Disclaimer(Behaviour):
-    """Tags the Subject and appends a footer to the first text/plain part."""
+    """Tags the Subject, appends a footer to the first text/plain part and marks what it did
+    with a header (`mark`, empty for none) above its own Received, as vendors' filters do."""
 
-    def __init__(self, footer: str, tag: str) -> None:
+    def __init__(self, footer: str, tag: str, mark: str, hostname: str) -> None:
         self.footer = footer
         self.tag = tag
+        self.mark = mark
+        self.hostname = hostname
 
     def transform(self, record: ListenerRecord, data: bytes) -> bytes:
-        return mime.tag_subject(mime.add_footer(data, self.footer), self.tag)
+        data = mime.tag_subject(mime.add_footer(data, self.footer), self.tag)
+        if self.mark:
+            data = mime.prepend_header(data, self.mark, f"appended by {self.hostname}")
+        return data
 
 
 class AntiVirus(Behaviour):

@@ -1,14 +1,16 @@
 """Hop kinds: how a scenario's `{kind = ..., params}` becomes a listening server.
 
 Every SMTP hop is the listener's engine (`probe.collect.listener`) with a personality, behaviours
-and a delivery: the Maildir for the last hop, `Forward` to the next hop for the others. A
-forwarding hop delivers before it answers, so when the client sees 250 the copy is already in
-the Maildir (tests need no polling), and a rejection further down comes back as the reply. The
-`asa` kind is a TCP proxy instead (probe.lab.asa), as the real box is.
+and a delivery: the Maildir for the last hop, `Forward` to the next hop for the others. As real
+MTAs do, a forwarding hop answers 250 once it has the message and relays it afterwards (so a copy
+reaches the Maildir shortly after the client's 250); only the inline `checkpoint` proxy holds the
+reply until the next hop has answered, and passes that answer back. The `asa` kind is a TCP proxy
+instead (probe.lab.asa), as the real box is.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +33,7 @@ from probe.lab import asa, behaviours
 from probe.lab.certs import LabCA
 
 FORWARD_TIMEOUT = 60.0
+RETRY_DELAYS = (1.0, 5.0, 15.0)  # a store-and-forward hop's retries after a 4xx
 
 
 class Hop(Protocol):
@@ -96,18 +99,53 @@ class Params:
 class Forward:
     """Relays an accepted message to the next hop with aiosmtplib.
 
-    `transparent`: use the client's HELO name and answer with the next hop's own final reply (an
-    inline proxy); otherwise the hop answers with its own queue id, as a store-and-forward MTA.
+    `transparent`: an inline proxy. It uses the client's HELO name, relays before it answers and
+    passes the next hop's own final reply back. Otherwise the hop is a store-and-forward MTA: it
+    answers 250 with its own queue id at once and relays in a background task, retrying a
+    temporary failure after each of `retry_delays` (a permanent failure would be a bounce; the
+    lab keeps it in `failures`). `close()` cancels what is still queued.
     """
 
     def __init__(
-        self, target: tuple[str, int], personality: Personality, *, transparent: bool = False
+        self,
+        target: tuple[str, int],
+        personality: Personality,
+        *,
+        transparent: bool = False,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS,
     ) -> None:
         self.target = target
         self.personality = personality
         self.transparent = transparent
+        self.retry_delays = retry_delays
+        self.failures: list[tuple[str, str]] = []  # (queue id, last reply) given up on
+        self._queue: set[asyncio.Task[None]] = set()
 
     async def deliver(self, record: ListenerRecord, data: bytes) -> str:
+        if self.transparent:
+            return await self.relay(record, data)
+        task = asyncio.create_task(self._forward(record, data))
+        self._queue.add(task)
+        task.add_done_callback(self._queue.discard)
+        return self.personality.queued_reply.format(queue_id=record.queue_id)
+
+    async def _forward(self, record: ListenerRecord, data: bytes) -> None:
+        reply = ""
+        for delay in (0.0, *self.retry_delays):
+            await asyncio.sleep(delay)
+            reply = await self.relay(record, data)
+            if not reply.startswith("4"):
+                break
+        if not reply.startswith("2"):
+            self.failures.append((record.queue_id, reply))
+
+    async def close(self) -> None:
+        for task in list(self._queue):
+            task.cancel()
+        await asyncio.gather(*self._queue, return_exceptions=True)
+
+    async def relay(self, record: ListenerRecord, data: bytes) -> str:
+        """One attempt: the next hop's final reply, or a 4xx text when it could not be reached."""
         helo = (record.helo or "unknown") if self.transparent else self.personality.hostname
         client = aiosmtplib.SMTP(
             hostname=self.target[0],
@@ -120,10 +158,13 @@ class Forward:
         try:
             await client.connect()
             await client.ehlo()
-            await client.mail(record.mail_from)
+            options, encoding = _mail_options(record.mail_params, client)
+            await client.mail(record.mail_from, options=options, encoding=encoding)
             for rcpt in record.rcpt_addresses:
-                await client.rcpt(rcpt)
+                await client.rcpt(rcpt, encoding=encoding)
             response = await client.data(data)
+        except (SmtpUtf8Refused, UnicodeEncodeError):  # Postfix's text for the same case
+            return "553 5.6.7 SMTPUTF8 is required, but was not offered by the next hop"
         except aiosmtplib.SMTPResponseException as exc:
             return _reply_text(exc.code, exc.message)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
@@ -134,9 +175,28 @@ class Forward:
                     await client.quit()
                 except (aiosmtplib.SMTPException, OSError, TimeoutError):
                     client.close()
-        if self.transparent:
-            return _reply_text(response.code, response.message)
-        return self.personality.queued_reply.format(queue_id=record.queue_id)
+        return _reply_text(response.code, response.message)
+
+
+class SmtpUtf8Refused(Exception):
+    """The message needs SMTPUTF8 and the next hop does not offer it."""
+
+
+def _mail_options(params: tuple[str, ...], client: aiosmtplib.SMTP) -> tuple[list[str], str]:
+    """The client's BODY= and SMTPUTF8 for the next hop (as an MTA keeps them), and the encoding
+    of the addresses."""
+    options: list[str] = []
+    utf8 = False
+    for param in params:
+        key = param.partition("=")[0].upper()
+        if key == "BODY" and client.supports_extension("8bitmime"):
+            options.append(param)
+        elif key == "SMTPUTF8":
+            if not client.supports_extension("smtputf8"):
+                raise SmtpUtf8Refused
+            options.append("SMTPUTF8")
+            utf8 = True
+    return options, "utf-8" if utf8 else "ascii"
 
 
 def _reply_text(code: int, message: str) -> str:
@@ -295,19 +355,21 @@ def build_size_limit(ctx: HopContext, params: Params) -> Hop:
 
 
 def build_disclaimer(ctx: HopContext, params: Params) -> Hop:
-    personality = _postfix(ctx, params, "disclaimer")
+    personality = _postfix(ctx, params, "filter")
     footer = params.text(
         "footer",
         "CAUTION: This email originated from outside of the organization. Do not click links "
         "or open attachments unless you recognize the sender.",
     )
     tag = params.text("tag", "[EXTERNAL] ")
+    mark = params.text("mark", "X-Disclaimer")
     params.check()
-    return _smtp_hop(ctx, personality, [behaviours.Disclaimer(footer, tag)])
+    disclaimer = behaviours.Disclaimer(footer, tag, mark, personality.hostname)
+    return _smtp_hop(ctx, personality, [disclaimer])
 
 
 def build_av(ctx: HopContext, params: Params) -> Hop:
-    personality = _postfix(ctx, params, "av")
+    personality = _postfix(ctx, params, "scanner")
     suffixes = params.get("strip", [".exe"], list)
     params.check()
     av = behaviours.AntiVirus(
@@ -329,8 +391,8 @@ KINDS: dict[str, Kind] = {
     "slow-scan": Kind(build_slow_scan, "scan", summary="scanner delaying the final reply"),
     "size-enforce": Kind(build_size_enforce, "gw", summary="enforces its advertised SIZE"),
     "size-limit": Kind(build_size_limit, "gw", summary="rejects below its advertised SIZE"),
-    "disclaimer": Kind(build_disclaimer, "disclaimer", summary="footer + subject tag"),
-    "av": Kind(build_av, "av", summary="clamav: strips .exe, rejects EICAR"),
+    "disclaimer": Kind(build_disclaimer, "filter", summary="footer + subject tag, X-Disclaimer"),
+    "av": Kind(build_av, "scanner", summary="clamav: strips .exe, rejects EICAR"),
 }
 
 

@@ -7,10 +7,12 @@ message byte for byte, so a rewrite changes only what the simulated product woul
 from __future__ import annotations
 
 import base64
+import codecs
 import email
 import email.policy
 import io
 import quopri
+import re
 import zipfile
 from collections.abc import Iterator
 from email.generator import BytesGenerator
@@ -62,28 +64,37 @@ def _first_text_part(message: Message) -> Message | None:
     return None
 
 
+def _crlf(data: bytes) -> bytes:
+    return re.sub(rb"\r?\n", b"\r\n", data)
+
+
+def _encodable(charset: str) -> str:
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        return "us-ascii"
+    return charset
+
+
 def add_footer(data: bytes, footer: str) -> bytes:
-    """Append `footer` to the first text/plain part, in that part's transfer encoding."""
+    """Append `footer` to the first text/plain part, in that part's charset and transfer encoding.
+
+    The part's bytes are handled as bytes: an 8bit body (UTF-8 sent with BODY=8BITMIME) keeps
+    every octet, since compat32 writes a payload carrying surrogate escapes back unchanged.
+    """
     message = parse(data)
     part = _first_text_part(message)
     if part is None:
         return data
     encoding = str(part.get("Content-Transfer-Encoding", "7bit")).strip().lower()
-    charset = part.get_content_charset() or "us-ascii"
-    addition = ("\r\n" + footer.replace("\n", "\r\n") + "\r\n").encode(charset, "replace")
-    if encoding in ("base64", "quoted-printable"):
-        body = part.get_payload(decode=True)
-        text = (body if isinstance(body, bytes) else b"").rstrip(b"\r\n") + b"\r\n" + addition
-        if encoding == "base64":
-            encoded = base64.encodebytes(text).replace(b"\n", b"\r\n")
-        else:
-            encoded = quopri.encodestring(text).replace(b"\n", b"\r\n")
-        part.set_payload(encoded.decode("ascii"))
-    else:
-        payload = part.get_payload()
-        if not isinstance(payload, str):
-            return data
-        part.set_payload(payload.rstrip("\r\n") + "\r\n" + addition.decode(charset, "replace"))
+    charset = _encodable(part.get_content_charset() or "us-ascii")
+    addition = b"\r\n" + _crlf(footer.encode(charset, "replace")) + b"\r\n"
+    text = _decoded(part).rstrip(b"\r\n") + b"\r\n" + addition
+    if encoding == "base64":
+        text = _crlf(base64.encodebytes(text))
+    elif encoding == "quoted-printable":
+        text = _crlf(quopri.encodestring(text))
+    part.set_payload(text.decode("ascii", "surrogateescape"))
     return flatten(message)
 
 

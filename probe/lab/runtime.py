@@ -287,6 +287,8 @@ class LabThread:
         finally:
             with contextlib.suppress(Exception):
                 loop.run_until_complete(loop.shutdown_asyncgens())
+            with contextlib.suppress(Exception):  # join the Maildir writers' threads
+                loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
 
     def __enter__(self) -> LabThread:
