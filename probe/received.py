@@ -70,8 +70,10 @@ class Trace:
     header_count: int = 0  # 0 means the input had no header block: not a message
 
 
-_HEADER_END_RE: Final = re.compile(rb"\r?\n\r?\n")
 _FIELD_RE: Final = re.compile(r"^([!-9;-~]+)[ \t]*:(.*(?:\n[ \t].*)*)", re.M)
+_RECEIVED_OR_FIELD_RE: Final = re.compile(
+    r"^(?:((?i:received))[ \t]*:(.*(?:\n[ \t].*)*)|[!-9;-~]+[ \t]*:)", re.M
+)
 _UNFOLD_RE: Final = re.compile(r"\r?\n(?=[ \t])")
 _GAP_SECONDS: Final = 3600.0
 
@@ -82,12 +84,40 @@ def header_fields(message: bytes | Message) -> tuple[tuple[str, str], ...]:
         return tuple(
             (name, _UNFOLD_RE.sub("", str(value)).strip()) for name, value in message.items()
         )
-    end = _HEADER_END_RE.search(message)
-    head = message[: end.start()] if end is not None else message
+    return tuple(
+        (name, value.replace("\n", "").strip()) for name, value in _FIELD_RE.findall(_head(message))
+    )
+
+
+def _head(message: bytes) -> str:
+    """The header block as text with LF line ends."""
+    head = message[: _header_end(message)]
     text = head.decode("utf-8", "replace")
-    if "\r" in text:
-        text = text.replace("\r\n", "\n")
-    return tuple((name, value.replace("\n", "").strip()) for name, value in _FIELD_RE.findall(text))
+    return text.replace("\r\n", "\n") if "\r" in text else text
+
+
+def _header_end(message: bytes) -> int:
+    """Where the first empty line (`\r?\n\r?\n`) starts, or the length: two C-level finds."""
+    end = message.find(b"\n\r\n")
+    bare = message.find(b"\n\n", 0, len(message) if end < 0 else end + 1)
+    if bare >= 0:
+        end = bare
+    if end < 0:
+        return len(message)
+    return end - 1 if end and message[end - 1] == 13 else end
+
+
+def _received_values(message: bytes | Message) -> tuple[list[str], int]:
+    """The unfolded Received values, top first, and the number of header fields.
+
+    For bytes: one scan that names only Received fields; the same fields `header_fields` finds,
+    since both regexes start a field at the same lines and end it at the same place.
+    """
+    if isinstance(message, Message):
+        fields = header_fields(message)
+        return [value for name, value in fields if name.lower() == "received"], len(fields)
+    found = _RECEIVED_OR_FIELD_RE.findall(_head(message))
+    return [value.replace("\n", "").strip() for name, value in found if name], len(found)
 
 
 def header_positions(message: bytes | Message) -> tuple[HeaderPosition, ...]:
@@ -103,10 +133,9 @@ def header_positions(message: bytes | Message) -> tuple[HeaderPosition, ...]:
 
 def trace(message: bytes | Message) -> Trace:
     """The delivery path of a message from its Received headers."""
-    fields = header_fields(message)
-    values = [value for name, value in fields if name.lower() == "received"]
-    hops = tuple(parse_received(value) for value in reversed(values))
-    return build_trace(hops, header_count=len(fields))
+    values, count = _received_values(message)
+    hops = tuple([parse_received(value) for value in reversed(values)])
+    return build_trace(hops, header_count=count)
 
 
 def build_trace(hops: tuple[Hop, ...], *, header_count: int = 0) -> Trace:
@@ -124,41 +153,43 @@ def build_trace(hops: tuple[Hop, ...], *, header_count: int = 0) -> Trace:
         if hop.kind is HopKind.FILTER:
             notes.append(Anomaly("filter-loop", subject, f"re-injection by {hop.by_host}"))
 
-    links = []
-    last_tls: bool | None = None
-    for n in range(1, len(hops)):
-        before, after = hops[n - 1], hops[n]
-        subject = f"hop {n} -> {n + 1}"
-        delay = None
-        if before.date is not None and after.date is not None:
-            delay = (after.date - before.date).total_seconds()
-            if delay < 0:
-                anomalies.append(Anomaly("clock-skew", subject, f"delay {delay:g} s"))
-            elif delay > _GAP_SECONDS:
-                notes.append(Anomaly("long-delay", subject, f"delay {delay:g} s"))
-        match = _by_from_match(before, after)
-        if match is False:
-            detail = f"by {before.by_host} but from {_from_text(after)}"
-            if before.kind is HopKind.NETWORK and after.kind in (HopKind.NETWORK, HopKind.INTERNAL):
-                anomalies.append(Anomaly("by-from-mismatch", subject, detail))
-            else:
-                notes.append(Anomaly("by-from-mismatch", subject, detail))
-        if before.raw == after.raw:
-            notes.append(Anomaly("duplicate-stamp", subject, "identical Received headers"))
-        links.append(Link(n + 1, delay, match, None))
-
     # TLS along the path, over network hops whose stamp says
-    changes = {}
+    changes: dict[int, str] = {}
+    tls_notes: list[Anomaly] = []
+    last_tls: bool | None = None
     for n, hop in enumerate(hops, 1):
         if hop.kind is not HopKind.NETWORK or hop.encrypted is None:
             continue
         if last_tls is not None and hop.encrypted != last_tls:
             change = "starts" if hop.encrypted else "stops"
             changes[n] = change
-            notes.append(Anomaly(f"tls-{change}", f"hop {n}", f"with {hop.with_protocol}"))
+            tls_notes.append(Anomaly(f"tls-{change}", f"hop {n}", f"with {hop.with_protocol}"))
         last_tls = hop.encrypted
-    if changes:
-        links = [dataclasses.replace(link, tls_change=changes.get(link.index)) for link in links]
+
+    links = []
+    for n in range(1, len(hops)):
+        before, after = hops[n - 1], hops[n]
+        delay = None
+        if before.date is not None and after.date is not None:
+            delay = (after.date - before.date).total_seconds()
+            if delay < 0:
+                anomalies.append(Anomaly("clock-skew", f"hop {n} -> {n + 1}", f"delay {delay:g} s"))
+            elif delay > _GAP_SECONDS:
+                notes.append(Anomaly("long-delay", f"hop {n} -> {n + 1}", f"delay {delay:g} s"))
+        match = _by_from_match(before, after)
+        if match is False:
+            subject = f"hop {n} -> {n + 1}"
+            detail = f"by {before.by_host} but from {_from_text(after)}"
+            if before.kind is HopKind.NETWORK and after.kind in (HopKind.NETWORK, HopKind.INTERNAL):
+                anomalies.append(Anomaly("by-from-mismatch", subject, detail))
+            else:
+                notes.append(Anomaly("by-from-mismatch", subject, detail))
+        if before.raw == after.raw:
+            notes.append(
+                Anomaly("duplicate-stamp", f"hop {n} -> {n + 1}", "identical Received headers")
+            )
+        links.append(Link(n + 1, delay, match, changes.get(n + 1)))
+    notes.extend(tls_notes)
 
     dated = [hop.date for hop in hops if hop.date is not None]
     total = (dated[-1] - dated[0]).total_seconds() if len(dated) >= 2 else None
@@ -180,23 +211,27 @@ def _norm(name: str | None) -> str | None:
     return name[5:] if name.startswith("ipv6:") else name
 
 
+_UNCOMPARED: Final = (HopKind.LOCAL, HopKind.FETCH, HopKind.UNPARSED)
+
+
 def _by_from_match(before: Hop, after: Hop) -> bool | None:
     """Does hop `before`'s `by` name the host that hop `after` says it came from?"""
-    if after.kind in (HopKind.LOCAL, HopKind.FETCH, HopKind.UNPARSED):
+    if after.kind in _UNCOMPARED:
         return None
     by_names = {n for n in (_norm(before.by_host), _norm(before.by_ip)) if n}
+    if not by_names:
+        return None
     from_names = {
         n for n in (_norm(after.from_helo), _norm(after.from_rdns), _norm(after.from_ip)) if n
     }
-    if not by_names or not from_names:
+    if not from_names:
         return None
-    if by_names & from_names:
+    if not by_names.isdisjoint(from_names):
         return True
     # the same box under two names (EOP: X.mail.protection... vs X.eop-nam02...), or two boxes
     # of one cluster in one domain (mx07 vs mx08.pphosted.com)
     by_keys = {k for n in by_names if _is_name(n) for k in _name_keys(n)}
-    from_keys = {k for n in from_names if _is_name(n) for k in _name_keys(n)}
-    return bool(by_keys & from_keys)
+    return not by_keys.isdisjoint(k for n in from_names if _is_name(n) for k in _name_keys(n))
 
 
 def _from_text(hop: Hop) -> str:

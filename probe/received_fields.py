@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import ipaddress
 import re
 from typing import Final
@@ -52,6 +53,16 @@ _KV_CIPHER_RE: Final = re.compile(r"cipher=([^\s,;)]+)")
 _KV_BITS_RE: Final = re.compile(r"bits=(\d+)")
 _EXIM_TLS_RE: Final = re.compile(r"^(?:Cipher )?((?:TLS|SSL)v?[\d._]*)(?::([\w-]+)(?::(\d+))?)?$")
 _HELO_WORDS: Final = frozenset(("helo", "ehlo", "lhlo"))
+_IP_START: Final = frozenset("[:0123456789abcdefABCDEF")
+_V4 = r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+# The TCP-info comments nearly every stamp carries, read without splitting into words:
+# Postfix/Sendmail `rdns [ip]`, `[ip]`, Exim `[ip] helo=x`, Exchange `ip`; same result as
+# `_tcp_info` gives on their words.
+_TCP_INFO_RE: Final = re.compile(
+    rf"(?:(?P<rdns>[A-Za-z][-A-Za-z0-9.]*) \[(?P<ip>{_V4})\]"
+    rf'|\[(?P<ip2>{_V4})\](?: helo=(?P<helo>[^\s"?,()\[\]=]+))?'
+    rf"|(?P<ip3>{_V4}))\Z"
+)
 
 
 def date_without_semicolon(
@@ -100,12 +111,17 @@ def from_clause(
             continue
         if "may be forged" in low:
             flags.append("may-be-forged")
-        cwords = [
-            part
-            for w in comment.replace("[", " [").split()
-            if not w.startswith("(") and (part := w.strip('"?,'))
-        ]
-        got_ip, got_rdns, got_helo = _tcp_info(cwords)
+        fast = _TCP_INFO_RE.match(comment)
+        if fast is not None and (fast["rdns"] or "").lower() not in _HELO_WORDS:
+            got_rdns, got_helo = fast["rdns"], fast["helo"]
+            got_ip = fast["ip"] or fast["ip2"] or fast["ip3"]
+        else:
+            cwords = [
+                part
+                for w in comment.replace("[", " [").split()
+                if not w.startswith("(") and (part := w.strip('"?,'))
+            ]
+            got_ip, got_rdns, got_helo = _tcp_info(cwords)
         if got_helo is not None and helo is None:
             helo = got_helo
         if got_ip is not None and ip is None:
@@ -164,6 +180,8 @@ def first_ip(words: list[str]) -> str | None:
 
 def ip_of(word: str) -> str | None:
     """The address in `[1.2.3.4]`, `[IPv6:x]`, `[x%6]`, `1.2.3.4:25`, `2001:db8::1`, or None."""
+    if word[:1] not in _IP_START:  # a host name: no address starts with another character
+        return None
     if word.startswith("["):
         inner = word[1:].partition("]")[0]
         if inner[:5].lower() == "ipv6:":
@@ -184,6 +202,7 @@ def ip_of(word: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)  # the same TLS comments recur from the same MTAs
 def tls_from_comment(comment: str) -> TlsInfo | None:
     low = comment.lower()
     if "tls" not in low and "cipher" not in low and "ssl" not in low:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-import probe.commands  # noqa: F401 - registers the commands
+import probe.commands.trace  # noqa: F401 - registers the command
 from probe.cliapp import app
 
 DATA = Path(__file__).parent / "data" / "received"
