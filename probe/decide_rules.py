@@ -502,10 +502,10 @@ def rule_injected_headers(ctx: Context) -> list[Placed]:
             variant, _, header = entries[0].partition("|")
             evidence.append(Evidence("header", header, variant))
             name, _, value = header.partition(": ")
-            for match in fingerprint.identify(fingerprint.evidence_from_headers(((name, value),))):
-                products.append(_label(match))
-                if match.role is fingerprint.Role.SCANNER or _VIRUS.search(name):
-                    scanner_headers.append(Evidence("header", header, variant))
+            matches = fingerprint.identify(fingerprint.evidence_from_headers(((name, value),)))
+            products.extend(_label(m) for m in matches)
+            if _VIRUS.search(name) or any(m.role is fingerprint.Role.SCANNER for m in matches):
+                scanner_headers.append(Evidence("header", header, variant))
         variants = sorted({e.split("|")[0] for entries in names.values() for e in entries})
         placed.append(
             Placed(
@@ -551,6 +551,7 @@ def rule_rewrites(ctx: Context) -> list[Placed]:
     for key, _header, variant in _injected_headers(ctx):
         marks.setdefault(variant, set()).add(key)
     kinds: dict[str, dict[ChangeKind, list[tuple[str, Change]]]] = {}
+    marked: set[str] = set()  # hops named by a mark, not by default
     for analysis in ctx.analyses.values():
         if analysis.diff is None:
             continue
@@ -561,6 +562,8 @@ def rule_rewrites(ctx: Context) -> list[Placed]:
                 continue
             candidates = sorted(marks.get(analysis.variant, set()))
             key = candidates[0] if len(candidates) == 1 else _rewrite_default(ctx)
+            if len(candidates) == 1:
+                marked.add(key)
             kinds.setdefault(key, {}).setdefault(change.kind, []).append((analysis.variant, change))
     placed = []
     for key, by_kind in kinds.items():
@@ -578,7 +581,7 @@ def rule_rewrites(ctx: Context) -> list[Placed]:
                 for v, c in items[:3]
             )
             ambiguous = ""
-            if key == _rewrite_default(ctx) and len(ctx.path) > 1:
+            if key not in marked and len(ctx.path) > 1:
                 ambiguous = "no mark separates the hops: it may be any of " + ", ".join(ctx.path)
             summary = _REWRITES[kind]
             if quoted and kind in (
