@@ -32,13 +32,13 @@ def classify(conv: Conversation) -> ProbeVerdict:
 
 
 def _detail(conv: Conversation) -> str:
-    reply = conv.final_reply or conv.mail_reply
+    """The outcome with the reply that decided it (the RCPT refusal, not MAIL's 250)."""
+    reply = conv.final_reply if conv.outcome is Outcome.ACCEPTED else None
     if reply is None:
-        for step in reversed(conv.steps):
-            if step.reply is not None:
-                reply = step.reply
-                break
-    text = f"{reply.code} {reply.text}" if reply else ""
+        ended = [s for s in conv.steps if s.name == conv.stage and s.reply is not None]
+        replies = [s.reply for s in conv.steps if s.reply is not None]
+        reply = ended[-1].reply if ended else (replies[-1] if replies else None)
+    text = f"{reply.code} {reply.text}" if reply else conv.reason
     return f"{conv.outcome} at {conv.stage}: {text}".strip()
 
 
