@@ -498,3 +498,50 @@ def test_header_positions_count_received_above() -> None:
 def test_trace_round_trips_through_json() -> None:
     result = trace((DATA / "postfix_amavis_lmtp.eml").read_bytes())
     assert from_data(Trace, to_data(result)) == result
+
+
+# TCP-info comments as Postfix, Sendmail, Gmail, amavis, Exim and Exchange write them (research
+# 2.1-2.3), plus near misses that must take the general path.
+TCP_INFO_COMMENTS = [
+    "hubbernetes-node-c032927.ash1-iad.github.net [10.56.145.42]",
+    "mail-sor-f41.google.com. [209.85.220.41]",
+    "[127.0.0.1]",
+    "[192.0.2.7] helo=mx.example.com",
+    "10.167.16.180",
+    "unknown [198.51.100.9]",
+    "HELO [192.0.2.1]",
+    "helo [192.0.2.1]",
+    "ident:root@192.0.2.1",
+    "192.0.2.1.example [192.0.2.300]",
+    "2603:10a6:20b:ad1c::ad1c",
+]
+
+
+@pytest.mark.parametrize("comment", TCP_INFO_COMMENTS)
+def test_tcp_info_fast_path_equals_the_word_scan(
+    comment: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    from probe import received_fields
+
+    def read() -> tuple[object, ...]:
+        flags: list[str] = []
+        unparsed: list[str] = []
+        found = received_fields.from_clause((["helo.example"], [comment]), flags, unparsed)
+        return found, flags, unparsed
+
+    fast = read()
+    monkeypatch.setattr(received_fields, "_TCP_INFO_RE", re.compile(r"(?!)"))
+    assert fast == read()
+
+
+@given(st.text(alphabet="\r\nab:", max_size=16))
+def test_header_end_is_the_first_empty_line(text: str) -> None:
+    import re
+
+    from probe.received import _header_end
+
+    raw = text.encode()
+    found = re.search(rb"\r?\n\r?\n", raw)
+    assert _header_end(raw) == (found.start() if found else len(raw))
