@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import socket
+from typing import Any
 
 from typer.testing import CliRunner, Result
 
@@ -166,3 +167,26 @@ def test_bad_ranges_and_dead_hosts_are_one_line_errors(lab: LabInfo) -> None:
     )
     assert result.exit_code == 3 and "could not talk to 127.0.0.1: refused" in result.stderr
     assert "Traceback" not in result.output
+
+
+class SilentLimit(Recorder):
+    """Advertises no SIZE but refuses messages of 40,000 bytes and more after DATA."""
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        if len(envelope.original_content) >= 40_000:
+            return "552 5.3.4 Message too big for system"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_limit_without_advertised_size_is_a_warning() -> None:
+    factory = lambda: aiosmtpd_server(SilentLimit(), data_size_limit=None)  # noqa: E731
+    with ThreadedServer(factory) as server:
+        result = runner.invoke(
+            app,
+            ["threshold", "example.test", "--to", "a@example.test", "--max", "100000"]
+            + ["--via", f"127.0.0.1:{server.port}", *FAST],
+        )
+    assert result.exit_code == 1, result.output
+    assert "hop 1 advertises no SIZE" in result.stdout
+    assert "threshold: 40,000 bytes" in result.stdout
+    assert "advertises no SIZE, so senders learn the limit only from the rejection" in result.stdout
