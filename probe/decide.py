@@ -180,6 +180,16 @@ def decide(run: RunResult) -> Decision:
     from probe.decide_rules import RULES
 
     ctx = build_context(run)
+    unreached = _not_measured(ctx)
+    if unreached:
+        return Decision(
+            hops=(),
+            clean=False,
+            tested=_tested(ctx),
+            headline=(unreached,),
+            status=Status.UNKNOWN,
+            notes=_notes(ctx),
+        )
     checks = dict(run.checks)
     placed: list[Placed] = []
     for rule in RULES:
@@ -209,6 +219,20 @@ def decide(run: RunResult) -> Decision:
         headline=headline,
         status=status,
         notes=notes,
+    )
+
+
+def _not_measured(ctx: Context) -> str:
+    """A headline when no conversation got as far as a banner: nothing to decide on."""
+    attempts = [a for s in ctx.sends for a in s.attempts]
+    if ctx.run.hop1 is not None:
+        attempts.append(ctx.run.hop1)
+    if not attempts or any(a.banner is not None and a.banner.valid for a in attempts):
+        return ""
+    first = attempts[0]
+    return (
+        f"Nothing measured: no MX answered ({first.outcome} at {first.stage}"
+        f"{': ' + first.reason if first.reason else ''})"
     )
 
 

@@ -815,9 +815,80 @@ def _joined(items: Iterable[str]) -> str:
     return ", ".join(items)
 
 
+_BROKEN = {
+    Outcome.TIMEOUT,
+    Outcome.DISCONNECTED,
+    Outcome.RESET,
+    Outcome.GARBAGE,
+    Outcome.TLS_FAILED,
+    Outcome.REFUSED,
+    Outcome.UNREACHABLE,
+}
+
+
+def rule_failures(ctx: Context) -> list[Placed]:
+    """Variants that broke the conversation (cut, hang, garbage) or stayed deferred, while
+    others got through: the condition is what they share."""
+    passed = [s for s in ctx.sends if s.outcome is Outcome.ACCEPTED]
+    if not passed:
+        return []  # nothing to compare with: `decide` reports it as not measured
+    key = front(ctx.hop1) if front_box_reasons(ctx) else ctx.hop1
+    placed = []
+    broken = [s for s in ctx.sends if s.outcome in _BROKEN]
+    groups: dict[tuple[Outcome, str], list[VariantSend]] = {}
+    for send in broken:
+        groups.setdefault((send.outcome, send.stage), []).append(send)
+    for (outcome, stage), sends in groups.items():
+        condition = _condition(sends, passed, ctx)
+        placed.append(
+            Placed(
+                key,
+                HopAction(
+                    Action.REJECTS,
+                    f"breaks off the conversation ({outcome} at {stage}) for {condition}",
+                    condition=condition,
+                    evidence=tuple(
+                        Evidence("transcript", f"{s.outcome} at {s.stage}: {s.reason}", s.variant)
+                        for s in sends[:4]
+                    ),
+                    confidence=Confidence.MEDIUM,
+                    rule="conversation-broken",
+                    variants=tuple(s.variant for s in sends),
+                ),
+            )
+        )
+    deferred = [s for s in ctx.sends if s.outcome is Outcome.TEMP_FAILED]
+    if deferred:
+        reply = deferred[0].reply
+        placed.append(
+            Placed(
+                key,
+                HopAction(
+                    Action.DELAYS,
+                    f"keeps deferring {_condition(deferred, passed, ctx)} "
+                    f"with `{reply.code if reply else ''} {reply.text if reply else ''}`".strip(),
+                    condition=_condition(deferred, passed, ctx),
+                    evidence=tuple(
+                        Evidence(
+                            "transcript",
+                            _line(s.reply, s.stage) + f" after {len(s.attempts)} attempts",
+                            s.variant,
+                        )
+                        for s in deferred[:4]
+                    ),
+                    confidence=Confidence.MEDIUM,
+                    rule="deferred",
+                    variants=tuple(s.variant for s in deferred),
+                ),
+            )
+        )
+    return placed
+
+
 RULES: tuple[Rule, ...] = (
     rule_identity,
     rule_rejections,
+    rule_failures,
     rule_bounces,
     rule_drops_and_junk,
     rule_injected_headers,

@@ -12,6 +12,7 @@ import datetime as dt
 import secrets
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from probe import analyze
 from probe.collect.results import CollectResult
@@ -194,6 +195,9 @@ async def execute(
             f"--to {req.to} is not in {req.domain}: probe only sends to the target domain's "
             "own MX (use --via HOST:PORT for a relay you control)"
         )
+    if req.mailbox:
+        state.stage = "mailbox"
+        await check_mailboxes(req)
     state.stage = "resolve"
     progress(f"resolving {req.domain}" if req.via is None else f"sending via {req.via[0]}")
     state.targets = await resolve_targets(req, state)
@@ -269,6 +273,22 @@ def _deciding_target(state: RunState, send: VariantSend) -> Target:
     return state.targets[0]
 
 
+def _ca_path(req: RunRequest) -> Path | None:
+    return None if req.mailbox_ca_file is None else Path(req.mailbox_ca_file)
+
+
+async def check_mailboxes(req: RunRequest) -> None:
+    """Log in (or open) before anything is sent: probes that cannot be collected are noise."""
+    from probe.collect.mailboxes import open_mailbox
+
+    for url in (req.mailbox, req.bounce_mailbox):
+        if url:
+            box = await open_mailbox(
+                url, password=req.password, ca_file=_ca_path(req), insecure=req.insecure
+            )
+            await box.close()
+
+
 async def _collect(req: RunRequest, state: RunState, progress: ProgressFn) -> None:
     from probe.collect.mailboxes import open_mailbox
     from probe.collect.wait import collect
@@ -280,7 +300,7 @@ async def _collect(req: RunRequest, state: RunState, progress: ProgressFn) -> No
         progress("collect: nothing was accepted, nothing to wait for")
         return
     progress(f"collecting {len(expected)} copies from {req.mailbox.split('?')[0]}")
-    ca = None if req.mailbox_ca_file is None else __import__("pathlib").Path(req.mailbox_ca_file)
+    ca = _ca_path(req)
     mailbox = await open_mailbox(
         req.mailbox, password=req.password, ca_file=ca, insecure=req.insecure
     )

@@ -163,11 +163,13 @@ def perform(
     return finish_run(req, state), None
 
 
-def output(result: RunResult, *, json_out: bool, save: Path | None, transcript: bool) -> None:
+def output(result: RunResult, *, json_out: bool, save: Path | None, transcript: bool) -> bool:
+    """Print the run and save it; False when the save failed (the result is still printed)."""
     from probe.model import document
     from probe.report.run import render_run
     from probe.runresult import RUN_SCHEMA
 
+    saved = True
     if save is not None:
         try:
             save.write_text(
@@ -175,10 +177,12 @@ def output(result: RunResult, *, json_out: bool, save: Path | None, transcript: 
             )
         except OSError as exc:
             fail_line(f"cannot save the run to {save}: {exc.strerror or exc}")
+            saved = False
     if json_out:
         emit_json(RUN_SCHEMA, result)
     else:
         emit_text(render_run(result, transcript=transcript))
+    return saved
 
 
 @app.command("run")
@@ -320,8 +324,12 @@ def run_command(
         min_interval=rate,
     )
     result, error = perform(req, deadline=deadline, quiet=json_out and not sys.stderr.isatty())
-    output(result, json_out=json_out, save=save, transcript=transcript)
+    from probe.model import Status, worst
+
+    saved = output(result, json_out=json_out, save=save, transcript=transcript)
+    statuses = [result.status, Status(error.exit_code) if error else Status.OK]
     if error is not None:
         fail_line(str(error))
-        finish(max(result.status, error.exit_code))  # type: ignore[arg-type]
-    finish(result.status)
+    if not saved:
+        statuses.append(Status.UNKNOWN)
+    finish(worst(statuses))

@@ -1,0 +1,104 @@
+"""The pipeline against peers that break: nothing reachable, a hop that cuts large messages off,
+a hop that defers forever. Real sockets on loopback, driven through `--via`."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+from probe.commands.run import build_request, perform
+from probe.model import Outcome, Status
+from probe.profiles import file_loader, parse_profile
+from probe.runresult import RunResult
+from probe.verdict import Action
+from tests.smtp_peers import Recorder, ThreadedServer, aiosmtpd_server, raw_server
+
+PROFILE = """
+name = "t"
+description = "t"
+extends = "_base"
+
+[defaults]
+min_interval = 0
+
+[[variant]]
+id = "size-100k"
+description = "100 kB"
+size = "100kB"
+"""
+
+
+def run_via(port: int, **options: Any) -> RunResult:
+    profile = parse_profile(PROFILE, source="<test>", loader=file_loader)
+    req = build_request("peer.test", "user@peer.test", profile, via=f"127.0.0.1:{port}", **options)
+    result, error = perform(req, deadline=30.0, quiet=True)
+    assert error is None
+    return result
+
+
+def test_nothing_reachable_is_unknown_not_clean() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = run_via(port)
+    assert result.decision is not None and not result.decision.clean
+    assert result.decision.headline[0].startswith("Nothing measured")
+    assert result.status is Status.UNKNOWN
+
+
+async def cut_large(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answers like an MTA, but drops the connection once a message passes 50 kB."""
+    writer.write(b"220 cutter.test ESMTP\r\n")
+    while line := await reader.readline():
+        verb = line[:4].upper()
+        if verb == b"EHLO":
+            writer.write(b"250-cutter.test\r\n250 8BITMIME\r\n")
+        elif verb == b"DATA":
+            writer.write(b"354 go ahead\r\n")
+            await writer.drain()
+            size = 0
+            while (body := await reader.readline()) not in (b".\r\n", b""):
+                size += len(body)
+                if size > 50_000:
+                    writer.transport.abort()
+                    return
+            writer.write(b"250 ok\r\n")
+        elif verb == b"QUIT":
+            writer.write(b"221 bye\r\n")
+            await writer.drain()
+            return
+        else:
+            writer.write(b"250 ok\r\n")
+        await writer.drain()
+
+
+def test_a_hop_that_cuts_large_messages_off_is_named_with_the_condition() -> None:
+    with ThreadedServer(lambda: raw_server(cut_large)) as server:
+        result = run_via(server.port)
+    control, big = result.variants
+    assert control.outcome is Outcome.ACCEPTED
+    assert big.outcome in (Outcome.RESET, Outcome.DISCONNECTED)
+    assert result.decision is not None
+    broken = [a for h in result.decision.hops for a in h.actions if a.rule == "conversation-broken"]
+    assert broken and broken[0].action is Action.REJECTS
+    assert "size-100k" in broken[0].variants
+    assert result.status is Status.CRITICAL
+
+
+class DeferLarge(Recorder):
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if len(envelope.original_content) > 50_000:
+            return "451 4.3.0 Internal resource temporarily unavailable"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_hop_that_keeps_deferring_is_named() -> None:
+    with ThreadedServer(lambda: aiosmtpd_server(DeferLarge())) as server:
+        result = run_via(server.port, retry_for=0.5, retry_delays=(0.2,))
+    big = result.variants[1]
+    assert big.outcome is Outcome.TEMP_FAILED and len(big.attempts) >= 2
+    assert result.decision is not None
+    delays = [a for h in result.decision.hops for a in h.actions if a.action is Action.DELAYS]
+    assert delays and "451" in delays[0].summary
+    assert result.status is Status.WARNING
