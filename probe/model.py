@@ -312,6 +312,8 @@ def to_data(obj: Any) -> Any:
     """Project a result into JSON-ready data (dicts, lists, str, int, float, bool, None)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_data(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Status):
+        return obj.name  # "CRITICAL" reads better than 2 in a monitoring pipeline
     if isinstance(obj, enum.Enum):
         return obj.value
     if isinstance(obj, dt.datetime):
@@ -377,6 +379,8 @@ def _convert(tp: Any, value: Any) -> Any:
                 if f.name in value and f.init
             }
             return tp(**kwargs)
+        if issubclass(tp, Status) and isinstance(value, str):
+            return tp[value]
         if issubclass(tp, enum.Enum):
             return tp(value)
         if tp is dt.datetime:

@@ -98,6 +98,17 @@ def check_recipients(to: str, rcpts: tuple[str, ...]) -> None:
             raise SafetyError(f"refusing to send to {rcpt}: only {to} and its subaddresses")
 
 
+def check_target(req: RunRequest) -> None:
+    """Only the target domain's own MX, unless --via names a relay the user controls."""
+    if "@" not in req.to:
+        raise UsageError(f"--to {req.to!r} is not an address")
+    if req.via is None and req.to.rpartition("@")[2].lower() != req.domain.lower():
+        raise SafetyError(
+            f"--to {req.to} is not in {req.domain}: probe only sends to the target domain's "
+            "own MX (use --via HOST:PORT for a relay you control)"
+        )
+
+
 async def resolve_targets(req: RunRequest, state: RunState) -> list[Target]:
     if req.via is not None:
         host, port = req.via
@@ -188,13 +199,7 @@ async def execute(
     step: Callable[[int, int, str], None] | None = None,
 ) -> None:
     """Run every I/O stage, filling `state`; exceptions only for what stops the whole run."""
-    if "@" not in req.to:
-        raise UsageError(f"--to {req.to!r} is not an address")
-    if req.via is None and req.to.rpartition("@")[2].lower() != req.domain.lower():
-        raise SafetyError(
-            f"--to {req.to} is not in {req.domain}: probe only sends to the target domain's "
-            "own MX (use --via HOST:PORT for a relay you control)"
-        )
+    check_target(req)
     if req.mailbox:
         state.stage = "mailbox"
         await check_mailboxes(req)

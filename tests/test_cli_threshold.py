@@ -78,7 +78,7 @@ def test_checkpoint_json_through_the_lab_dns(lab: LabInfo) -> None:
     )
     assert result.exit_code == 2, result.output
     doc = json.loads(result.stdout)
-    assert doc["schema"] == "probe.threshold/1" and doc["status"] == 2
+    assert doc["schema"] == "probe.threshold/1" and doc["status"] == "CRITICAL"
     assert doc["threshold"] == 1_048_577 and doc["largest_pass"] == 1_048_576
     assert doc["advertised_size"] == 10_485_760
     assert doc["rounds"] == rounds_needed(1_048_000, 1_049_000, 1_048_577)
@@ -103,7 +103,7 @@ def test_limit_below_advertised_size_is_critical(lab: LabInfo) -> None:
     result = threshold(lab.scenario("sizelimit"), "--min", "4999999", "--max", "5000003", "--json")
     assert result.exit_code == 2, result.output
     doc = json.loads(result.stdout)
-    assert doc["threshold"] == 5_000_001 and doc["status"] == 2 and doc["rounds"] == 1
+    assert doc["threshold"] == 5_000_001 and doc["status"] == "CRITICAL" and doc["rounds"] == 1
     assert "breaks its word" in doc["meaning"]
 
 
@@ -141,7 +141,7 @@ def test_recipient_rejected_stops_with_a_clear_message() -> None:
     assert "threshold round" not in result.stderr  # no search after the hard failure
     assert len(handler.envelopes) == 0
     doc = json.loads(as_json.stdout)
-    assert as_json.exit_code == 3 and doc["status"] == 3
+    assert as_json.exit_code == 3 and doc["status"] == "UNKNOWN"
     assert doc["lower_bound"]["verdict"] == "hard" and doc["report"] is None
 
 

@@ -28,9 +28,9 @@ from probe.cliapp import (
 )
 from probe.commands.run import build_request
 from probe.craft import MAX_SIZE
-from probe.errors import MeasurementError, SafetyError, UsageError
+from probe.errors import MeasurementError, UsageError
 from probe.model import Outcome, Status
-from probe.pipeline import RunRequest, new_state, probe_hop1, resolve_targets
+from probe.pipeline import RunRequest, check_target, new_state, probe_hop1, resolve_targets
 from probe.profiles import load_profile
 from probe.report.run import human_size
 from probe.run import Target
@@ -130,17 +130,6 @@ def conclude(result: ThresholdResult) -> ThresholdResult:
 
 def _passed(point: ProbePoint | None) -> bool:
     return point is not None and point.verdict is ProbeVerdict.PASS
-
-
-def check_target(req: RunRequest) -> None:
-    """Only the target domain's own MX, unless --via names a relay the user controls."""
-    if "@" not in req.to:
-        raise UsageError(f"--to {req.to!r} is not an address")
-    if req.via is None and req.to.rpartition("@")[2].lower() != req.domain.lower():
-        raise SafetyError(
-            f"--to {req.to} is not in {req.domain}: probe only sends to the target domain's "
-            "own MX (use --via HOST:PORT for a relay you control)"
-        )
 
 
 async def measure(
