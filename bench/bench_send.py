@@ -10,7 +10,7 @@ Path (a) runs the real `probe run ... --via 127.0.0.1:PORT` command when it exis
 whole command (interpreter start included); otherwise it drives `probe.run.send_matrix` with
 `probe.craft.craft` in this process (crafting included in the timed part).
 
-Run from the repository root:  python bench/bench_send.py [--delay 0.5] [--per-host 4]
+Run from the repository root:  python bench/bench_send.py [--delay 2.0] [--per-host 4]
 This file also holds the hop (`--hop`), which bench/bench_rss.py reuses as its sink.
 """
 
@@ -282,7 +282,7 @@ def verdict(ratio: float, goal: float, ok: bool) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
-    ap.add_argument("--delay", type=float, default=0.5, help="seconds per DATA at the hop")
+    ap.add_argument("--delay", type=float, default=2.0, help="seconds per DATA at the hop (a scanning gateway)")
     ap.add_argument("--per-host", type=int, default=4, help="probe's per-host concurrency")
     ap.add_argument("--concurrency", type=int, default=8, help="probe's global concurrency")
     ap.add_argument("--min-interval", type=float, default=0.0,
