@@ -97,6 +97,25 @@ TimeoutOpt = Annotated[
 ]
 VerboseOpt = Annotated[int, typer.Option("-v", "--verbose", count=True, help="More detail.")]
 
+# Options of the commands that send (run, threshold): one definition each.
+DomainArg = Annotated[str, typer.Argument(help="The domain whose MX receives the probes.")]
+ToOpt = Annotated[str, typer.Option("--to", help="Recipient whose mailbox you can read.")]
+FromOpt = Annotated[str | None, typer.Option("--from", help="Envelope sender.")]
+ViaOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--via",
+        help="Send through HOST[:PORT] instead of the MX (a relay or firewall you control).",
+    ),
+]
+PortOpt = Annotated[int, typer.Option("--port", min=1, max=65535, help="SMTP port.")]
+HeloOpt = Annotated[str | None, typer.Option("--helo", help="EHLO name.")]
+NoStarttlsOpt = Annotated[bool, typer.Option("--no-starttls", help="Do not use STARTTLS.")]
+CaFileOpt = Annotated[
+    str | None, typer.Option("--ca-file", help="Extra trust anchors for the hop's certificate.")
+]
+DnsTimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, help="DNS lifetime.")]
+
 
 # ----------------------------------------------------------------------- output
 

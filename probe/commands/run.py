@@ -11,8 +11,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from probe.cliapp import (
+    CaFileOpt,
+    DnsTimeoutOpt,
+    DomainArg,
+    FromOpt,
+    HeloOpt,
     JsonOpt,
     NameserverOpt,
+    NoStarttlsOpt,
+    PortOpt,
+    ToOpt,
+    ViaOpt,
     app,
     emit_json,
     emit_text,
@@ -187,9 +196,9 @@ def output(result: RunResult, *, json_out: bool, save: Path | None, transcript: 
 
 @app.command("run")
 def run_command(
-    domain: Annotated[str, typer.Argument(help="The domain whose MX receives the probes.")],
-    to: Annotated[str, typer.Option("--to", help="Recipient whose mailbox you can read.")],
-    mail_from: Annotated[str | None, typer.Option("--from", help="Envelope sender.")] = None,
+    domain: DomainArg,
+    to: ToOpt,
+    mail_from: FromOpt = None,
     profile: Annotated[
         str,
         typer.Option(
@@ -197,15 +206,9 @@ def run_command(
             help="Profile name or path (shipped: " + ", ".join(available_profiles()) + ").",
         ),
     ] = "standard",
-    via: Annotated[
-        str | None,
-        typer.Option(
-            "--via",
-            help="Send through HOST[:PORT] instead of the MX (a relay or firewall you control).",
-        ),
-    ] = None,
-    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="SMTP port.")] = 25,
-    helo: Annotated[str | None, typer.Option("--helo", help="EHLO name.")] = None,
+    via: ViaOpt = None,
+    port: PortOpt = 25,
+    helo: HeloOpt = None,
     mailbox: Annotated[
         str | None,
         typer.Option(
@@ -266,12 +269,10 @@ def run_command(
         bool,
         typer.Option("--threshold", help="When a size is rejected, search the exact byte limit."),
     ] = False,
-    no_starttls: Annotated[bool, typer.Option("--no-starttls")] = False,
-    ca_file: Annotated[
-        str | None, typer.Option("--ca-file", help="Extra trust anchors for the hop's certificate.")
-    ] = None,
+    no_starttls: NoStarttlsOpt = False,
+    ca_file: CaFileOpt = None,
     nameserver: NameserverOpt = None,
-    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="DNS lifetime.")] = 5.0,
+    timeout: DnsTimeoutOpt = 5.0,
     deadline: Annotated[
         float,
         typer.Option(

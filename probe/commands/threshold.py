@@ -17,8 +17,17 @@ import typer
 from tabulate import tabulate
 
 from probe.cliapp import (
+    CaFileOpt,
+    DnsTimeoutOpt,
+    DomainArg,
+    FromOpt,
+    HeloOpt,
     JsonOpt,
     NameserverOpt,
+    NoStarttlsOpt,
+    PortOpt,
+    ToOpt,
+    ViaOpt,
     app,
     emit_json,
     emit_text,
@@ -247,18 +256,12 @@ def _row(label: str, point: ProbePoint) -> list[object]:
 
 @app.command("threshold")
 def threshold_command(
-    domain: Annotated[str, typer.Argument(help="The domain whose MX receives the probes.")],
-    to: Annotated[str, typer.Option("--to", help="Recipient whose mailbox you can read.")],
-    mail_from: Annotated[str | None, typer.Option("--from", help="Envelope sender.")] = None,
-    via: Annotated[
-        str | None,
-        typer.Option(
-            "--via",
-            help="Send through HOST[:PORT] instead of the MX (a relay or firewall you control).",
-        ),
-    ] = None,
-    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="SMTP port.")] = 25,
-    helo: Annotated[str | None, typer.Option("--helo", help="EHLO name.")] = None,
+    domain: DomainArg,
+    to: ToOpt,
+    mail_from: FromOpt = None,
+    via: ViaOpt = None,
+    port: PortOpt = 25,
+    helo: HeloOpt = None,
     k: Annotated[
         int, typer.Option("--k", min=2, max=16, help="Probes sent concurrently per round.")
     ] = 4,
@@ -279,12 +282,10 @@ def threshold_command(
             "without SIZE). Not assumed to fail.",
         ),
     ] = None,
-    no_starttls: Annotated[bool, typer.Option("--no-starttls")] = False,
-    ca_file: Annotated[
-        str | None, typer.Option("--ca-file", help="Extra trust anchors for the hop's certificate.")
-    ] = None,
+    no_starttls: NoStarttlsOpt = False,
+    ca_file: CaFileOpt = None,
     nameserver: NameserverOpt = None,
-    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="DNS lifetime.")] = 5.0,
+    timeout: DnsTimeoutOpt = 5.0,
     deadline: Annotated[
         float, typer.Option("--deadline", min=1, help="Seconds for the whole search.")
     ] = 1800.0,
