@@ -47,6 +47,10 @@ _IPV4_RE: Final = re.compile(
     r"^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$"
 )
 _IPV6_CHARS_RE: Final = re.compile(r"^[0-9A-Fa-f:.]+$")
+# 1-4 hex digits per group, at most one `::`, no embedded IPv4 (group count checked apart)
+_IPV6_PLAIN_RE: Final = re.compile(
+    r"(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?(?:::(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?)?\Z"
+)
 _POSTFIX_TLS_RE: Final = re.compile(r"using (\S+) with cipher (\S+)(?: \((\d+)/\d+ bits\))?")
 _KV_VERSION_RE: Final = re.compile(r"version=([^\s,;)]+)")
 _KV_CIPHER_RE: Final = re.compile(r"cipher=([^\s,;)]+)")
@@ -194,6 +198,10 @@ def ip_of(word: str) -> str | None:
     if _IPV4_RE.match(inner):
         return inner
     if ":" in inner and _IPV6_CHARS_RE.match(inner):
+        if _IPV6_PLAIN_RE.match(inner):  # hex groups, at most one `::`: count them
+            groups = inner.split(":")
+            if len(groups) == 8 if "::" not in inner else len(groups) - groups.count("") < 8:
+                return inner.lower()
         try:
             ipaddress.IPv6Address(inner)
         except ValueError:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import re
+from typing import Final
 
 from probe.received_fields import (
     AUTH_PROTOCOLS,
@@ -31,12 +33,17 @@ from probe.received_fields import (
 )
 from probe.received_tokens import (
     COMMENT,
+    KEYWORDS,
+    MAX_VALUE,
     WORD,
     Clause,
     Token,
+    fast_date,
     parse_date,
     segment,
 )
+
+_OVER_TLS: Final = ["over", "tls", "secured", "channel"]
 
 
 class HopKind(enum.StrEnum):
@@ -88,7 +95,7 @@ class Hop:
 def parse_received(value: str) -> Hop:
     """Parse one Received header value (folded or not). Never raises; `raw` is always kept."""
     try:
-        return _parse(value)
+        return _parse_fast(value) or _parse(value)
     except Exception as exc:  # noqa: BLE001 - a parser bug must not lose the header
         return Hop(raw=value, warnings=(f"internal parse error: {type(exc).__name__}",))
 
@@ -119,7 +126,21 @@ def _parse(value: str) -> Hop:
         date, date_raw = date_without_semicolon(clauses, flags)
     if date_raw and date is None and "no-date" not in flags:
         warnings.append(f"date not understood: {date_raw}")
+    tail_comments = [t for k, t in tail or () if k == COMMENT]
+    return _build(value, clauses, tail_comments, date, date_raw, flags, warnings, unparsed)
 
+
+def _build(
+    value: str,
+    clauses: dict[str, Clause],
+    tail_comments: list[str],
+    date: dt.datetime | None,
+    date_raw: str | None,
+    flags: list[str],
+    warnings: list[str],
+    unparsed: list[str],
+) -> Hop:
+    """Every field but the date, from the clauses: shared by the general and the fast path."""
     # ---- clauses
     tls: TlsInfo | None = None
     envelope_from: str | None = None
@@ -130,14 +151,14 @@ def _parse(value: str) -> Hop:
             if found is not None:
                 tls = tls or found
                 continue
-            low = comment.lower()
+            low = comment[:15].lower()
             if low.startswith(("envelope-from", "envelope-sender")):
                 envelope_from = envelope_from or _strip_angle(comment.split(None, 1)[-1])
             elif name in ("with", "tls") and not low.startswith(("authenticated", "from ")):
                 products.append(comment)
-        if name.endswith("#") or name == "":
+        if cwords and (name == "" or name.endswith("#")):
             unparsed.extend(cwords)
-    for comment in (t for k, t in tail or () if k == COMMENT):
+    for comment in tail_comments:
         if comment.lower().startswith("envelope-from"):
             envelope_from = envelope_from or _strip_angle(comment.split(None, 1)[-1])
 
@@ -147,7 +168,7 @@ def _parse(value: str) -> Hop:
     if by is not None:
         by_words, by_comments = by
         by_host = by_words[0].rstrip(",") if by_words else None
-        if [w.lower() for w in by_words[1:]] != ["over", "tls", "secured", "channel"]:
+        if len(by_words) > 1 and [w.lower() for w in by_words[1:]] != _OVER_TLS:
             unparsed.extend(by_words[1:])
         for comment in by_comments:
             ip = first_ip(comment.split())
@@ -176,19 +197,19 @@ def _parse(value: str) -> Hop:
         encrypted = None
     authenticated = authenticated or upper in AUTH_PROTOCOLS
 
-    ident = _first_word(clauses.get("id"))
-    if ident is not None:
-        ident = _strip_angle(ident)
+    ident = None
     id_clause = clauses.get("id")
-    if id_clause is not None:
+    if id_clause is not None and id_clause[0]:
+        ident = _strip_angle(id_clause[0][0])
         unparsed.extend(id_clause[0][1:])
     for_clause = clauses.get("for")
     for_addr = _strip_angle(" ".join(for_clause[0])) if for_clause and for_clause[0] else None
     via_clause = clauses.get("via")
     via = " ".join(via_clause[0]) if via_clause and via_clause[0] else None
-    env = clauses.get("envelope-from") or clauses.get("envelope-sender")
-    if env is not None and env[0]:
-        envelope_from = envelope_from or _strip_angle(env[0][0])
+    if "envelope-from" in clauses or "envelope-sender" in clauses:
+        env = clauses.get("envelope-from") or clauses["envelope-sender"]
+        if env[0]:
+            envelope_from = envelope_from or _strip_angle(env[0][0])
 
     kind = _kind(clauses, with_protocol, from_ip, from_helo, by_ip, by_host, by_product, date)
     if kind is HopKind.UNPARSED:
@@ -255,15 +276,15 @@ def _kind(
         return HopKind.INTERNAL
     if loopback:
         return HopKind.FILTER
-    preamble = " ".join(clauses[""][1]).lower() if "" in clauses else ""
+    preamble = clauses[""][1] if "" in clauses else ()
     if (
         not has_from
         or "from userid" in product
         or product.endswith("/submit")
         or upper.startswith("LOCAL")
-        or "invoked" in preamble
+        or any("invoked" in comment.lower() for comment in preamble)
         or (from_ip is None and (from_helo or "").lower() == "localhost")
-        or (from_ip is None and "[local]" in " ".join(clauses["from"][1]).lower())
+        or (from_ip is None and any("[local]" in c.lower() for c in clauses["from"][1]))
     ):
         if not has_from and by_host is not None and ip_of(by_host) is not None:
             return HopKind.INTERNAL  # Google: `by 2002:a05:... with SMTP id ...`
@@ -279,12 +300,6 @@ def _loopback(ip: str | None) -> bool:
     return ip.startswith("127.") or ip == "::1" or ip.startswith("::ffff:127.")
 
 
-def _first_word(clause: Clause | None) -> str | None:
-    if clause is None or not clause[0]:
-        return None
-    return clause[0][0]
-
-
 def _strip_angle(text: str) -> str:
     text = text.strip()
     if text.startswith("<") and text.endswith(">"):
@@ -294,3 +309,71 @@ def _strip_angle(text: str) -> str:
 
 def _join(tokens: list[Token]) -> str:
     return " ".join(f"({t})" if k == COMMENT else t for k, t in tokens)
+
+
+# --------------------------------------------------------------------------- fast path
+# The stamps nearly every MTA writes, in RFC 5321 order: `[from H (c)*] by H (c)* [with P (c)*
+# [tls C (c)*]] [id I (c)*] [via V [W]] [for A (c)*]; [Dow, ]D Mon YYYY HH:MM:SS +hhmm [(ZONE)]`,
+# one word per clause value (or `with Microsoft SMTP Server`), comments nested at most one level,
+# no quotes or backslashes. One match yields the clauses `segment` would find and the date
+# `parse_date` would read; `_build` does the rest, as for every stamp. Anything else (or a value
+# word that is a keyword) takes the general path.
+_CM = r'\s*+\(([^()\\"]*+(?:\([^()\\"]*+\)[^()\\"]*+)*+)\)'
+_W = r'([^\s()";\\]++)'
+
+
+def _comments(n: int) -> str:
+    return f"(?:{_CM})?" * n
+
+
+_FAST_RE: Final = re.compile(
+    rf"\s*+(?:(?i:from)\s++{_W}{_comments(4)}\s*+)?"
+    rf"(?i:by)\s++{_W}{_comments(2)}"
+    rf"(?:\s*+(?i:with)\s++(?:(Microsoft\s++SMTP\s++Server)|{_W}){_comments(3)}"
+    rf"(?:\s*+(?i:tls)\s++{_W}{_comments(3)})?)?"
+    rf"(?:\s*+(?i:id)\s++{_W}{_comments(2)})?"
+    rf"(?:\s*+(?i:via)\s++{_W}(?:\s++{_W})?)?"
+    rf"(?:\s*+(?i:for)\s++{_W}{_comments(2)})?"
+    r"\s*+;\s*+((?:[A-Z][a-z]{2},\s++)?(\d{1,2})\s++([A-Za-z]{3})\s++(\d{4})\s++"
+    r"(\d\d):(\d\d):(\d\d)\s++([+-][01]\d[0-5]\d))(?:\s*+\(([A-Za-z0-9+:-]{1,10})\))?\s*+\Z"
+)
+
+
+def _parse_fast(value: str) -> Hop | None:
+    """The common shapes in one match; None sends the value to the general path."""
+    if len(value) > MAX_VALUE:
+        return None
+    m = _FAST_RE.match(value)
+    if m is None:
+        return None
+    g = m.groups()
+    date = fast_date(*g[26:33])
+    if date is None:
+        return None
+    with_words: list[str] | None = None
+    if g[8] is not None:
+        with_words = g[8].split()
+    elif g[9] is not None:
+        with_words = [g[9]]
+    for word in (g[9], g[13], g[20], g[21]):  # not right after from/by/id/for: keywords win
+        if word is not None and word.lower() in KEYWORDS:
+            return None
+    clauses: dict[str, Clause] = {"": ([], [])}
+    if g[0] is not None:
+        clauses["from"] = ([g[0]], [c for c in g[1:5] if c is not None])
+    clauses["by"] = ([g[5]], [c for c in g[6:8] if c is not None])
+    if with_words is not None:
+        clauses["with"] = (with_words, [c for c in g[10:13] if c is not None])
+        if g[13] is not None:
+            clauses["tls"] = ([g[13]], [c for c in g[14:17] if c is not None])
+    if g[17] is not None:
+        clauses["id"] = ([g[17]], [c for c in g[18:20] if c is not None])
+    if g[20] is not None:
+        clauses["via"] = ([g[20]] if g[21] is None else [g[20], g[21]], [])
+    if g[22] is not None:
+        clauses["for"] = ([g[22]], [c for c in g[23:25] if c is not None])
+    zone = g[33]
+    date_raw = " ".join(g[25].split())
+    if zone is not None:
+        date_raw += f" ({zone})"
+    return _build(value, clauses, [] if zone is None else [zone], date, date_raw, [], [], [])

@@ -40,7 +40,7 @@ _TOKEN_RE = re.compile(
 
 Clause = tuple[list[str], list[str]]  # words, comments (inner text)
 
-_KEYWORDS: Final = frozenset(
+KEYWORDS: Final = frozenset(
     ("from", "by", "via", "with", "id", "for", "tls", "envelope-from", "envelope-sender")
 )
 _NEEDS_VALUE: Final = frozenset(("from", "by", "id", "for"))
@@ -98,7 +98,7 @@ def _clauses(pieces: list[str]) -> tuple[dict[str, Clause], list[str]]:
         words = current[0]
         for word in piece.split():
             low = word.lower()
-            if low not in _KEYWORDS or (name in _NEEDS_VALUE and not words and not current[1]):
+            if low not in KEYWORDS or (name in _NEEDS_VALUE and not words and not current[1]):
                 words.append(word)  # `by id.example`: right after a keyword, a value
             elif low not in clauses:
                 name = low
@@ -274,18 +274,9 @@ def parse_date(words: list[str], comments: list[str]) -> tuple[dt.datetime | Non
     text = " ".join(words)
     fast = _FAST_DATE_RE.match(text)
     if fast is not None:
-        day_s, mon_s, year_s, hh, mm, ss, zone = fast.groups()
-        month = _MONTHS.get(mon_s.lower())
-        delta = _FAST_OFFSETS.get(zone)
-        if delta is None:
-            delta = _FAST_OFFSETS[zone] = dt.timedelta(minutes=_zone_offset(zone, [], []))
-        if month is not None and zone != "-0000":
-            try:
-                return dt.datetime(
-                    int(year_s), month, int(day_s), int(hh), int(mm), int(ss), 0, _UTC
-                ) - delta, ()
-            except ValueError:
-                pass
+        date = fast_date(*fast.groups())
+        if date is not None:
+            return date, ()
     flags: list[str] = []
     m = _RFC_DATE_RE.search(text)
     if m is not None:
@@ -329,6 +320,22 @@ def parse_date(words: list[str], comments: list[str]) -> tuple[dt.datetime | Non
     except ValueError:
         return None, ("date-unparsed",)
     return local - dt.timedelta(minutes=offset), tuple(flags)
+
+
+def fast_date(
+    day: str, month: str, year: str, hh: str, mm: str, ss: str, zone: str
+) -> dt.datetime | None:
+    """`D Mon YYYY HH:MM:SS +hhmm` in UTC without flags, or None: let `parse_date` look closer."""
+    number = _MONTHS.get(month.lower())
+    if number is None or zone == "-0000":
+        return None
+    delta = _FAST_OFFSETS.get(zone)
+    if delta is None:
+        delta = _FAST_OFFSETS[zone] = dt.timedelta(minutes=_zone_offset(zone, [], []))
+    try:
+        return dt.datetime(int(year), number, int(day), int(hh), int(mm), int(ss), 0, _UTC) - delta
+    except ValueError:
+        return None
 
 
 def _zone_offset(zone: str | None, comments: list[str], flags: list[str]) -> int:
