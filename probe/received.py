@@ -15,6 +15,7 @@ malformed line between two Received headers and drops the rest (research/receive
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from email.message import Message
 from typing import Final
@@ -142,29 +143,26 @@ def build_trace(hops: tuple[Hop, ...], *, header_count: int = 0) -> Trace:
     """Links, delays and anomalies over hops already in origin-first order."""
     anomalies: list[Anomaly] = []
     notes: list[Anomaly] = []
-    for n, hop in enumerate(hops, 1):
-        subject = f"hop {n}"
-        if hop.status is ParseStatus.RAW:
-            anomalies.append(Anomaly("unparsable-hop", subject, hop.raw))
-        elif hop.date is None and hop.date_raw:
-            anomalies.append(Anomaly("unparsable-date", subject, hop.date_raw))
-        elif hop.date is None:
-            notes.append(Anomaly("no-date", subject, "the stamp carries no date"))
-        if hop.kind is HopKind.FILTER:
-            notes.append(Anomaly("filter-loop", subject, f"re-injection by {hop.by_host}"))
-
-    # TLS along the path, over network hops whose stamp says
+    # per hop: parse problems, filter loops, and TLS along the path over network hops that say
     changes: dict[int, str] = {}
     tls_notes: list[Anomaly] = []
     last_tls: bool | None = None
     for n, hop in enumerate(hops, 1):
-        if hop.kind is not HopKind.NETWORK or hop.encrypted is None:
-            continue
-        if last_tls is not None and hop.encrypted != last_tls:
-            change = "starts" if hop.encrypted else "stops"
-            changes[n] = change
-            tls_notes.append(Anomaly(f"tls-{change}", f"hop {n}", f"with {hop.with_protocol}"))
-        last_tls = hop.encrypted
+        if hop.status is ParseStatus.RAW:
+            anomalies.append(Anomaly("unparsable-hop", f"hop {n}", hop.raw))
+        elif hop.date is None and hop.date_raw:
+            anomalies.append(Anomaly("unparsable-date", f"hop {n}", hop.date_raw))
+        elif hop.date is None:
+            notes.append(Anomaly("no-date", f"hop {n}", "the stamp carries no date"))
+        kind = hop.kind
+        if kind is HopKind.FILTER:
+            notes.append(Anomaly("filter-loop", f"hop {n}", f"re-injection by {hop.by_host}"))
+        elif kind is HopKind.NETWORK and hop.encrypted is not None:
+            if last_tls is not None and hop.encrypted != last_tls:
+                change = "starts" if hop.encrypted else "stops"
+                changes[n] = change
+                tls_notes.append(Anomaly(f"tls-{change}", f"hop {n}", f"with {hop.with_protocol}"))
+            last_tls = hop.encrypted
 
     links = []
     for n in range(1, len(hops)):
@@ -204,11 +202,16 @@ def build_trace(hops: tuple[Hop, ...], *, header_count: int = 0) -> Trace:
     )
 
 
-def _norm(name: str | None) -> str | None:
-    if not name:
-        return None
+@functools.lru_cache(maxsize=8192)  # host names recur across the messages of one mailbox
+def _norm(name: str) -> str:
     name = name.strip("[]").rstrip(".").lower()
     return name[5:] if name.startswith("ipv6:") else name
+
+
+@functools.lru_cache(maxsize=8192)
+def _keys(name: str) -> frozenset[str]:
+    """Comparison keys of a normalized name: its first label and domain (none for addresses)."""
+    return frozenset(_name_keys(name)) if _is_name(name) else frozenset()
 
 
 _UNCOMPARED: Final = (HopKind.LOCAL, HopKind.FETCH, HopKind.UNPARSED)
@@ -218,20 +221,20 @@ def _by_from_match(before: Hop, after: Hop) -> bool | None:
     """Does hop `before`'s `by` name the host that hop `after` says it came from?"""
     if after.kind in _UNCOMPARED:
         return None
-    by_names = {n for n in (_norm(before.by_host), _norm(before.by_ip)) if n}
+    by_names = [_norm(n) for n in (before.by_host, before.by_ip) if n]
+    by_names = [n for n in by_names if n]
     if not by_names:
         return None
-    from_names = {
-        n for n in (_norm(after.from_helo), _norm(after.from_rdns), _norm(after.from_ip)) if n
-    }
+    from_names = [_norm(n) for n in (after.from_helo, after.from_rdns, after.from_ip) if n]
+    from_names = [n for n in from_names if n]
     if not from_names:
         return None
-    if not by_names.isdisjoint(from_names):
+    if any(n in by_names for n in from_names):
         return True
     # the same box under two names (EOP: X.mail.protection... vs X.eop-nam02...), or two boxes
     # of one cluster in one domain (mx07 vs mx08.pphosted.com)
-    by_keys = {k for n in by_names if _is_name(n) for k in _name_keys(n)}
-    return not by_keys.isdisjoint(k for n in from_names if _is_name(n) for k in _name_keys(n))
+    by_keys = frozenset().union(*(_keys(n) for n in by_names))
+    return any(not by_keys.isdisjoint(_keys(n)) for n in from_names)
 
 
 def _from_text(hop: Hop) -> str:

@@ -545,3 +545,112 @@ def test_header_end_is_the_first_empty_line(text: str) -> None:
     raw = text.encode()
     found = re.search(rb"\r?\n\r?\n", raw)
     assert _header_end(raw) == (found.start() if found else len(raw))
+
+
+# --------------------------------------------------------------------------- fast path
+# `_parse_fast` takes the common RFC-order shapes in one match; wherever it answers, it must
+# answer exactly what the general path `_parse` does.
+
+
+def _bench_values() -> list[str]:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
+    try:
+        import bench_received
+    finally:
+        sys.path.pop(0)
+    from probe.received import header_fields
+
+    messages = bench_received.generate(200, seed=7)
+    return [v for m in messages for n, v in header_fields(m) if n.lower() == "received"]
+
+
+def test_fast_path_equals_the_general_path_on_every_sample() -> None:
+    from probe.received_hop import _parse, _parse_fast
+
+    values = [value for _, value, _ in CASES] + _bench_values()
+    taken = 0
+    for value in values:
+        fast = _parse_fast(value)
+        if fast is not None:
+            taken += 1
+            assert fast == _parse(value), value
+    assert taken > len(values) // 2  # the common shapes do take it
+
+
+_HOSTS = ["mx.example.org", "localhost", "[192.0.2.7]", "id", "by", "for", "with", "a(b)c"]
+_FROM_COMMENTS = [
+    "(mail.example.net [192.0.2.1])",
+    "(mail.example.net. [IPv6:2001:db8::25])",
+    "([192.0.2.7] helo=pc.example.net)",
+    "(2603:10d6:103:92::11)",
+    "(HELO smtp.example.net) (user@192.0.2.9)",
+    "(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))",
+    "(No client certificate requested)",
+    "(Authenticated sender: a@example.org)",
+    "(may be forged)",
+    "(localhost [127.0.0.1])",
+    "([local])",
+    "(envelope-from <a@example.com>)",
+]
+_BY_COMMENTS = [
+    "(Postfix)",
+    "(Postfix, from userid 1000)",
+    "(8.15.2/8.15.2/Submit)",
+    "(10.167.16.180)",
+    "(amavisd-new, port 10024)",
+    "(ietfa.amsl.com [127.0.0.1])",
+    "(version=TLS1_2, cipher=X)",
+]
+_WITH = ["ESMTPS", "esmtp", "LMTP", "HTTPS", "local", "mapi", "Microsoft SMTP Server", "id", "SMTP"]
+_WITH_COMMENTS = ["(TLS1.3)", "(Exim 4.96)", "(envelope-from <a@example.com>)", "(from a)"]
+_DATES = [
+    "Tue, 29 Aug 2023 09:20:10 -0700 (PDT)",
+    "Tue,  7 May 2019 14:01:07 -0700",
+    "3 Jun 2002 13:34:29 -0000",
+    "31 Feb 2024 10:00:00 +0000",
+    "Mon, 1 Foo 2024 10:00:00 +0100 (CET)",
+    "Wed, 12 Jun 2024 08:10:24 +0000(UTC)",
+    "Wed, 12 Jun 2024 08:10:24 +1500",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    helo=st.one_of(st.none(), st.sampled_from(_HOSTS)),
+    from_comments=st.lists(st.sampled_from(_FROM_COMMENTS), max_size=5),
+    by=st.sampled_from(_HOSTS + ["2002:a05:612c:2691::1"]),
+    by_comments=st.lists(st.sampled_from(_BY_COMMENTS), max_size=3),
+    with_=st.one_of(st.none(), st.sampled_from(_WITH)),
+    with_comments=st.lists(st.sampled_from(_WITH_COMMENTS), max_size=3),
+    tls=st.one_of(st.none(), st.sampled_from(["TLS_AES_256_GCM_SHA384", "id"])),
+    ident=st.one_of(st.none(), st.sampled_from(["4Vz1", "<x@y>", "for"])),
+    via=st.one_of(st.none(), st.sampled_from(["Frontend Transport", "Mapi", "for x"])),
+    rcpt=st.one_of(st.none(), st.sampled_from(["<b@example.org>", "b@example.org", "id"])),
+    rcpt_comments=st.lists(st.sampled_from(_BY_COMMENTS + _WITH_COMMENTS), max_size=2),
+    date=st.sampled_from(_DATES),
+    space=st.sampled_from([" ", "\t", "  ", "\r\n\t"]),
+)
+def test_fast_path_equals_the_general_path_on_variants(**parts: Any) -> None:
+    from probe.received_hop import _parse, _parse_fast
+
+    sp = parts["space"]
+    out: list[str] = []
+    if parts["helo"] is not None:
+        out += ["from", parts["helo"], *parts["from_comments"]]
+    out += ["by", parts["by"], *parts["by_comments"]]
+    if parts["with_"] is not None:
+        out += ["with", parts["with_"], *parts["with_comments"]]
+        if parts["tls"] is not None:
+            out += ["tls", parts["tls"]]
+    if parts["ident"] is not None:
+        out += ["id", parts["ident"]]
+    if parts["via"] is not None:
+        out += ["via", parts["via"]]
+    if parts["rcpt"] is not None:
+        out += ["for", parts["rcpt"], *parts["rcpt_comments"]]
+    value = sp.join(out) + ";" + sp + parts["date"]
+    fast = _parse_fast(value)
+    if fast is not None:
+        assert fast == _parse(value), value
