@@ -312,12 +312,12 @@ def _join(tokens: list[Token]) -> str:
 
 
 # --------------------------------------------------------------------------- fast path
-# The stamps nearly every MTA writes, in RFC 5321 order: `[from H (c)*] by H (c)* [with P (c)*
-# [tls C (c)*]] [id I (c)*] [via V [W]] [for A (c)*]; [Dow, ]D Mon YYYY HH:MM:SS +hhmm [(ZONE)]`,
-# one word per clause value (or `with Microsoft SMTP Server`), comments nested at most one level,
-# no quotes or backslashes. One match yields the clauses `segment` would find and the date
-# `parse_date` would read; `_build` does the rest, as for every stamp. Anything else (or a value
-# word that is a keyword) takes the general path.
+# The stamps nearly every MTA writes, in RFC 5321 order: `[(c)] [from H (c)*] [by H (c)*]
+# [with P (c)* [tls C (c)*]] [id I (c)*] [via V [W]] [for A (c)*]; [Dow, ]D Mon YYYY HH:MM:SS
+# +hhmm [(ZONE)]`, one word per clause value (or `with Microsoft SMTP Server`), comments nested
+# at most one level, no quotes or backslashes. One match yields the clauses `segment` would find
+# and the date `parse_date` would read; `_build` does the rest, as for every stamp. Anything else
+# (or a value word that is a keyword) takes the general path `_parse`.
 _CM = r'\s*+\(([^()\\"]*+(?:\([^()\\"]*+\)[^()\\"]*+)*+)\)'
 _W = r'([^\s()";\\]++)'
 
@@ -327,8 +327,8 @@ def _comments(n: int) -> str:
 
 
 _FAST_RE: Final = re.compile(
-    rf"\s*+(?:(?i:from)\s++{_W}{_comments(4)}\s*+)?"
-    rf"(?i:by)\s++{_W}{_comments(2)}"
+    rf"{_comments(1)}\s*+(?:(?i:from)\s++{_W}{_comments(4)}\s*+)?"
+    rf"(?:(?i:by)\s++{_W}{_comments(2)})?"
     rf"(?:\s*+(?i:with)\s++(?:(Microsoft\s++SMTP\s++Server)|{_W}){_comments(3)}"
     rf"(?:\s*+(?i:tls)\s++{_W}{_comments(3)})?)?"
     rf"(?:\s*+(?i:id)\s++{_W}{_comments(2)})?"
@@ -347,33 +347,34 @@ def _parse_fast(value: str) -> Hop | None:
     if m is None:
         return None
     g = m.groups()
-    date = fast_date(*g[26:33])
+    date = fast_date(*g[27:34])
     if date is None:
         return None
     with_words: list[str] | None = None
-    if g[8] is not None:
-        with_words = g[8].split()
-    elif g[9] is not None:
-        with_words = [g[9]]
-    for word in (g[9], g[13], g[20], g[21]):  # not right after from/by/id/for: keywords win
+    if g[9] is not None:
+        with_words = g[9].split()
+    elif g[10] is not None:
+        with_words = [g[10]]
+    for word in (g[10], g[14], g[21], g[22]):  # not right after from/by/id/for: keywords win
         if word is not None and word.lower() in KEYWORDS:
             return None
-    clauses: dict[str, Clause] = {"": ([], [])}
-    if g[0] is not None:
-        clauses["from"] = ([g[0]], [c for c in g[1:5] if c is not None])
-    clauses["by"] = ([g[5]], [c for c in g[6:8] if c is not None])
+    clauses: dict[str, Clause] = {"": ([], [] if g[0] is None else [g[0]])}
+    if g[1] is not None:
+        clauses["from"] = ([g[1]], [c for c in g[2:6] if c is not None])
+    if g[6] is not None:
+        clauses["by"] = ([g[6]], [c for c in g[7:9] if c is not None])
     if with_words is not None:
-        clauses["with"] = (with_words, [c for c in g[10:13] if c is not None])
-        if g[13] is not None:
-            clauses["tls"] = ([g[13]], [c for c in g[14:17] if c is not None])
-    if g[17] is not None:
-        clauses["id"] = ([g[17]], [c for c in g[18:20] if c is not None])
-    if g[20] is not None:
-        clauses["via"] = ([g[20]] if g[21] is None else [g[20], g[21]], [])
-    if g[22] is not None:
-        clauses["for"] = ([g[22]], [c for c in g[23:25] if c is not None])
-    zone = g[33]
-    date_raw = " ".join(g[25].split())
+        clauses["with"] = (with_words, [c for c in g[11:14] if c is not None])
+        if g[14] is not None:
+            clauses["tls"] = ([g[14]], [c for c in g[15:18] if c is not None])
+    if g[18] is not None:
+        clauses["id"] = ([g[18]], [c for c in g[19:21] if c is not None])
+    if g[21] is not None:
+        clauses["via"] = ([g[21]] if g[22] is None else [g[21], g[22]], [])
+    if g[23] is not None:
+        clauses["for"] = ([g[23]], [c for c in g[24:26] if c is not None])
+    zone = g[34]
+    date_raw = " ".join(g[26].split())
     if zone is not None:
         date_raw += f" ({zone})"
     return _build(value, clauses, [] if zone is None else [zone], date, date_raw, [], [], [])

@@ -620,7 +620,8 @@ _DATES = [
 @given(
     helo=st.one_of(st.none(), st.sampled_from(_HOSTS)),
     from_comments=st.lists(st.sampled_from(_FROM_COMMENTS), max_size=5),
-    by=st.sampled_from(_HOSTS + ["2002:a05:612c:2691::1"]),
+    preamble=st.sampled_from(["", "(qmail 4 invoked from network)", "(from www@localhost)"]),
+    by=st.one_of(st.none(), st.sampled_from(_HOSTS + ["2002:a05:612c:2691::1"])),
     by_comments=st.lists(st.sampled_from(_BY_COMMENTS), max_size=3),
     with_=st.one_of(st.none(), st.sampled_from(_WITH)),
     with_comments=st.lists(st.sampled_from(_WITH_COMMENTS), max_size=3),
@@ -636,10 +637,11 @@ def test_fast_path_equals_the_general_path_on_variants(**parts: Any) -> None:
     from probe.received_hop import _parse, _parse_fast
 
     sp = parts["space"]
-    out: list[str] = []
+    out: list[str] = [parts["preamble"]] if parts["preamble"] else []
     if parts["helo"] is not None:
         out += ["from", parts["helo"], *parts["from_comments"]]
-    out += ["by", parts["by"], *parts["by_comments"]]
+    if parts["by"] is not None:
+        out += ["by", parts["by"], *parts["by_comments"]]
     if parts["with_"] is not None:
         out += ["with", parts["with_"], *parts["with_comments"]]
         if parts["tls"] is not None:
