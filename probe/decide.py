@@ -11,6 +11,7 @@ yields "no hop interferes" with what was tested.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections.abc import Iterable, Mapping
 
 from probe.collect.results import Arrival, ArrivalStatus
@@ -126,12 +127,26 @@ def build_context(run: RunResult) -> Context:
 
 
 def _answering_host(run: RunResult) -> str:
-    if run.hop1 is not None:
-        return run.hop1.host.rstrip(".").lower()
-    for send in run.variants:
-        for attempt in send.attempts:
-            return attempt.host.rstrip(".").lower()
+    """Hop 1's name: the MX host, or for an address (--via 192.0.2.1) the name its banner gives."""
+    convs = [run.hop1] if run.hop1 is not None else []
+    convs += [a for s in run.variants for a in s.attempts]
+    for conv in convs:
+        host = conv.host.rstrip(".").lower()
+        if not _is_address(host):
+            return host
+        words = conv.banner.text.split() if conv.banner is not None else []
+        if words and "." in words[0] and not _is_address(words[0]) and "*" not in words[0]:
+            return words[0].rstrip(".").lower()
+        return host
     return run.domain
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def _reference_path(

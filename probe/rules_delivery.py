@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from probe.collect.results import Arrival
 from probe.decide import Context, Placed
+from probe.dsn import Bounce
 from probe.model import Outcome
 from probe.rules_base import (
     condition_of,
@@ -15,35 +16,48 @@ from probe.verdict import Action, Confidence, Evidence, HopAction
 
 
 def rule_bounces(ctx: Context) -> list[Placed]:
-    """Post-acceptance rejections from DSNs: Reporting-MTA and Remote-MTA."""
-    placed = []
+    """Post-acceptance rejections from DSNs, grouped by the reporting MTA and the status: that
+    MTA (named by Reporting-MTA) accepted and then refused, or relayed and was refused by the
+    Remote-MTA."""
+    groups: dict[tuple[str, str], list[tuple[str, Bounce]]] = {}
     for analysis in ctx.analyses.values():
         for bounce in analysis.bounces:
             reporter = (bounce.reporting_mta or "").split(";")[-1].strip().lower().rstrip(".")
-            key = reporter if reporter in ctx.path else (f"after:{ctx.hop1}")
-            evidence = [Evidence("bounce", f"Reporting-MTA: {bounce.reporting_mta}")]
-            for rcpt in bounce.recipients:
-                if rcpt.remote_mta:
-                    evidence.append(Evidence("bounce", f"Remote-MTA: {rcpt.remote_mta}"))
-                if rcpt.diagnostic_code:
-                    evidence.append(Evidence("bounce", f"Diagnostic-Code: {rcpt.diagnostic_code}"))
-                if rcpt.status:
-                    evidence.append(Evidence("bounce", f"Status: {rcpt.status}"))
-            summary = f"accepts, then bounces {analysis.variant}: {bounce.diagnostic or 'see DSN'}"
-            placed.append(
-                Placed(
-                    key,
-                    HopAction(
-                        Action.BOUNCES,
-                        summary,
-                        condition=f"variant {analysis.variant}",
-                        evidence=tuple(evidence),
-                        confidence=Confidence.HIGH,
-                        rule="dsn",
-                        variants=(analysis.variant,),
-                    ),
-                )
+            status = next((r.status for r in bounce.recipients if r.status), "") or ""
+            groups.setdefault((reporter, status), []).append((analysis.variant, bounce))
+    placed = []
+    delivered = [s for s in ctx.sends if ctx.delivered(s.probe_id)]
+    for (reporter, status), items in groups.items():
+        key = reporter or f"after:{ctx.hop1}"
+        bounced = [s for s in ctx.sends if s.variant in {v for v, _ in items}]
+        condition = condition_of(bounced, delivered, ctx) if delivered else "every variant"
+        bounce = items[0][1]
+        evidence = [Evidence("bounce", f"Reporting-MTA: {bounce.reporting_mta}", items[0][0])]
+        for rcpt in bounce.recipients:
+            for label, value in (
+                ("Final-Recipient", rcpt.final_recipient),
+                ("Status", rcpt.status),
+                ("Remote-MTA", rcpt.remote_mta),
+                ("Diagnostic-Code", rcpt.diagnostic_code),
+            ):
+                if value:
+                    evidence.append(Evidence("bounce", f"{label}: {value}", items[0][0]))
+        remote = next((r.remote_mta for r in bounce.recipients if r.remote_mta), None)
+        via = f" (refused by {remote})" if remote else ""
+        placed.append(
+            Placed(
+                key,
+                HopAction(
+                    Action.BOUNCES,
+                    f"accepts, then bounces {condition}{via}: {bounce.diagnostic or status}",
+                    condition=condition,
+                    evidence=tuple(evidence),
+                    confidence=Confidence.HIGH,
+                    rule="dsn",
+                    variants=tuple(v for v, _ in items),
+                ),
             )
+        )
     return placed
 
 
