@@ -150,6 +150,21 @@ async def probe_hop1(req: RunRequest, state: RunState) -> None:
         state.advertised = size_limit(caps)
 
 
+_UNREACHABLE = {
+    Outcome.REFUSED,
+    Outcome.UNREACHABLE,
+    Outcome.TIMEOUT,
+    Outcome.RESET,
+    Outcome.DISCONNECTED,
+    Outcome.GARBAGE,
+}
+
+
+def unreachable(hop1: Conversation | None) -> bool:
+    """Every address failed before a usable banner: sending the matrix would only wait more."""
+    return hop1 is not None and hop1.outcome in _UNREACHABLE and hop1.stage in ("connect", "banner")
+
+
 def make_jobs(req: RunRequest, state: RunState) -> list[Job]:
     jobs = []
     for spec in req.variants:
@@ -209,6 +224,13 @@ async def execute(
     state.stage = "hop1"
     progress(f"talking to {state.targets[0].label}")
     await probe_hop1(req, state)
+    if unreachable(state.hop1):
+        assert state.hop1 is not None
+        progress(
+            f"no MX address answered ({state.hop1.outcome} at {state.hop1.stage}): nothing sent"
+        )
+        state.stage = "done"
+        return
     state.stage = "send"
     jobs = make_jobs(req, state)
     done = 0

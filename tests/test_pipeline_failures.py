@@ -102,3 +102,24 @@ def test_a_hop_that_keeps_deferring_is_named() -> None:
     delays = [a for h in result.decision.hops for a in h.actions if a.action is Action.DELAYS]
     assert delays and "451" in delays[0].summary
     assert result.status is Status.WARNING
+
+
+async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Accepts the connection and never says a word."""
+    await reader.read()
+
+
+def test_a_server_that_hangs_is_probed_once_not_per_variant() -> None:
+    profile = parse_profile(
+        PROFILE + "\n[defaults.timeouts]\nbanner = 0.5\nconnect = 0.5\n",
+        source="<test>",
+        loader=file_loader,
+    )
+    with ThreadedServer(lambda: raw_server(silent)) as server:
+        req = build_request("peer.test", "user@peer.test", profile, via=f"127.0.0.1:{server.port}")
+        result, error = perform(req, deadline=30.0, quiet=True)
+    assert error is None and result.variants == ()
+    assert result.hop1 is not None and result.hop1.outcome is Outcome.TIMEOUT
+    assert result.decision is not None
+    assert result.decision.headline[0].startswith("Nothing measured: no MX answered (timeout")
+    assert result.status is Status.UNKNOWN
