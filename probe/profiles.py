@@ -295,7 +295,8 @@ class _Parser:
             raise self.fail(key, f"{number} is out of range ({low} .. {high})")
         return number
 
-    def seconds(self, value: Any, key: str) -> float:
+    def seconds(self, value: Any, key: str, *, zero: bool = False) -> float:
+        """A duration; `zero` allows 0 (no retries, no waiting) where that makes sense."""
         if isinstance(value, str):
             match = _DURATION_RE.fullmatch(value.strip())
             if not match:
@@ -303,8 +304,9 @@ class _Parser:
             scale = {"": 1, "s": 1, "m": 60, "h": 3600}[(match[2] or "").lower()]
             value = float(match[1]) * scale
         number = float(self.typed(value, key, (int, float), "a number of seconds"))
-        if not 0 < number <= 86_400:
-            raise self.fail(key, f"{number:g} seconds is out of range (0 .. 86400)")
+        if not (0 <= number if zero else 0 < number) or number > 86_400:
+            bounds = "0 .. 86400" if zero else "more than 0, at most 86400"
+            raise self.fail(key, f"{number:g} seconds is out of range ({bounds})")
         return number
 
     def choice(self, value: Any, key: str, enum_type: type[enum.StrEnum], what: str) -> Any:
@@ -370,7 +372,7 @@ class _Parser:
                     raise self.fail(where, f"{number:g} seconds is out of range (0 .. 60)")
                 out.defaults[key] = number
             else:
-                out.defaults[key] = self.seconds(value, where)
+                out.defaults[key] = self.seconds(value, where, zero=True)
 
     def variant(self, raw: Any, key: str) -> VariantSpec:
         raw = self.table(raw, key, _VARIANT)
