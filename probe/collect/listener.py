@@ -428,6 +428,31 @@ class MaildirDelivery:
     async def close(self) -> None:
         """Nothing to finish: every copy is stored before the reply."""
 
+    def local_record(self, rcpt: str, size: int) -> ListenerRecord:
+        """The record of a message a lab MTA injects for local delivery to `rcpt` (a DSN): the
+        null sender, no SMTP client."""
+        now = utcnow()
+        return ListenerRecord(
+            server=self.personality.hostname,
+            queue_id=stamps.queue_id(self.personality.stamp),
+            peer="",
+            peer_port=0,
+            local="",
+            local_port=0,
+            helo="",
+            esmtp=False,
+            tls=False,
+            tls_protocol=None,
+            tls_cipher=None,
+            mail_from="",
+            mail_params=(),
+            rcpts=(RcptRecord(rcpt),),
+            size=size,
+            connected_at=now,
+            data_at=None,
+            received_at=now,
+        )
+
     def _store(self, record: ListenerRecord, rcpt: str, data: bytes) -> ListenerRecord:
         head = f"Return-Path: <{record.mail_from}>\r\n"
         if rcpt:

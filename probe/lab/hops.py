@@ -26,10 +26,11 @@ from probe.collect.listener import (
     ListenerRecord,
     MaildirDelivery,
     Personality,
+    RcptRecord,
     SmtpHop,
 )
 from probe.errors import ConfigError
-from probe.lab import asa, behaviours
+from probe.lab import asa, behaviours, bounce
 from probe.lab.certs import LabCA
 
 FORWARD_TIMEOUT = 60.0
@@ -55,6 +56,8 @@ class HopContext:
     next_hop: tuple[str, int] | None
     maildir: Path
     ca: LabCA
+    next_name: str | None = None  # the next hop's host name, as a DSN names it
+    mailbox: MaildirDelivery | None = None  # the sender's mailbox: where DSNs go
 
 
 class Params:
@@ -102,8 +105,10 @@ class Forward:
     `transparent`: an inline proxy. It uses the client's HELO name, relays before it answers and
     passes the next hop's own final reply back. Otherwise the hop is a store-and-forward MTA: it
     answers 250 with its own queue id at once and relays in a background task, retrying a
-    temporary failure after each of `retry_delays` (a permanent failure would be a bounce; the
-    lab keeps it in `failures`). `close()` cancels what is still queued.
+    temporary failure after each of `retry_delays`. A permanent failure (5xx at MAIL, RCPT, DATA
+    or end of data) is returned to the envelope sender as a DSN (probe.lab.bounce) delivered
+    into `mailbox`, the sender's mailbox in the lab, and kept in `failures`. `close()` cancels
+    what is still queued.
     """
 
     def __init__(
@@ -113,12 +118,17 @@ class Forward:
         *,
         transparent: bool = False,
         retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        target_name: str | None = None,
+        mailbox: MaildirDelivery | None = None,
     ) -> None:
         self.target = target
         self.personality = personality
         self.transparent = transparent
         self.retry_delays = retry_delays
+        self.remote = bounce.RemoteMta(target[0], target_name)
+        self.mailbox = mailbox
         self.failures: list[tuple[str, str]] = []  # (queue id, last reply) given up on
+        self.bounces: list[bytes] = []  # the DSNs written
         self._queue: set[asyncio.Task[None]] = set()
 
     async def deliver(self, record: ListenerRecord, data: bytes) -> str:
@@ -130,14 +140,38 @@ class Forward:
         return self.personality.queued_reply.format(queue_id=record.queue_id)
 
     async def _forward(self, record: ListenerRecord, data: bytes) -> None:
-        reply = ""
+        pending = record.rcpts
+        failed: list[bounce.Failure] = []
+        attempt = Attempt("", "")
         for delay in (0.0, *self.retry_delays):
             await asyncio.sleep(delay)
-            reply = await self.relay(record, data)
-            if not reply.startswith("4"):
+            attempt = await self.attempt(record, data, pending)
+            refused = dict(attempt.refused)
+            failed += [
+                bounce.Failure(r, refused[r.address], "RCPT TO")
+                for r in pending
+                if r.address in refused
+            ]
+            pending = tuple(r for r in pending if r.address not in refused)
+            if not pending or not attempt.reply.startswith("4"):
                 break
-        if not reply.startswith("2"):
-            self.failures.append((record.queue_id, reply))
+        if pending and attempt.reply.startswith("5"):
+            failed += [bounce.Failure(r, attempt.reply, attempt.stage) for r in pending]
+        if failed or not attempt.reply.startswith("2"):
+            self.failures.append((record.queue_id, attempt.reply or failed[0].reply))
+        if failed:
+            await self._bounce(record, data, failed)
+
+    async def _bounce(
+        self, record: ListenerRecord, data: bytes, failed: list[bounce.Failure]
+    ) -> None:
+        """Return the message to its sender, as the hop's MTA would."""
+        reported = bounce.reportable(record.mail_from, failed)
+        if not reported or self.mailbox is None:
+            return
+        dsn = bounce.postfix_dsn(self.personality.hostname, record, data, reported, self.remote)
+        self.bounces.append(dsn)
+        await self.mailbox.deliver(self.mailbox.local_record(record.mail_from, len(dsn)), dsn)
 
     async def close(self) -> None:
         for task in list(self._queue):
@@ -145,7 +179,21 @@ class Forward:
         await asyncio.gather(*self._queue, return_exceptions=True)
 
     async def relay(self, record: ListenerRecord, data: bytes) -> str:
-        """One attempt: the next hop's final reply, or a 4xx text when it could not be reached."""
+        """One attempt as an inline proxy: the next hop's final reply (or its refusal of a
+        recipient), or a 4xx text when it could not be reached."""
+        attempt = await self.attempt(record, data, record.rcpts, stop_on_refusal=True)
+        return attempt.reply
+
+    async def attempt(
+        self,
+        record: ListenerRecord,
+        data: bytes,
+        rcpts: tuple[RcptRecord, ...],
+        *,
+        stop_on_refusal: bool = False,
+    ) -> Attempt:
+        """One connection to the next hop. Recipients refused with 5xx are listed in
+        `refused` and the others still get the message, unless `stop_on_refusal`."""
         helo = (record.helo or "unknown") if self.transparent else self.personality.hostname
         client = aiosmtplib.SMTP(
             hostname=self.target[0],
@@ -155,27 +203,52 @@ class Forward:
             use_tls=False,
             timeout=FORWARD_TIMEOUT,
         )
+        stage = ""
+        refused: list[tuple[str, str]] = []
         try:
             await client.connect()
             await client.ehlo()
             options, encoding = _mail_options(record.mail_params, client)
+            stage = "MAIL FROM"
             await client.mail(record.mail_from, options=options, encoding=encoding)
-            for rcpt in record.rcpt_addresses:
-                await client.rcpt(rcpt, encoding=encoding)
+            stage = "RCPT TO"
+            for rcpt in rcpts:
+                try:
+                    await client.rcpt(rcpt.address, encoding=encoding)
+                except aiosmtplib.SMTPRecipientRefused as exc:
+                    if stop_on_refusal or exc.code < 500:
+                        raise
+                    refused.append((rcpt.address, _reply_text(exc.code, exc.message)))
+            if len(refused) == len(rcpts):
+                return Attempt(refused[-1][1] if refused else "", stage, tuple(refused))
+            stage = "DATA"
             response = await client.data(data)
         except (SmtpUtf8Refused, UnicodeEncodeError):  # Postfix's text for the same case
-            return "553 5.6.7 SMTPUTF8 is required, but was not offered by the next hop"
+            reply = "553 5.6.7 SMTPUTF8 is required, but was not offered by host "
+            return Attempt(reply + f"{self.remote.host}[{self.remote.address}]", "")
+        except aiosmtplib.SMTPDataError as exc:  # the DATA command itself only when no 354
+            where = "DATA" if exc.code == 503 else "end of DATA"
+            return Attempt(_reply_text(exc.code, exc.message), where, tuple(refused))
         except aiosmtplib.SMTPResponseException as exc:
-            return _reply_text(exc.code, exc.message)
+            return Attempt(_reply_text(exc.code, exc.message), stage, tuple(refused))
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            return f"451 4.4.1 next hop failed: {type(exc).__name__}"
+            return Attempt(f"451 4.4.1 next hop failed: {type(exc).__name__}", "")
         finally:
             if client.is_connected:
                 try:
                     await client.quit()
                 except (aiosmtplib.SMTPException, OSError, TimeoutError):
                     client.close()
-        return _reply_text(response.code, response.message)
+        return Attempt(_reply_text(response.code, response.message), "end of DATA", tuple(refused))
+
+
+@dataclasses.dataclass(frozen=True)
+class Attempt:
+    """How one relay attempt ended: the reply that ended it and the command it answered."""
+
+    reply: str
+    stage: str  # "MAIL FROM", "RCPT TO", "DATA", "end of DATA"; "" before MAIL or local
+    refused: tuple[tuple[str, str], ...] = ()  # (recipient, 5xx reply) refused at RCPT
 
 
 class SmtpUtf8Refused(Exception):
@@ -240,7 +313,13 @@ def _smtp_hop(
     if ctx.next_hop is None:
         delivery = MaildirDelivery(ctx.maildir, personality, on_record=on_record)
     else:
-        delivery = Forward(ctx.next_hop, personality, transparent=transparent)
+        delivery = Forward(
+            ctx.next_hop,
+            personality,
+            transparent=transparent,
+            target_name=ctx.next_name,
+            mailbox=ctx.mailbox,
+        )
     context = ctx.ca.server_context(personality.hostname) if tls else None
     return SmtpHop(HopHandler(personality, delivery, hop_behaviours), context)
 
@@ -251,10 +330,13 @@ def _postfix(ctx: HopContext, params: Params, prefix: str, size: int = 10240000)
 
 
 def _final(ctx: HopContext, params: Params, default_tls: bool) -> Hop:
-    personality = _postfix(ctx, params, "mx", params.integer("size", 10240000))
+    size = params.integer("size", 10240000)
+    personality = _postfix(ctx, params, "mx", size)
+    limit = params.integer("limit", 0)  # Postfix message_size_limit; 0: not enforced
     tls = params.flag("tls", default_tls)
     params.check()
-    return _smtp_hop(ctx, personality, [], tls=tls)
+    checks: list[Behaviour] = [behaviours.SizeLimit(size, limit)] if limit else []
+    return _smtp_hop(ctx, personality, checks, tls=tls)
 
 
 def build_final(ctx: HopContext, params: Params) -> Hop:
@@ -266,10 +348,20 @@ def build_tls(ctx: HopContext, params: Params) -> Hop:
 
 
 def build_relay(ctx: HopContext, params: Params) -> Hop:
+    """A relay: Exim by default, or Postfix (`mta = "postfix"`, which offers DSN)."""
     hostname = _hostname(ctx, params, "relay")
     headers = params.get("headers", {"X-Relay-Scanned": "yes"}, dict)
+    mta = params.text("mta", "exim")
+    if mta not in ("exim", "postfix"):
+        raise ConfigError(f"expected exim or postfix, got {mta!r}", path=params.where, key="mta")
+    personality = _postfix(ctx, params, "relay") if mta == "postfix" else _exim(hostname)
     params.check()
-    personality = Personality(
+    pairs = tuple((str(k), str(v)) for k, v in headers.items())
+    return _smtp_hop(ctx, personality, [behaviours.InjectHeaders(pairs)])
+
+
+def _exim(hostname: str) -> Personality:
+    return Personality(
         hostname=hostname,
         banner="ESMTP Exim 4.97 #2",
         keywords=("SIZE 52428800", "8BITMIME", "PIPELINING", "CHUNKING", "PRDR", "HELP"),
@@ -284,8 +376,6 @@ def build_relay(ctx: HopContext, params: Params) -> Hop:
         stamp="exim",
         mail_name="Exim 4.97",
     )
-    pairs = tuple((str(k), str(v)) for k, v in headers.items())
-    return _smtp_hop(ctx, personality, [behaviours.InjectHeaders(pairs)])
 
 
 def build_checkpoint(ctx: HopContext, params: Params) -> Hop:

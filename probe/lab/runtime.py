@@ -7,6 +7,11 @@ is None then, and DNS cannot express the port: use `ScenarioInfo.entry`).
 
 `Lab` is async (start/stop on the caller's loop); `LabThread` runs it on a loop in a background
 thread for synchronous callers (tests, `probe lab`, `probe demo`).
+
+The lab has no mailbox of its own for the probe's sender (e.g. probe@probe.invalid): a DSN that
+a store-and-forward hop returns to the envelope sender is delivered into the scenario's final
+Maildir, as if the sender's mailbox were there (Return-Path: <>, Delivered-To: the sender), so
+`probe run --mailbox maildir:<that Maildir>` collects the bounce with the delivered copies.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from probe.collect.listener import MaildirDelivery, SmtpHop
 from probe.errors import MeasurementError
 from probe.lab import hops
 from probe.lab.certs import LabCA
@@ -189,10 +195,27 @@ class Lab:
         address, port = sock.getsockname()[:2]
         maildir = directory / scenario.name / "Maildir"
         next_hop: tuple[str, int] | None = None
+        next_name: str | None = None
+        mailbox: MaildirDelivery | None = None  # the last hop's: the senders' mailbox too
         for index in range(len(scenario.hops) - 1, -1, -1):
             spec = scenario.hops[index]
-            ctx = hops.HopContext(scenario.name, scenario.domain, address, next_hop, maildir, ca)
+            ctx = hops.HopContext(
+                scenario.name,
+                scenario.domain,
+                address,
+                next_hop,
+                maildir,
+                ca,
+                next_name=next_name,
+                mailbox=mailbox,
+            )
             hop = hops.build(spec.kind, ctx, spec.options, last=next_hop is None)
+            if isinstance(hop, SmtpHop):
+                next_name = hop.handler.personality.hostname
+                if isinstance(hop.handler.delivery, MaildirDelivery):
+                    mailbox = hop.handler.delivery
+            else:
+                next_name = None
             if index == 0:
                 await hop.start(sock=sock)
             else:

@@ -66,7 +66,7 @@ def checkpoint_id(gateway: str = "127.0.0.1", now: float | None = None) -> str:
     return f"{{{int(now):08X}-{next(_counter):X}-{address:X}-{tail:X}}}"
 
 
-def _rfc5322_date(at: dt.datetime) -> str:
+def rfc5322_date(at: dt.datetime) -> str:
     return email.utils.format_datetime(at.astimezone(dt.UTC))
 
 
@@ -83,7 +83,7 @@ def postfix_received(personality: Personality, record: ListenerRecord) -> str:
     if record.tls:
         lines.append(f"\t(using {record.tls_protocol} with cipher {record.tls_cipher})")
     by = f"\tby {personality.hostname} ({personality.mail_name}) with {proto} id {record.queue_id}"
-    date = f"{_rfc5322_date(record.received_at)} (UTC)"
+    date = f"{rfc5322_date(record.received_at)} (UTC)"
     if len(record.rcpts) == 1:
         lines += [by, f"\tfor <{record.rcpts[0].address}>; {date}"]
     else:
@@ -108,7 +108,7 @@ def exim_received(personality: Personality, record: ListenerRecord) -> str:
         f"\t(envelope-from <{record.mail_from}>)",
         f"\tid {record.queue_id}",
     ]
-    date = _rfc5322_date(record.received_at)
+    date = rfc5322_date(record.received_at)
     if len(record.rcpts) == 1:
         lines.append(f"\tfor {record.rcpts[0].address}; {date}")
     else:
