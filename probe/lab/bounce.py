@@ -103,11 +103,13 @@ def postfix_dsn(
     *,
     now: dt.datetime | None = None,
     dsn_queue_id: str | None = None,
+    origin: str | None = None,
 ) -> bytes:
     """The report Postfix on `host` returns to `record.mail_from` for `failures` (CRLF lines).
 
     `data` is the message as the hop queued it (its own Received on top); `record` the dialogue
     in which it was accepted (queue id, arrival, RET/ENVID, the recipients' NOTIFY/ORCPT).
+    `origin` is Postfix's $myorigin, the domain of MAILER-DAEMON (default: `host`).
     """
     now = now or dt.datetime.now(dt.UTC)
     qid = dsn_queue_id or postfix_queue_id(now.timestamp())
@@ -118,7 +120,7 @@ def postfix_dsn(
         f"Received: by {host} (Postfix)",
         f"\tid {qid}; {date}",
         f"Date: {date}",
-        f"From: Mail Delivery System <MAILER-DAEMON@{host}>",
+        f"From: Mail Delivery System <MAILER-DAEMON@{origin or host}>",
         "Subject: Undelivered Mail Returned to Sender",
         f"To: {record.mail_from}",
         "Auto-Submitted: auto-replied",

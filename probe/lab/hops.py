@@ -169,7 +169,9 @@ class Forward:
         reported = bounce.reportable(record.mail_from, failed)
         if not reported or self.mailbox is None:
             return
-        dsn = bounce.postfix_dsn(self.personality.hostname, record, data, reported, self.remote)
+        host = self.personality.hostname
+        origin = host.partition(".")[2] or host  # myorigin = $mydomain, as the sample's Postfix
+        dsn = bounce.postfix_dsn(host, record, data, reported, self.remote, origin=origin)
         self.bounces.append(dsn)
         await self.mailbox.deliver(self.mailbox.local_record(record.mail_from, len(dsn)), dsn)
 
