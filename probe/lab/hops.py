@@ -3,8 +3,10 @@
 Every SMTP hop is the listener's engine (`probe.collect.listener`) with a personality, behaviours
 and a delivery: the Maildir for the last hop, `Forward` to the next hop for the others. As real
 MTAs do, a forwarding hop answers 250 once it has the message and relays it afterwards (so a copy
-reaches the Maildir shortly after the client's 250); only the inline `checkpoint` proxy holds the
-reply until the next hop has answered, and passes that answer back. The `asa` kind is a TCP proxy
+reaches the Maildir shortly after the client's 250), and a permanent failure behind it comes back
+as a DSN (probe.lab.bounce) delivered into the scenario's Maildir, where the lab keeps the
+sender's mailbox; only the inline `checkpoint` proxy holds the reply until the next hop has
+answered, and passes that answer back. The `asa` kind is a TCP proxy
 instead (probe.lab.asa), as the real box is.
 """
 
