@@ -282,7 +282,9 @@ def verdict(ratio: float, goal: float, ok: bool) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
-    ap.add_argument("--delay", type=float, default=2.0, help="seconds per DATA at the hop (a scanning gateway)")
+    ap.add_argument(
+        "--delay", type=float, default=2.0, help="seconds per DATA at the hop (a scanning gateway)"
+    )
     ap.add_argument("--per-host", type=int, default=4, help="probe's per-host concurrency")
     ap.add_argument("--concurrency", type=int, default=8, help="probe's global concurrency")
     ap.add_argument("--min-interval", type=float, default=0.0,

@@ -178,8 +178,8 @@ def condition_of(rejected: list[VariantSend], passed: list[VariantSend], ctx: Co
     if r_sizes and len(r_sizes) == len(rejected) and (not p_sizes or min(r_sizes) > max(p_sizes)):
         if p_sizes:
             return (
-                f"messages larger than {human(max(p_sizes))} bytes "
-                f"(rejected from {human(min(r_sizes))} bytes)"
+                f"messages of {human(min(r_sizes))} bytes and more (the limit lies between "
+                f"{human(max(p_sizes))} and {human(min(r_sizes))} bytes)"
             )
         return f"messages of {human(min(r_sizes))} bytes and more"
     kinds = [attachment_kinds(ctx, s.variant) for s in rejected]

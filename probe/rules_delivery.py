@@ -43,13 +43,15 @@ def rule_bounces(ctx: Context) -> list[Placed]:
                 if value:
                     evidence.append(Evidence("bounce", f"{label}: {value}", items[0][0]))
         remote = next((r.remote_mta for r in bounce.recipients if r.remote_mta), None)
-        via = f" (refused by {remote})" if remote else ""
+        diagnostic = next((r.diagnostic_code for r in bounce.recipients if r.diagnostic_code), None)
+        said = diagnostic.split(";", 1)[-1].strip() if diagnostic else bounce.diagnostic
+        by = f"refused by {remote}" if remote else "refused"
         placed.append(
             Placed(
                 key,
                 HopAction(
                     Action.BOUNCES,
-                    f"accepts, then bounces {condition}{via}: {bounce.diagnostic or status}",
+                    f"accepts, then bounces {condition} ({by} with `{said or status}`)",
                     condition=condition,
                     evidence=tuple(evidence),
                     confidence=Confidence.HIGH,

@@ -18,7 +18,7 @@ def test_demo_runs_offline_and_every_path_gets_its_verdict() -> None:
     doc = json.loads(out.stdout)
     assert doc["schema"] == "probe.demo/1" and doc["status"] == "OK"
     cases = {c["scenario"]: c for c in doc["cases"]}
-    assert set(cases) == {"clean", "checkpoint", "asa", "disclaimer", "av"}
+    assert set(cases) == {"clean", "checkpoint", "asa", "disclaimer", "av", "bounce"}
     assert all(c["matched"] for c in cases.values())
     checkpoint = cases["checkpoint"]["run"]
     assert checkpoint["threshold"]["search"]["high"] == 1_048_577
