@@ -221,20 +221,20 @@ def _by_from_match(before: Hop, after: Hop) -> bool | None:
     """Does hop `before`'s `by` name the host that hop `after` says it came from?"""
     if after.kind in _UNCOMPARED:
         return None
-    by_names = [_norm(n) for n in (before.by_host, before.by_ip) if n]
-    by_names = [n for n in by_names if n]
+    by_names = {_norm(n) for n in (before.by_host, before.by_ip) if n}
+    by_names.discard("")
     if not by_names:
         return None
-    from_names = [_norm(n) for n in (after.from_helo, after.from_rdns, after.from_ip) if n]
-    from_names = [n for n in from_names if n]
+    from_names = {_norm(n) for n in (after.from_helo, after.from_rdns, after.from_ip) if n}
+    from_names.discard("")
     if not from_names:
         return None
-    if any(n in by_names for n in from_names):
+    if not by_names.isdisjoint(from_names):
         return True
     # the same box under two names (EOP: X.mail.protection... vs X.eop-nam02...), or two boxes
     # of one cluster in one domain (mx07 vs mx08.pphosted.com)
-    by_keys = frozenset().union(*(_keys(n) for n in by_names))
-    return any(not by_keys.isdisjoint(_keys(n)) for n in from_names)
+    by_keys = frozenset().union(*map(_keys, by_names))
+    return not by_keys.isdisjoint(frozenset().union(*map(_keys, from_names)))
 
 
 def _from_text(hop: Hop) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import re
 from typing import Final
 
@@ -316,8 +317,9 @@ def _join(tokens: list[Token]) -> str:
 # [with P (c)* [tls C (c)*]] [id I (c)*] [via V [W]] [for A (c)*]; [Dow, ]D Mon YYYY HH:MM:SS
 # +hhmm [(ZONE)]`, one word per clause value (or `with Microsoft SMTP Server`), comments nested
 # at most one level, no quotes or backslashes. One match yields the clauses `segment` would find
-# and the date `parse_date` would read; `_build` does the rest, as for every stamp. Anything else
-# (or a value word that is a keyword) takes the general path `_parse`.
+# and the date `parse_date` would read; `_direct` fills the `Hop` straight from the groups, as
+# `_build` would from those clauses. Anything else (or a value word that is a keyword) takes the
+# general path `_parse`.
 _CM = r'\s*+\(([^()\\"]*+(?:\([^()\\"]*+\)[^()\\"]*+)*+)\)'
 _W = r'([^\s()";\\]++)'
 
@@ -350,31 +352,140 @@ def _parse_fast(value: str) -> Hop | None:
     date = fast_date(*g[27:34])
     if date is None:
         return None
-    with_words: list[str] | None = None
-    if g[9] is not None:
-        with_words = g[9].split()
-    elif g[10] is not None:
-        with_words = [g[10]]
     for word in (g[10], g[14], g[21], g[22]):  # not right after from/by/id/for: keywords win
         if word is not None and word.lower() in KEYWORDS:
             return None
-    clauses: dict[str, Clause] = {"": ([], [] if g[0] is None else [g[0]])}
-    if g[1] is not None:
-        clauses["from"] = ([g[1]], [c for c in g[2:6] if c is not None])
-    if g[6] is not None:
-        clauses["by"] = ([g[6]], [c for c in g[7:9] if c is not None])
-    if with_words is not None:
-        clauses["with"] = (with_words, [c for c in g[11:14] if c is not None])
-        if g[14] is not None:
-            clauses["tls"] = ([g[14]], [c for c in g[15:18] if c is not None])
-    if g[18] is not None:
-        clauses["id"] = ([g[18]], [c for c in g[19:21] if c is not None])
-    if g[21] is not None:
-        clauses["via"] = ([g[21]] if g[22] is None else [g[21], g[22]], [])
-    if g[23] is not None:
-        clauses["for"] = ([g[23]], [c for c in g[24:26] if c is not None])
-    zone = g[34]
     date_raw = " ".join(g[26].split())
-    if zone is not None:
-        date_raw += f" ({zone})"
-    return _build(value, clauses, [] if zone is None else [zone], date, date_raw, [], [], [])
+    if g[34] is not None:
+        date_raw += f" ({g[34]})"
+    return _direct(value, g, date, date_raw)
+
+
+# What `_build` makes of a `_FAST_RE` match, without the clause dict: every clause has one value
+# word (two for `via`, `Microsoft SMTP Server` for `with`), so nothing is left unparsed and no
+# warning arises, and a comment matters only when it names TLS, an envelope sender, a product or
+# (after `from`/`by`) an address. The general `_build` stays the reference: the tests compare.
+_TLS_HINTS: Final = ("tls", "cipher", "ssl", "google")
+_NOT_PRODUCT: Final = ("authenticated", "from ")
+_ENVELOPE: Final = ("envelope-from", "envelope-sender")
+
+
+@functools.lru_cache(maxsize=1024)  # a handful of protocol words recur
+def _protocol_of(words: tuple[str, ...]) -> tuple[str | None, TlsInfo | None]:
+    return protocol((list(words), []))
+
+
+@functools.lru_cache(maxsize=4096)  # product comments recur; address comments are cheap misses
+def _by_comment(comment: str) -> tuple[str | None, str | None]:
+    """(address, product candidate) of a `by` comment, as `_build` reads them."""
+    return first_ip(comment.split()), comment.strip() if tls_from_comment(comment) is None else None
+
+
+_PROTOCOL_TLS: Final = TlsInfo(source="protocol")  # frozen: one instance serves every hop
+
+
+@functools.lru_cache(maxsize=1024)
+def _clause_tls(version: str | None, cipher: str) -> TlsInfo:
+    return TlsInfo(version=version, cipher=cipher, source="clause")
+
+
+def _comment_tls(comment: str) -> TlsInfo | None:
+    low = comment.lower()
+    for hint in _TLS_HINTS:
+        if hint in low:
+            return tls_from_comment(comment)
+    return None
+
+
+def _direct(value: str, g: tuple[str | None, ...], date: dt.datetime, date_raw: str) -> Hop:
+    """The `Hop` `_build` would make from the clauses of these groups (the tests compare)."""
+    tls: TlsInfo | None = None
+    envelope_from: str | None = None
+    product: str | None = None
+    from_word = g[1]
+    from_comments = [c for c in g[2:6] if c is not None] if from_word is not None else []
+    by_comments = [c for c in g[7:9] if c is not None]
+    with_comments = [c for c in (*g[11:14], *g[15:18]) if c is not None]  # with and tls
+    for c in (g[0], *g[2:6], *g[7:9], *g[11:14], *g[15:18], *g[19:21], *g[24:26]):
+        if c is None:
+            continue
+        found = _comment_tls(c)
+        if found is not None:
+            tls = tls or found
+        elif envelope_from is None and c[:15].lower().startswith(_ENVELOPE):
+            envelope_from = _strip_angle(c.split(None, 1)[-1])
+    for c in with_comments:
+        if (
+            product is None
+            and _comment_tls(c) is None
+            and not c[:15].lower().startswith(_NOT_PRODUCT + _ENVELOPE)
+        ):
+            product = c
+    flags: list[str] = []
+    if from_word is not None:
+        from_helo, from_rdns, from_ip, authenticated = from_clause(
+            ([from_word], from_comments), flags, []
+        )
+    else:
+        from_helo = from_rdns = from_ip = None
+        authenticated = False
+    by_host = by_ip = by_product = None
+    if g[6] is not None:
+        by_host = g[6].rstrip(",")
+        for c in by_comments:
+            ip, named = _by_comment(c)
+            if ip is not None and by_ip is None:
+                by_ip = ip
+            elif by_product is None and named is not None:
+                by_product = named
+    if by_product is None and product is not None:
+        by_product = product.strip()
+    with_protocol = with_tls = None
+    if g[9] is not None:
+        with_protocol, with_tls = _protocol_of(tuple(g[9].split()))
+    elif g[10] is not None:
+        with_protocol, with_tls = _protocol_of((g[10],))
+    tls = tls or with_tls
+    if g[14] is not None:
+        tls = _clause_tls(tls.version if tls else None, g[14])
+    upper = with_protocol.upper() if with_protocol else ""
+    if tls is None and upper in TLS_PROTOCOLS:
+        tls = _PROTOCOL_TLS
+    encrypted: bool | None
+    if tls is not None or "over TLS secured channel" in value:
+        encrypted = True
+    elif upper in PLAIN_PROTOCOLS or upper.startswith("MICROSOFT SMTP SERVER"):
+        encrypted = False
+    else:
+        encrypted = None
+    clauses: dict[str, Clause] = {} if from_word is None else {"from": ([], from_comments)}
+    if g[0] is not None:
+        clauses[""] = ([], [g[0]])
+    kind = _kind(clauses, with_protocol, from_ip, from_helo, by_ip, by_host, by_product, date)
+    via = g[21] if g[22] is None else f"{g[21]} {g[22]}"
+    hop = object.__new__(Hop)
+    hop.__dict__.update(
+        raw=value,
+        kind=kind,
+        status=ParseStatus.OK,  # a date was read, nothing left over
+        from_helo=from_helo,
+        from_rdns=from_rdns,
+        from_ip=from_ip,
+        by_host=by_host,
+        by_ip=by_ip,
+        by_product=by_product,
+        via=via,
+        with_protocol=with_protocol,
+        encrypted=encrypted,
+        tls=tls,
+        authenticated=authenticated or upper in AUTH_PROTOCOLS,
+        id=None if g[18] is None else _strip_angle(g[18]),
+        for_addr=None if g[23] is None else _strip_angle(g[23]),
+        envelope_from=envelope_from,
+        date=date,
+        date_raw=date_raw,
+        flags=tuple(flags),
+        warnings=(),
+        unparsed=(),
+    )
+    return hop

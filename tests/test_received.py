@@ -579,6 +579,46 @@ def test_fast_path_equals_the_general_path_on_every_sample() -> None:
     assert taken > len(values) // 2  # the common shapes do take it
 
 
+# The commonest exact shapes (research/received.md, 2.1-2.3): Postfix with and without `for`,
+# Exim with `helo=` and envelope-from, Exchange with addresses in both comments.
+_SHAPES = [
+    "from {h} ({r} [{ip}]) by {b} (Postfix) with {p} id {q} for <{a}>; {d}",
+    "from {h} ({r} [{ip}])\r\n\tby {b} (Postfix) with {p} id {q}; {d}",
+    "from {h} ({r} [{ip}])\r\n\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))"
+    "\r\n\t(No client certificate requested)\r\n\tby {b} (Postfix) with {p} id {q}; {d}",
+    "from {r} ([{ip}] helo={h})\r\n\tby {b} with {p} (Exim 4.96)\r\n\t(envelope-from <{a}>)"
+    "\r\n\tid 1r{q}-000{q}-AB\r\n\tfor {a}; {d}",
+    "from {h} ({ip}) by {b} ({ip6}) with Microsoft SMTP Server (version=TLS1_2,\r\n"
+    " cipher=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384) id 15.20.7633.37; {d}",
+]
+
+
+def test_fast_path_equals_the_general_path_on_the_common_shapes() -> None:
+    import random
+
+    from probe.received_hop import _parse, _parse_fast
+
+    rng = random.Random(11)
+    hosts = ["localhost", "mx1.example.org", "unknown", "[192.0.2.5]", "tls.example.net"]
+    for _ in range(300):
+        octets = [rng.choice([127, 10, 192, 203]), *(rng.randint(0, 255) for _ in range(3))]
+        fields = {
+            "h": rng.choice(hosts + [f"h{rng.randint(1, 99)}.example.com"]),
+            "r": rng.choice(hosts + ["mail.example.net."]),
+            "b": rng.choice(hosts + [f"mx{rng.randint(1, 9)}.example.org"]),
+            "ip": ".".join(map(str, octets)),
+            "ip6": f"2603:10a6:10:{rng.getrandbits(16):x}::{rng.getrandbits(8):x}",
+            "p": rng.choice(["ESMTP", "ESMTPS", "esmtpsa", "LMTP", "SMTP", "UTF8SMTPS"]),
+            "q": f"{rng.getrandbits(40):X}",
+            "a": rng.choice(["user@example.org", "x@[192.0.2.1]"]),
+            "d": rng.choice(_DATES[:2] + ["Wed, 12 Jun 2024 08:10:24 +0200"]),
+        }
+        value = rng.choice(_SHAPES).format(**fields)
+        fast = _parse_fast(value)
+        assert fast is not None, value
+        assert fast == _parse(value), value
+
+
 _HOSTS = ["mx.example.org", "localhost", "[192.0.2.7]", "id", "by", "for", "with", "a(b)c"]
 _FROM_COMMENTS = [
     "(mail.example.net [192.0.2.1])",
@@ -593,6 +633,10 @@ _FROM_COMMENTS = [
     "(localhost [127.0.0.1])",
     "([local])",
     "(envelope-from <a@example.com>)",
+    "(tls.example.net [192.0.2.1])",  # hints in a TCP-info comment
+    "(envelope-from.example.net [192.0.2.1])",
+    "(client [192.0.2.1])",
+    "(Google Transport Security)",
 ]
 _BY_COMMENTS = [
     "(Postfix)",
@@ -602,9 +646,18 @@ _BY_COMMENTS = [
     "(amavisd-new, port 10024)",
     "(ietfa.amsl.com [127.0.0.1])",
     "(version=TLS1_2, cipher=X)",
+    "(192.0.2.2)",  # a second address: the product slot takes it
+    "(envelope-sender <c@example.com>)",
 ]
 _WITH = ["ESMTPS", "esmtp", "LMTP", "HTTPS", "local", "mapi", "Microsoft SMTP Server", "id", "SMTP"]
-_WITH_COMMENTS = ["(TLS1.3)", "(Exim 4.96)", "(envelope-from <a@example.com>)", "(from a)"]
+_WITH_COMMENTS = [
+    "(TLS1.3)",
+    "(Exim 4.96)",
+    "(envelope-from <a@example.com>)",
+    "(Envelope-From <b@example.com>)",
+    "(from a)",
+    "(authenticated as x)",
+]
 _DATES = [
     "Tue, 29 Aug 2023 09:20:10 -0700 (PDT)",
     "Tue,  7 May 2019 14:01:07 -0700",
