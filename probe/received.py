@@ -202,16 +202,25 @@ def build_trace(hops: tuple[Hop, ...], *, header_count: int = 0) -> Trace:
     )
 
 
-@functools.lru_cache(maxsize=8192)  # host names recur across the messages of one mailbox
-def _norm(name: str) -> str:
+def _norm_text(name: str) -> str:
     name = name.strip("[]").rstrip(".").lower()
     return name[5:] if name.startswith("ipv6:") else name
 
 
+# Host names recur across the messages of one mailbox; addresses mostly do not, so they are
+# normalized without the cache (they would only evict the names).
+_norm_name: Final = functools.lru_cache(maxsize=8192)(_norm_text)
+_NO_KEYS: Final[frozenset[str]] = frozenset()
+
+
 @functools.lru_cache(maxsize=8192)
+def _name_key_set(name: str) -> frozenset[str]:
+    return frozenset(_name_keys(name))
+
+
 def _keys(name: str) -> frozenset[str]:
     """Comparison keys of a normalized name: its first label and domain (none for addresses)."""
-    return frozenset(_name_keys(name)) if _is_name(name) else frozenset()
+    return _name_key_set(name) if _is_name(name) else _NO_KEYS
 
 
 _UNCOMPARED: Final = (HopKind.LOCAL, HopKind.FETCH, HopKind.UNPARSED)
@@ -221,11 +230,15 @@ def _by_from_match(before: Hop, after: Hop) -> bool | None:
     """Does hop `before`'s `by` name the host that hop `after` says it came from?"""
     if after.kind in _UNCOMPARED:
         return None
-    by_names = {_norm(n) for n in (before.by_host, before.by_ip) if n}
+    by_names = {_norm_name(n) for n in (before.by_host,) if n}
+    if before.by_ip:
+        by_names.add(_norm_text(before.by_ip))
     by_names.discard("")
     if not by_names:
         return None
-    from_names = {_norm(n) for n in (after.from_helo, after.from_rdns, after.from_ip) if n}
+    from_names = {_norm_name(n) for n in (after.from_helo, after.from_rdns) if n}
+    if after.from_ip:
+        from_names.add(_norm_text(after.from_ip))
     from_names.discard("")
     if not from_names:
         return None
