@@ -15,6 +15,7 @@ import dataclasses
 import datetime as dt
 import enum
 import functools
+import operator
 import re
 from typing import Final
 
@@ -368,6 +369,12 @@ def _parse_fast(value: str) -> Hop | None:
 _TLS_HINTS: Final = ("tls", "cipher", "ssl", "google")
 _NOT_PRODUCT: Final = ("authenticated", "from ")
 _ENVELOPE: Final = ("envelope-from", "envelope-sender")
+# comment groups of `_FAST_RE`, in clause order: preamble, from, by, with, tls, id, for
+_ALL_COMMENTS: Final = operator.itemgetter(
+    0, 2, 3, 4, 5, 7, 8, 11, 12, 13, 15, 16, 17, 19, 20, 24, 25
+)
+_FROM_COMMENTS: Final = operator.itemgetter(2, 3, 4, 5)
+_WITH_COMMENTS: Final = operator.itemgetter(11, 12, 13, 15, 16, 17)
 
 
 @functools.lru_cache(maxsize=1024)  # a handful of protocol words recur
@@ -403,10 +410,8 @@ def _direct(value: str, g: tuple[str | None, ...], date: dt.datetime, date_raw: 
     envelope_from: str | None = None
     product: str | None = None
     from_word = g[1]
-    from_comments = [c for c in g[2:6] if c is not None] if from_word is not None else []
-    by_comments = [c for c in g[7:9] if c is not None]
-    with_comments = [c for c in (*g[11:14], *g[15:18]) if c is not None]  # with and tls
-    for c in (g[0], *g[2:6], *g[7:9], *g[11:14], *g[15:18], *g[19:21], *g[24:26]):
+    from_comments = [c for c in _FROM_COMMENTS(g) if c is not None]
+    for c in _ALL_COMMENTS(g):
         if c is None:
             continue
         found = _comment_tls(c)
@@ -414,9 +419,10 @@ def _direct(value: str, g: tuple[str | None, ...], date: dt.datetime, date_raw: 
             tls = tls or found
         elif envelope_from is None and c[:15].lower().startswith(_ENVELOPE):
             envelope_from = _strip_angle(c.split(None, 1)[-1])
-    for c in with_comments:
+    for c in _WITH_COMMENTS(g):  # with and tls
         if (
-            product is None
+            c is not None
+            and product is None
             and _comment_tls(c) is None
             and not c[:15].lower().startswith(_NOT_PRODUCT + _ENVELOPE)
         ):
@@ -432,7 +438,9 @@ def _direct(value: str, g: tuple[str | None, ...], date: dt.datetime, date_raw: 
     by_host = by_ip = by_product = None
     if g[6] is not None:
         by_host = g[6].rstrip(",")
-        for c in by_comments:
+        for c in (g[7], g[8]):
+            if c is None:
+                continue
             ip, named = _by_comment(c)
             if ip is not None and by_ip is None:
                 by_ip = ip
