@@ -14,7 +14,7 @@ import dataclasses
 import ipaddress
 from collections.abc import Iterable, Mapping
 
-from probe.collect.results import Arrival, ArrivalStatus
+from probe.arrivals import Arrival, ArrivalStatus
 from probe.craft import VariantSpec
 from probe.model import DeliveredCopy, Outcome, Status, worst
 from probe.received import header_fields, parse_received

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from probe import analyze
-from probe.collect.results import CollectResult
+from probe.arrivals import CollectResult
 from probe.collect.secrets import Secret
 from probe.converse import ConverseOptions, converse
 from probe.craft import VariantSpec, craft, resolve_size

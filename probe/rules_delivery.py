@@ -4,7 +4,7 @@ between hops (pure).
 
 from __future__ import annotations
 
-from probe.collect.results import Arrival
+from probe.arrivals import Arrival
 from probe.decide import Context, Placed
 from probe.dsn import Bounce
 from probe.model import Outcome

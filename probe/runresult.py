@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from probe.collect.results import CollectResult
+from probe.arrivals import CollectResult
 from probe.craft import VariantSpec
 from probe.diff import DiffResult
 from probe.dsn import Bounce

@@ -39,7 +39,7 @@ PURE = [
     "rules_content.py",
     "collect/urls.py",
     "collect/match.py",
-    "collect/results.py",
+    "arrivals.py",
     "report/mx.py",
     "report/trace.py",
     "report/transcript.py",

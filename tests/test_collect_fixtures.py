@@ -11,8 +11,8 @@ import mailbox
 import re
 from pathlib import Path
 
+from probe.arrivals import Arrival
 from probe.collect.mailboxes import open_mailbox
-from probe.collect.results import Arrival
 from probe.collect.wait import collect
 from probe.model import PROBE_ID_PATTERN
 from tests.mta.checks import check_postfix_copy, check_postfix_dsn

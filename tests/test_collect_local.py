@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from probe.arrivals import Arrival, CollectResult
 from probe.collect.mailboxes import Mailbox, open_mailbox
 from probe.collect.maildir import MaildirMailbox
-from probe.collect.results import Arrival, CollectResult
 from probe.collect.urls import parse_mailbox_url
 from probe.collect.wait import collect
 from probe.errors import MailboxError

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from probe.collect.results import Arrival, ArrivalStatus, CollectedBounce, CollectResult
+from probe.arrivals import Arrival, ArrivalStatus, CollectedBounce, CollectResult
 from probe.decide import decide
 from probe.diff import compare
 from probe.dsn import parse_bounce

@@ -31,9 +31,9 @@ from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import TypeVar
 
+from probe.arrivals import FoundMessage
 from probe.collect.mailboxes import Stored, is_junk_name
 from probe.collect.match import identify, looks_like_bounce, run_ids_of
-from probe.collect.results import FoundMessage
 from probe.collect.secrets import MASK, Secret
 from probe.collect.urls import MailboxSpec
 from probe.errors import MailboxError

@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Protocol
 
-from probe.collect.results import FoundMessage
+from probe.arrivals import FoundMessage
 from probe.collect.secrets import Secret
 from probe.collect.urls import MailboxSpec, parse_mailbox_url
 from probe.model import DeliveredCopy

@@ -11,15 +11,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 
-from probe.collect.mailboxes import Mailbox
-from probe.collect.match import run_ids_of
-from probe.collect.results import (
+from probe.arrivals import (
     Arrival,
     ArrivalStatus,
     CollectedBounce,
     CollectResult,
     FoundMessage,
 )
+from probe.collect.mailboxes import Mailbox
+from probe.collect.match import run_ids_of
 from probe.model import DeliveredCopy, utcnow
 
 STEP_FIRST = 1.0

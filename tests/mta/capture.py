@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from probe.arrivals import CollectResult
 from probe.collect.mailboxes import open_mailbox
-from probe.collect.results import CollectResult
 from probe.collect.wait import collect
 from tests.mta import servers
 from tests.mta.messages import tagged

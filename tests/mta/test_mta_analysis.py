@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from probe.collect.results import Arrival
+from probe.arrivals import Arrival
 from tests.mta import servers
 from tests.mta.checks import check_postfix_copy, check_postfix_dsn
 from tests.mta.messages import tagged

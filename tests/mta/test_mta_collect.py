@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
+from probe.arrivals import Arrival, CollectResult
 from probe.collect.imap import ImapMailbox
 from probe.collect.mailboxes import open_mailbox
-from probe.collect.results import Arrival, CollectResult
 from probe.collect.secrets import Secret
 from probe.collect.wait import collect
 from probe.errors import MailboxError
