@@ -286,20 +286,5 @@ def added_by_middlebox(change: Change) -> bool:
     return any(is_middlebox(m) for m in matches)
 
 
-def last_reply(conv: Conversation) -> Reply | None:
-    for step in reversed(conv.steps):
-        if step.reply is not None and step.name != "quit":
-            return step.reply
-    rcpts = [r.reply for r in conv.rcpt_results if r.reply is not None]
-    by_stage = {
-        "data-end": conv.final_reply,
-        "data": conv.data_reply,
-        "mail": conv.mail_reply,
-        "rcpt": rcpts[-1] if rcpts else None,
-        "banner": conv.banner,
-    }
-    return by_stage.get(conv.stage)
-
-
 def first_hop(ctx: Context) -> str:
     return ctx.path[0] if ctx.path else ctx.hop1

@@ -9,6 +9,7 @@ import statistics
 
 from probe.decide import Context, Placed, front
 from probe.model import Outcome
+from probe.replies import deciding_reply
 from probe.rules_base import (
     BROKEN,
     GREYLIST,
@@ -23,7 +24,6 @@ from probe.rules_base import (
     hop1_matches,
     human,
     label,
-    last_reply,
     product_evidence,
     rejection_host,
     reply_line,
@@ -225,7 +225,7 @@ def rule_greylisting(ctx: Context) -> list[Placed]:
     for send in ctx.sends:
         temp = [a for a in send.attempts if a.outcome is Outcome.TEMP_FAILED]
         if temp and send.outcome is Outcome.ACCEPTED:
-            reply = last_reply(temp[0])
+            reply = deciding_reply(temp[0])
             evidence.append(
                 Evidence(
                     "transcript",

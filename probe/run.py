@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 
 from probe.converse import ConverseOptions, OutgoingMessage, converse
 from probe.errors import ProbeError
-from probe.model import Conversation, Manifest, Outcome, Reply
+from probe.model import Conversation, Manifest, Outcome
+from probe.replies import deciding_reply
 from probe.sendresult import VariantSend
 
 # Outcomes at connect/banner time that mean "this MX is not usable now: try the next one".
@@ -247,7 +248,7 @@ def _result(
     tries: list[Conversation],
     started: float,
 ) -> VariantSend:
-    reply = conv.final_reply or _deciding_reply(conv)
+    reply = deciding_reply(conv)
     return VariantSend(
         variant=job.variant,
         probe_id=job.probe_id,
@@ -262,11 +263,3 @@ def _result(
         attempts=tuple(tries),
         elapsed_ms=(time.monotonic() - started) * 1000,
     )
-
-
-def _deciding_reply(conv: Conversation) -> Reply | None:
-    """The last reply the server gave before the conversation ended."""
-    for step in reversed(conv.steps):
-        if step.reply is not None and step.name != "quit":
-            return step.reply
-    return None

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from probe.converse import ConverseOptions, OutgoingMessage, converse
 from probe.craft import VariantSpec, craft
 from probe.model import Conversation, Outcome
+from probe.replies import deciding_reply
 from probe.run import Target
 from probe.runresult import ThresholdReport
 from probe.threshold import ProbePoint, ProbeVerdict, SearchState, next_points, record, start
@@ -33,11 +34,7 @@ def classify(conv: Conversation) -> ProbeVerdict:
 
 def _detail(conv: Conversation) -> str:
     """The outcome with the reply that decided it (the RCPT refusal, not MAIL's 250)."""
-    reply = conv.final_reply if conv.outcome is Outcome.ACCEPTED else None
-    if reply is None:
-        ended = [s for s in conv.steps if s.name == conv.stage and s.reply is not None]
-        replies = [s.reply for s in conv.steps if s.reply is not None]
-        reply = ended[-1].reply if ended else (replies[-1] if replies else None)
+    reply = deciding_reply(conv)
     text = f"{reply.code} {reply.text}" if reply else conv.reason
     return f"{conv.outcome} at {conv.stage}: {text}".strip()
 
