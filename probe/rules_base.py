@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from probe import fingerprint
 from probe.craft import Expect
-from probe.decide import Context, Placed, front, link
+from probe.decide_context import Context, Placed, front, link
 from probe.diff import Change, ChangeKind
 from probe.model import Conversation, Outcome, Reply
 from probe.received import header_fields

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from probe import fingerprint
 from probe.craft import AttachmentKind
-from probe.decide import Context, Placed
+from probe.decide_context import Context, Placed
 from probe.diff import Change, ChangeKind
 from probe.model import Outcome
 from probe.rules_base import (

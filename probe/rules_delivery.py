@@ -5,7 +5,7 @@ between hops (pure).
 from __future__ import annotations
 
 from probe.arrivals import Arrival
-from probe.decide import Context, Placed
+from probe.decide_context import Context, Placed
 from probe.dsn import Bounce
 from probe.model import Outcome
 from probe.rules_base import (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import statistics
 
-from probe.decide import Context, Placed, front
+from probe.decide_context import Context, Placed, front
 from probe.model import Outcome
 from probe.replies import deciding_reply
 from probe.rules_base import (

@@ -33,6 +33,7 @@ PURE = [
     "verdict.py",
     "decide.py",
     "decide_rules.py",
+    "decide_context.py",
     "rules_base.py",
     "rules_protocol.py",
     "rules_delivery.py",
