@@ -17,33 +17,16 @@ from probe.decide_context import Context, Placed, build_context, front, hop_name
 from probe.decide_rules import RULES
 from probe.model import Outcome, Status, worst
 from probe.runresult import RunResult
-from probe.verdict import Action, Decision, HopAction, HopVerdict
+from probe.verdict import ACTION_CHECK, CHECK_DEFAULTS, Decision, HopAction, HopVerdict
 
-# Default severity of each action when the profile does not say (profile `checks`).
-DEFAULT_SEVERITY: Mapping[str, str] = {
-    Action.REJECTS: "critical",
-    Action.BOUNCES: "critical",
-    Action.DROPS: "critical",
-    Action.STRIPS_TLS: "critical",
-    Action.JUNKS: "warning",
-    Action.REWRITES: "warning",
-    Action.LOSES_TLS: "warning",
-    Action.MASKS: "warning",
-    Action.DELAYS: "warning",
-    Action.SCANS: "ignore",
-    Action.INJECTS: "ignore",
-    Action.GREYLISTS: "ignore",
-    "size-above-advertised": "ignore",
-}
 _LEVEL = {"critical": Status.CRITICAL, "warning": Status.WARNING, "ignore": Status.OK}
 _SEVERITY_RANK = {Status.CRITICAL: 3, Status.UNKNOWN: 2, Status.WARNING: 1, Status.OK: 0}
 
 
 def severity(action: HopAction, checks: Mapping[str, str]) -> Status:
-    """The profile's level for the action's check, else for the action, else the default."""
-    level = checks.get(action.check) or DEFAULT_SEVERITY.get(action.check) if action.check else None
-    level = level or checks.get(str(action.action)) or DEFAULT_SEVERITY.get(action.action)
-    return _LEVEL.get(level or "warning", Status.OK)
+    """The profile's level for the action's check, else the check's default level."""
+    code = action.check or ACTION_CHECK[action.action]
+    return _LEVEL[checks.get(code) or CHECK_DEFAULTS[code]]
 
 
 def decide(run: RunResult) -> Decision:

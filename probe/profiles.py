@@ -38,6 +38,7 @@ from probe.craft import (
     spec_problems,
 )
 from probe.errors import ConfigError
+from probe.verdict import CHECK_DEFAULTS
 
 CONTROL = "control"
 
@@ -107,7 +108,6 @@ _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 10**6, "mb": 1
           "mib": 2**20}  # fmt: skip
 _RELATIVE_RE = re.compile(r"advertised\s*(?:([+-])\s*(\d+))?", re.I)
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h)?", re.I)
-_CODE_RE = re.compile(r"[a-z0-9][a-z0-9.-]*")
 
 
 # --------------------------------------------------------------------------- files (the edge)
@@ -337,8 +337,9 @@ class _Parser:
         if not isinstance(checks, dict):
             raise self.fail("checks", f"expected a table, got {_type(checks)}")
         for code, level in checks.items():
-            if not _CODE_RE.fullmatch(code):
-                raise self.fail(f"checks.{code}", "bad check code (lowercase, digits, '.', '-')")
+            if code not in CHECK_DEFAULTS:
+                known = ", ".join(sorted(CHECK_DEFAULTS))
+                raise self.fail(f"checks.{code}", f"unknown check (known: {known})")
             out.checks[code] = self.choice(level, f"checks.{code}", CheckLevel, "check level")
         variants = self.typed(raw.get("variant", []), "variant", list, "an array of tables")
         first_at: dict[str, int] = {}

@@ -79,6 +79,9 @@ def rule_injected_headers(ctx: Context) -> list[Placed]:
     return placed
 
 
+_STRIPPED = frozenset({ChangeKind.PART_REMOVED, ChangeKind.ATTACHMENT_REPLACED})
+
+
 def rule_rewrites(ctx: Context) -> list[Placed]:
     """Body, subject and attachment changes, attributed to the hop that leaves other marks."""
     marks: dict[str, set[str]] = {}
@@ -141,6 +144,7 @@ def rule_rewrites(ctx: Context) -> list[Placed]:
                         evidence=evidence,
                         confidence=Confidence.MEDIUM if not ambiguous else Confidence.LOW,
                         rule=f"rewrite-{kind}",
+                        check="strips-attachment" if kind in _STRIPPED else "",
                         variants=variants,
                     ),
                     ambiguous=ambiguous,

@@ -69,6 +69,21 @@ def rule_identity(ctx: Context) -> list[Placed]:
                 ),
             )
         )
+    offered = any(c.split(" ", 1)[0].upper() == "STARTTLS" for c in caps) or conv.tls.offered
+    if caps and not masked_caps and not offered:
+        placed.append(
+            Placed(
+                front(ctx.hop1) if box else ctx.hop1,
+                HopAction(
+                    Action.NO_TLS,
+                    "offers no STARTTLS: mail reaches it in plaintext",
+                    condition="always",
+                    evidence=(Evidence("transcript", "< 250 " + ", ".join(caps)),),
+                    confidence=Confidence.HIGH,
+                    rule="starttls-missing",
+                ),
+            )
+        )
     if masked_caps:
         placed.append(
             Placed(

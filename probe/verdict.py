@@ -21,16 +21,57 @@ class Action(enum.StrEnum):
     REWRITES = "rewrites"  # changes subject, body, attachments, addresses
     INJECTS = "injects"  # adds headers
     STRIPS_TLS = "strips-tls"  # hides or breaks STARTTLS
+    NO_TLS = "no-tls"  # offers no STARTTLS: mail crosses this link in plaintext
     LOSES_TLS = "loses-tls"  # relays in plaintext what reached it over TLS
     MASKS = "masks"  # masks the banner or the capability list
     GREYLISTS = "greylists"  # defers first attempts
     DELAYS = "delays"  # holds mail noticeably
 
 
+# The checks a profile can rate (`[checks]` code -> critical | warning | ignore) and their default
+# levels. Every HopAction names one; an action's own check is ACTION_CHECK[action] unless a rule
+# names a finer one (a size rejection below or above the advertised SIZE, a stripped attachment).
+CHECK_DEFAULTS: dict[str, str] = {
+    "rejects": "critical",
+    "bounces": "critical",
+    "drops": "critical",
+    "starttls-stripped": "critical",
+    "size-below-advertised": "critical",
+    "strips-attachment": "critical",
+    "junk": "warning",
+    "rewrites": "warning",
+    "loses-tls": "warning",
+    "starttls-missing": "warning",
+    "banner-masked": "warning",
+    "delays": "warning",
+    "scans": "ignore",
+    "injects": "ignore",
+    "greylists": "ignore",
+    "size-above-advertised": "ignore",
+}
+
+
 class Confidence(enum.StrEnum):
     HIGH = "high"
     MEDIUM = "medium"
     LOW = "low"
+
+
+ACTION_CHECK: dict[Action, str] = {
+    Action.REJECTS: "rejects",
+    Action.BOUNCES: "bounces",
+    Action.DROPS: "drops",
+    Action.JUNKS: "junk",
+    Action.SCANS: "scans",
+    Action.REWRITES: "rewrites",
+    Action.INJECTS: "injects",
+    Action.STRIPS_TLS: "starttls-stripped",
+    Action.NO_TLS: "starttls-missing",
+    Action.LOSES_TLS: "loses-tls",
+    Action.MASKS: "banner-masked",
+    Action.GREYLISTS: "greylists",
+    Action.DELAYS: "delays",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +90,7 @@ class HopAction:
     confidence: Confidence = Confidence.MEDIUM
     severity: Status = Status.WARNING
     rule: str = ""  # the rule that concluded it (stable id)
-    check: str = ""  # the profile check that sets its severity (default: the action's name)
+    check: str = ""  # the profile check that sets its severity ("": ACTION_CHECK[action])
     variants: tuple[str, ...] = ()  # variants affected
 
 

@@ -162,7 +162,7 @@ def test_clean_banner_and_ehlo_look_like_postfix(lab: LabInfo) -> None:
     assert (code, banner.decode()) == (220, f"{info.mx_host} ESMTP Postfix (Debian/GNU)")
     code, ehlo = client.ehlo("client.example")
     assert ehlo.decode().splitlines() == [
-        info.mx_host, "PIPELINING", "SIZE 10240000", "VRFY", "ETRN",
+        info.mx_host, "PIPELINING", "SIZE 10240000", "VRFY", "ETRN", "STARTTLS",
         "ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8",
     ]  # fmt: skip
     # DSN parameters are accepted (aiosmtpd alone would answer 555)

@@ -169,6 +169,13 @@ CASES = [
         "zip attachments use base64, not 7bit",
     ),
     ("bad_from", "defaults.from", "not an address: 'not an address'"),
+    (
+        "unknown_check",
+        "checks.reject",
+        "unknown check (known: banner-masked, bounces, delays, drops, greylists, injects, junk, "
+        "loses-tls, rejects, rewrites, scans, size-above-advertised, size-below-advertised, "
+        "starttls-missing, starttls-stripped, strips-attachment)",
+    ),
 ]
 
 
