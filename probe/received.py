@@ -15,7 +15,6 @@ malformed line between two Received headers and drops the rest (research/receive
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
 from email.message import Message
 from typing import Final
@@ -50,9 +49,12 @@ class HeaderPosition:
     received_above: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)
 class Link:
-    """From hop `index - 1` to hop `index` (1-based, origin first)."""
+    """From hop `index - 1` to hop `index` (1-based, origin first).
+
+    No slots: `_link` fills the instance dict directly, as fast as a plain object.
+    """
 
     index: int
     delay: float | None  # seconds, signed; None when either stamp has no date
@@ -60,8 +62,10 @@ class Link:
     tls_change: str | None = None  # "starts" or "stops" at this hop (network hops only)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)
 class Trace:
+    """No slots, as `Link`."""
+
     hops: tuple[Hop, ...]  # origin first
     links: tuple[Link, ...]
     total_delay: float | None  # newest dated stamp minus oldest dated stamp, seconds
@@ -72,11 +76,22 @@ class Trace:
 
 
 _FIELD_RE: Final = re.compile(r"^([!-9;-~]+)[ \t]*:(.*(?:\n[ \t].*)*)", re.M)
-_RECEIVED_OR_FIELD_RE: Final = re.compile(
-    r"^(?:((?i:received))[ \t]*:(.*(?:\n[ \t].*)*)|[!-9;-~]+[ \t]*:)", re.M
+# Header fields of raw bytes for `trace`, found without decoding the block: a Received field
+# (name, value) or any other field (name only). The i of `received` also matches U+0130/U+0131
+# in UTF-8, as it does in a case-insensitive str pattern. `_LINE_FIELD_RE` starts at a line's LF,
+# a literal prefix the engine skips to fast; its last branch is the empty line ending the header
+# block, which swallows the body. The first line has no LF before it: `_FIRST_FIELD_RE`.
+_BYTES_FIELD: Final = (
+    rb"(?:((?i:rece(?:i|\xc4[\xb0\xb1])ved))[ \t]*:(.*(?:\n[ \t].*)*)|[!-9;-~]+[ \t]*:"
 )
+_FIRST_FIELD_RE: Final = re.compile(_BYTES_FIELD + rb")")
+_LINE_FIELD_RE: Final = re.compile(rb"\n" + _BYTES_FIELD + rb"|(\r?\n)(?s:.*))")
 _UNFOLD_RE: Final = re.compile(r"\r?\n(?=[ \t])")
 _GAP_SECONDS: Final = 3600.0
+# Enum members as module constants: `HopKind.NETWORK` is a descriptor call on every access.
+_RAW: Final = ParseStatus.RAW
+_NETWORK: Final = HopKind.NETWORK
+_FILTER: Final = HopKind.FILTER
 
 
 def header_fields(message: bytes | Message) -> tuple[tuple[str, str], ...]:
@@ -111,14 +126,26 @@ def _header_end(message: bytes) -> int:
 def _received_values(message: bytes | Message) -> tuple[list[str], int]:
     """The unfolded Received values, top first, and the number of header fields.
 
-    For bytes: one scan that names only Received fields; the same fields `header_fields` finds,
-    since both regexes start a field at the same lines and end it at the same place.
+    For bytes: the fields `header_fields` finds in `_head`, in one scan that also finds the end
+    of the block, decoding only Received values (UTF-8 decodes alike in pieces cut at ASCII
+    bytes, so each value reads as in the decoded block).
     """
     if isinstance(message, Message):
         fields = header_fields(message)
         return [value for name, value in fields if name.lower() == "received"], len(fields)
-    found = _RECEIVED_OR_FIELD_RE.findall(_head(message))
-    return [value.replace("\n", "").strip() for name, value in found if name], len(found)
+    first = _FIRST_FIELD_RE.match(message)
+    found = _LINE_FIELD_RE.findall(message, first.end() if first else 0)
+    if found and found[-1][2]:
+        found.pop()  # the empty line ending the header block
+    if first:
+        found.insert(0, (*first.groups(), b""))
+    return [_unfold(value) for name, value, _ in found if name], len(found)
+
+
+def _unfold(value: bytes) -> str:
+    """As `header_fields` unfolds a value of the LF-normalized block (decode first: dropping line
+    breaks from bytes could join an invalid byte into a valid character)."""
+    return value.decode("utf-8", "replace").replace("\r\n", "").replace("\n", "").strip()
 
 
 def header_positions(message: bytes | Message) -> tuple[HeaderPosition, ...]:
@@ -140,66 +167,120 @@ def trace(message: bytes | Message) -> Trace:
 
 
 def build_trace(hops: tuple[Hop, ...], *, header_count: int = 0) -> Trace:
-    """Links, delays and anomalies over hops already in origin-first order."""
-    anomalies: list[Anomaly] = []
-    notes: list[Anomaly] = []
-    # per hop: parse problems, filter loops, and TLS along the path over network hops that say
-    changes: dict[int, str] = {}
+    """Links, delays and anomalies over hops already in origin-first order.
+
+    One pass; findings go to separate lists so the order stays: per-hop findings, then per-link
+    ones, then TLS notes last.
+    """
+    hop_anomalies: list[Anomaly] = []  # unparsable stamp or date
+    hop_notes: list[Anomaly] = []  # no date, filter loop
+    link_anomalies: list[Anomaly] = []
+    link_notes: list[Anomaly] = []
     tls_notes: list[Anomaly] = []
+    links: list[Link] = []
     last_tls: bool | None = None
+    network = 0
+    first_date = last_date = None
+    dated = 0
+    before: Hop | None = None
     for n, hop in enumerate(hops, 1):
-        if hop.status is ParseStatus.RAW:
-            anomalies.append(Anomaly("unparsable-hop", f"hop {n}", hop.raw))
-        elif hop.date is None and hop.date_raw:
-            anomalies.append(Anomaly("unparsable-date", f"hop {n}", hop.date_raw))
-        elif hop.date is None:
-            notes.append(Anomaly("no-date", f"hop {n}", "the stamp carries no date"))
-        kind = hop.kind
-        if kind is HopKind.FILTER:
-            notes.append(Anomaly("filter-loop", f"hop {n}", f"re-injection by {hop.by_host}"))
-        elif kind is HopKind.NETWORK and hop.encrypted is not None:
-            if last_tls is not None and hop.encrypted != last_tls:
-                change = "starts" if hop.encrypted else "stops"
-                changes[n] = change
-                tls_notes.append(Anomaly(f"tls-{change}", f"hop {n}", f"with {hop.with_protocol}"))
-            last_tls = hop.encrypted
-
-    links = []
-    for n in range(1, len(hops)):
-        before, after = hops[n - 1], hops[n]
-        delay = None
-        if before.date is not None and after.date is not None:
-            delay = (after.date - before.date).total_seconds()
-            if delay < 0:
-                anomalies.append(Anomaly("clock-skew", f"hop {n} -> {n + 1}", f"delay {delay:g} s"))
-            elif delay > _GAP_SECONDS:
-                notes.append(Anomaly("long-delay", f"hop {n} -> {n + 1}", f"delay {delay:g} s"))
-        match = _by_from_match(before, after)
-        if match is False:
-            subject = f"hop {n} -> {n + 1}"
-            detail = f"by {before.by_host} but from {_from_text(after)}"
-            if before.kind is HopKind.NETWORK and after.kind in (HopKind.NETWORK, HopKind.INTERNAL):
-                anomalies.append(Anomaly("by-from-mismatch", subject, detail))
+        date = hop.date
+        if hop.status is _RAW:
+            hop_anomalies.append(_anomaly("unparsable-hop", f"hop {n}", hop.raw))
+        elif date is None:
+            if hop.date_raw:
+                hop_anomalies.append(_anomaly("unparsable-date", f"hop {n}", hop.date_raw))
             else:
-                notes.append(Anomaly("by-from-mismatch", subject, detail))
-        if before.raw == after.raw:
-            notes.append(
-                Anomaly("duplicate-stamp", f"hop {n} -> {n + 1}", "identical Received headers")
-            )
-        links.append(Link(n + 1, delay, match, changes.get(n + 1)))
-    notes.extend(tls_notes)
+                hop_notes.append(_anomaly("no-date", f"hop {n}", "the stamp carries no date"))
+        kind = hop.kind
+        change = None
+        if kind is _NETWORK:
+            network += 1
+            encrypted = hop.encrypted
+            if encrypted is not None:
+                if last_tls is not None and encrypted != last_tls:
+                    change = "starts" if encrypted else "stops"
+                    tls_notes.append(
+                        _anomaly(f"tls-{change}", f"hop {n}", f"with {hop.with_protocol}")
+                    )
+                last_tls = encrypted
+        elif kind is _FILTER:
+            hop_notes.append(_anomaly("filter-loop", f"hop {n}", f"re-injection by {hop.by_host}"))
+        if date is not None:
+            if first_date is None:
+                first_date = date
+            last_date = date
+            dated += 1
 
-    dated = [hop.date for hop in hops if hop.date is not None]
-    total = (dated[-1] - dated[0]).total_seconds() if len(dated) >= 2 else None
-    return Trace(
-        hops=hops,
-        links=tuple(links),
-        total_delay=total,
-        network_hops=sum(1 for hop in hops if hop.kind is HopKind.NETWORK),
-        anomalies=tuple(anomalies),
-        notes=tuple(notes),
-        header_count=header_count,
-    )
+        if before is not None:
+            delay = None
+            before_date = before.date
+            if before_date is not None and date is not None:
+                delay = (date - before_date).total_seconds()
+                if delay < 0:
+                    link_anomalies.append(
+                        _anomaly("clock-skew", f"hop {n - 1} -> {n}", f"delay {delay:g} s")
+                    )
+                elif delay > _GAP_SECONDS:
+                    link_notes.append(
+                        _anomaly("long-delay", f"hop {n - 1} -> {n}", f"delay {delay:g} s")
+                    )
+            match = _by_from_match(before, hop)
+            if match is False:
+                finding = _anomaly(
+                    "by-from-mismatch",
+                    f"hop {n - 1} -> {n}",
+                    f"by {before.by_host} but from {_from_text(hop)}",
+                )
+                if before.kind is _NETWORK and kind in _MISMATCH_WARNS:
+                    link_anomalies.append(finding)
+                else:
+                    link_notes.append(finding)
+            if before.raw == hop.raw:
+                link_notes.append(
+                    _anomaly("duplicate-stamp", f"hop {n - 1} -> {n}", "identical Received headers")
+                )
+            links.append(_link(n, delay, match, change))
+        before = hop
+
+    total = None
+    if dated >= 2 and first_date is not None and last_date is not None:
+        total = (last_date - first_date).total_seconds()
+    result = _new(Trace)  # as `_link`
+    fields = result.__dict__
+    fields["hops"] = hops
+    fields["links"] = tuple(links)
+    fields["total_delay"] = total
+    fields["network_hops"] = network
+    fields["anomalies"] = tuple(hop_anomalies + link_anomalies)
+    fields["notes"] = tuple(hop_notes + link_notes + tls_notes)
+    fields["header_count"] = header_count
+    return result
+
+
+_MISMATCH_WARNS: Final = (HopKind.NETWORK, HopKind.INTERNAL)
+_new: Final = object.__new__
+
+
+def _anomaly(code: str, subject: str, detail: str) -> Anomaly:
+    """An Anomaly without the frozen __init__ (one object.__setattr__ per field)."""
+    anomaly = _new(Anomaly)
+    fields = anomaly.__dict__
+    fields["code"] = code
+    fields["subject"] = subject
+    fields["detail"] = detail
+    return anomaly
+
+
+def _link(index: int, delay: float | None, match: bool | None, change: str | None) -> Link:
+    """A Link without the frozen __init__, as `_anomaly`."""
+    link = _new(Link)
+    fields = link.__dict__
+    fields["index"] = index
+    fields["delay"] = delay
+    fields["by_from_match"] = match
+    fields["tls_change"] = change
+    return link
 
 
 def _norm_text(name: str) -> str:
@@ -207,52 +288,92 @@ def _norm_text(name: str) -> str:
     return name[5:] if name.startswith("ipv6:") else name
 
 
-# Host names recur across the messages of one mailbox; addresses mostly do not, so they are
-# normalized without the cache (they would only evict the names).
-_norm_name: Final = functools.lru_cache(maxsize=8192)(_norm_text)
-_NO_KEYS: Final[frozenset[str]] = frozenset()
+def _tokens(name: str) -> frozenset[str]:
+    """What a raw name can match on: `=` + its normalized form, and its `_name_keys` when it is
+    a host name; empty when it normalizes to nothing.
+
+    A by/from match is a shared normalized name or, failing that, a shared key; the prefixes
+    (`=`, `label:`, `domain:`) keep the kinds apart, so one set intersection answers both.
+    """
+    norm = _norm_text(name)
+    if not norm:
+        return _NO_TOKENS
+    if _is_name(norm):
+        return frozenset(("=" + norm, *_name_keys(norm)))
+    return frozenset(("=" + norm,))
 
 
-@functools.lru_cache(maxsize=8192)
-def _name_key_set(name: str) -> frozenset[str]:
-    return frozenset(_name_keys(name))
+_NO_TOKENS: Final[frozenset[str]] = frozenset()
+# Host names recur across the messages of one mailbox; addresses mostly do not, so only names
+# are cached (addresses would only evict them). Cleared when full rather than LRU: cheaper on
+# the hit path, which is most calls.
+_NAME_TOKENS: Final[dict[str, frozenset[str]]] = {}
+_NAME_CACHE_SIZE: Final = 8192
 
 
-def _keys(name: str) -> frozenset[str]:
-    """Comparison keys of a normalized name: its first label and domain (none for addresses)."""
-    return _name_key_set(name) if _is_name(name) else _NO_KEYS
+def _name_tokens(name: str) -> frozenset[str]:
+    tokens = _NAME_TOKENS.get(name)
+    if tokens is None:
+        if len(_NAME_TOKENS) >= _NAME_CACHE_SIZE:
+            _NAME_TOKENS.clear()
+        tokens = _NAME_TOKENS[name] = _tokens(name)
+    return tokens
 
 
 _UNCOMPARED: Final = (HopKind.LOCAL, HopKind.FETCH, HopKind.UNPARSED)
 
 
 def _by_from_match(before: Hop, after: Hop) -> bool | None:
-    """Does hop `before`'s `by` name the host that hop `after` says it came from?"""
+    """Does hop `before`'s `by` name the host that hop `after` says it came from?
+
+    A shared name, or else a shared first label or domain: the same box under two names (EOP:
+    X.mail.protection... vs X.eop-nam02...), or two boxes of one cluster in one domain (mx07 vs
+    mx08.pphosted.com). None when there is nothing to compare.
+    """
     if after.kind in _UNCOMPARED:
         return None
-    by_names = {_norm_name(n) for n in (before.by_host,) if n}
-    if before.by_ip:
-        by_names.add(_norm_text(before.by_ip))
-    by_names.discard("")
-    if not by_names:
+    name = before.by_host
+    by = (_NAME_TOKENS.get(name) or _name_tokens(name)) if name else _NO_TOKENS
+    by_ip = before.by_ip
+    if by_ip:
+        by = by | _tokens(by_ip)
+    if not by:
         return None
-    from_names = {_norm_name(n) for n in (after.from_helo, after.from_rdns) if n}
-    if after.from_ip:
-        from_names.add(_norm_text(after.from_ip))
-    from_names.discard("")
-    if not from_names:
-        return None
-    if not by_names.isdisjoint(from_names):
-        return True
-    # the same box under two names (EOP: X.mail.protection... vs X.eop-nam02...), or two boxes
-    # of one cluster in one domain (mx07 vs mx08.pphosted.com)
-    by_keys = frozenset().union(*map(_keys, by_names))
-    return not by_keys.isdisjoint(frozenset().union(*map(_keys, from_names)))
+    found = match = False
+    name = after.from_helo
+    if name:
+        tokens = _NAME_TOKENS.get(name) or _name_tokens(name)
+        if tokens:
+            found = True
+            match = not by.isdisjoint(tokens)
+    name = after.from_rdns
+    if name and not match:
+        tokens = _NAME_TOKENS.get(name) or _name_tokens(name)
+        if tokens:
+            found = True
+            match = not by.isdisjoint(tokens)
+    name = after.from_ip
+    if name and not match:
+        if name.replace(".", "").isdigit():
+            # dotted digits: normal form without trailing dots, never a host name, so only an
+            # address on the `by` side can match it (a name's tokens include a "label:" key)
+            found = True
+            if by_ip or len(by) == 1:
+                match = "=" + name.rstrip(".") in by
+        else:
+            tokens = _tokens(name)
+            if tokens:
+                found = True
+                match = not by.isdisjoint(tokens)
+    return match if found else None
 
 
 def _from_text(hop: Hop) -> str:
-    parts = [p for p in (hop.from_helo, hop.from_rdns, hop.from_ip) if p]
-    return " / ".join(dict.fromkeys(parts)) or "?"
+    parts: list[str] = []
+    for part in (hop.from_helo, hop.from_rdns, hop.from_ip):
+        if part and part not in parts:
+            parts.append(part)
+    return " / ".join(parts) or "?"
 
 
 def _is_name(text: str) -> bool:
