@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from probe.model import from_data, to_data
@@ -709,3 +709,106 @@ def test_fast_path_equals_the_general_path_on_variants(**parts: Any) -> None:
     fast = _parse_fast(value)
     if fast is not None:
         assert fast == _parse(value), value
+
+
+# --------------------------------------------------------------------------- trace speed paths
+# `build_trace` and the Received split of raw bytes take shortcuts for speed; each must answer
+# exactly what the plain definition does.
+
+_SPLIT_PIECES = [
+    *(b"\n", b"\r", b"\r\n", b"\n\n", b"\n\r\n", b" ", b"\t", b":", b"a", b"X-A", b"Received-SPF"),
+    *(b"Received", b"RECEIVED", b"\xc4", b"\xb0", b"\xe2\x82", b"\xc2\xa0", b"\x1c", b"\xff"),
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_SPLIT_PIECES), max_size=30))
+def test_received_split_of_bytes_matches_header_fields(pieces: list[bytes]) -> None:
+    from probe.received import _received_values, header_fields
+
+    raw = b"".join(pieces)
+    fields = header_fields(raw)
+    expected = [value for name, value in fields if name.lower() == "received"]
+    assert _received_values(raw) == (expected, len(fields))
+
+
+def test_received_split_reads_a_dotted_i_as_a_case_insensitive_str_pattern_does() -> None:
+    from probe.received import _received_values
+
+    raw = "Rece\u0130ved: from a by b\r\n\tid 1; Tue, 2 Jan 2024 10:00:00 +0000\r\n\r\n".encode()
+    assert _received_values(raw) == (["from a by b\tid 1; Tue, 2 Jan 2024 10:00:00 +0000"], 1)
+
+
+def test_trace_parts_built_without_init_equal_normal_ones_and_stay_frozen() -> None:
+    import dataclasses
+
+    from probe.model import Anomaly
+    from probe.received import Link, _anomaly, _link
+
+    link, anomaly = _link(2, 1.5, True, "starts"), _anomaly("clock-skew", "hop 1 -> 2", "d")
+    assert link == Link(2, 1.5, True, "starts") and hash(link) == hash(Link(2, 1.5, True, "starts"))
+    assert anomaly == Anomaly("clock-skew", "hop 1 -> 2", "d")
+    assert hash(anomaly) == hash(Anomaly("clock-skew", "hop 1 -> 2", "d"))
+    result = trace(
+        b"Received: from a.example.org (a.example.org [192.0.2.1]) by b.example.org with ESMTP;"
+        b" Tue, 2 Jan 2024 10:00:00 +0000\r\nReceived: by a.example.org (Postfix); Tue, 2 Jan"
+        b" 2024 09:59:00 +0000\r\nSubject: x\r\n\r\nbody\r\n"
+    )
+    rebuilt = Trace(**{f.name: getattr(result, f.name) for f in dataclasses.fields(Trace)})
+    assert result == rebuilt and repr(result) == repr(rebuilt)
+    for obj in (link, anomaly, result, result.links[0]):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, "index", 3)  # noqa: B010 - the point is the frozen __setattr__
+
+
+def _plain_by_from_match(by: tuple[str | None, ...], frm: tuple[str | None, ...]) -> bool | None:
+    """The definition: a shared normalized name, or else a shared first label or domain."""
+
+    def norm(text: str) -> str:
+        text = text.strip("[]").rstrip(".").lower()
+        return text[5:] if text.startswith("ipv6:") else text
+
+    def keys(name: str) -> set[str]:
+        if ":" in name or name.replace(".", "").isdigit():
+            return set()
+        labels = name.split(".")
+        return {"label:" + labels[0]} | (
+            {"domain:" + ".".join(labels[-2:])} if labels[2:] else set()
+        )
+
+    by_names = {norm(n) for n in by if n} - {""}
+    from_names = {norm(n) for n in frm if n} - {""}
+    if not by_names or not from_names:
+        return None
+    if by_names & from_names:
+        return True
+    return bool(set().union(*map(keys, by_names)) & set().union(*map(keys, from_names)))
+
+
+_MATCH_NAMES = [
+    *(None, "", "[]", ".", "mx1.example.com", "MX1.Example.com.", "mx2.example.com", "mx1"),
+    *("mx1.example.net", "192.0.2.1", "192.0.2.1.", "[192.0.2.1]", "10.0.0.1", "1.2", "١٢٣"),
+    *("2001:db8::1", "[IPv6:2001:DB8::1]", "IPv6:mx1", "label:mx1", "=mx1", "a.b"),
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    by=st.tuples(*[st.sampled_from(_MATCH_NAMES)] * 2),
+    frm=st.tuples(*[st.sampled_from(_MATCH_NAMES)] * 3),
+    kind=st.sampled_from(list(HopKind)),
+)
+@example(
+    by=("[192.0.2.1]", None), frm=("mx9.example.org", None, "192.0.2.1."), kind=HopKind.NETWORK
+)
+@example(by=("mx1.example.com", None), frm=(None, None, "192.0.2.1"), kind=HopKind.NETWORK)
+def test_by_from_match_follows_its_definition(
+    by: tuple[str | None, str | None], frm: tuple[str | None, ...], kind: HopKind
+) -> None:
+    from probe.received import Hop, _by_from_match
+
+    before = Hop(raw="b", kind=HopKind.NETWORK, by_host=by[0], by_ip=by[1])
+    after = Hop(raw="a", kind=kind, from_helo=frm[0], from_rdns=frm[1], from_ip=frm[2])
+    uncompared = kind in (HopKind.LOCAL, HopKind.FETCH, HopKind.UNPARSED)
+    expected = None if uncompared else _plain_by_from_match(by, frm)
+    assert _by_from_match(before, after) == expected
