@@ -374,12 +374,7 @@ def _parse_fast(value: str) -> Hop | None:
 _TLS_HINTS: Final = ("tls", "cipher", "ssl", "google")
 _NOT_PRODUCT: Final = ("authenticated", "from ")
 _ENVELOPE: Final = ("envelope-from", "envelope-sender")
-# comment groups of `_FAST_RE`, in clause order: preamble, from, by, with, tls, id, for
-_ALL_COMMENTS: Final = operator.itemgetter(
-    0, 2, 3, 4, 5, 7, 8, 11, 12, 13, 15, 16, 17, 19, 20, 24, 25
-)
 _FROM_COMMENTS: Final = operator.itemgetter(2, 3, 4, 5)
-_WITH_COMMENTS: Final = operator.itemgetter(11, 12, 13, 15, 16, 17)
 
 
 @functools.lru_cache(maxsize=1024)  # a handful of protocol words recur
@@ -409,59 +404,123 @@ def _comment_tls(comment: str) -> TlsInfo | None:
     return None
 
 
+# Facts of one comment outside `from`: (TLS it names, envelope sender, product candidate).
+# Comments recur (products, TLS lines); the dict is cleared when full, so it stays bounded.
+_Note = tuple[TlsInfo | None, str | None, bool]
+_NOTES: Final[dict[str, _Note]] = {}
+_NOTES_MAX: Final = 4096
+
+
+def _note(comment: str) -> _Note:
+    note = _NOTES.get(comment)
+    if note is None:
+        if len(_NOTES) >= _NOTES_MAX:
+            _NOTES.clear()
+        found = _comment_tls(comment)
+        low = comment[:15].lower()
+        if found is not None:
+            note = (found, None, False)
+        elif low.startswith(_ENVELOPE):
+            note = (None, _strip_angle(comment.split(None, 1)[-1]), False)
+        else:
+            note = (None, None, not low.startswith(_NOT_PRODUCT))
+        _NOTES[comment] = note
+    return note
+
+
+_NO_FROM: Final = (None, None, None, False)
+
+# The groups after `from` that carry no per-message value (comments, the protocol, the `tls`
+# cipher), and what `_direct` derives from them alone: they recur with every message an MTA
+# stamps, so the derivation runs once per MTA configuration. Bounded like `_NOTES`.
+_STATIC_GROUPS: Final = operator.itemgetter(7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 19, 20, 24, 25)
+_Static = tuple[TlsInfo | None, str | None, str | None, str | None, str | None, str]
+_STATICS: Final[dict[tuple[str | None, ...], _Static]] = {}
+
+
+def _static(key: tuple[str | None, ...]) -> _Static:
+    """(TLS named, envelope sender, by address, by product, protocol, its upper case)."""
+    tls: TlsInfo | None = None
+    envelope_from: str | None = None
+    product: str | None = None
+    comments = key[:2] + key[4:7] + key[8:]  # in clause order: by, with, tls, id, for
+    for i, c in enumerate(comments):
+        if c is None:
+            continue
+        found, envelope, product_like = _note(c)
+        if found is not None:
+            tls = tls or found
+        elif envelope_from is None and envelope is not None:
+            envelope_from = envelope
+        elif product is None and product_like and 2 <= i < 8:  # `with` and `tls` comments
+            product = c
+    by_ip = by_product = None
+    for c in key[:2]:
+        if c is None:
+            continue
+        ip, named = _by_comment(c)
+        if ip is not None and by_ip is None:
+            by_ip = ip
+        elif by_product is None and named is not None:
+            by_product = named
+    if by_product is None and product is not None:
+        by_product = product.strip()
+    with_protocol = with_tls = None
+    if key[2] is not None:
+        with_protocol, with_tls = _protocol_of(tuple(key[2].split()))
+    elif key[3] is not None:
+        with_protocol, with_tls = _protocol_of((key[3],))
+    upper = with_protocol.upper() if with_protocol else ""
+    if len(_STATICS) >= _NOTES_MAX:
+        _STATICS.clear()
+    static = _STATICS[key] = (
+        tls or with_tls,
+        envelope_from,
+        by_ip,
+        by_product,
+        with_protocol,
+        upper,
+    )
+    return static
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
 def _direct(value: str, g: tuple[str | None, ...], date: dt.datetime, date_raw: str) -> Hop:
     """The `Hop` `_build` would make from the clauses of these groups (the tests compare)."""
     tls: TlsInfo | None = None
     envelope_from: str | None = None
-    product: str | None = None
-    from_word = g[1]
-    from_comments = [c for c in _FROM_COMMENTS(g) if c is not None]
-    for c in _ALL_COMMENTS(g):
-        if c is None:
-            continue
-        found = _comment_tls(c)
-        if found is not None:
-            tls = tls or found
-        elif envelope_from is None and c[:15].lower().startswith(_ENVELOPE):
-            envelope_from = _strip_angle(c.split(None, 1)[-1])
-    for c in _WITH_COMMENTS(g):  # with and tls
-        if (
-            c is not None
-            and product is None
-            and _comment_tls(c) is None
-            and not c[:15].lower().startswith(_NOT_PRODUCT + _ENVELOPE)
-        ):
-            product = c
     flags: list[str] = []
+    if g[0] is not None:  # the preamble comment comes first in clause order
+        tls, envelope_from = _note(g[0])[:2]
+    from_word = g[1]
     if from_word is not None:
+        from_comments = [c for c in _FROM_COMMENTS(g) if c is not None]
+        for c in from_comments:  # TLS and envelope notes may sit among the TCP-info
+            found = _comment_tls(c)
+            if found is not None:
+                if tls is None:
+                    tls = found
+            elif envelope_from is None and c[:15].lower().startswith(_ENVELOPE):
+                envelope_from = _strip_angle(c.split(None, 1)[-1])
         from_helo, from_rdns, from_ip, authenticated = from_clause(
             ([from_word], from_comments), flags, []
         )
     else:
-        from_helo = from_rdns = from_ip = None
-        authenticated = False
-    by_host = by_ip = by_product = None
-    if g[6] is not None:
-        by_host = g[6].rstrip(",")
-        for c in (g[7], g[8]):
-            if c is None:
-                continue
-            ip, named = _by_comment(c)
-            if ip is not None and by_ip is None:
-                by_ip = ip
-            elif by_product is None and named is not None:
-                by_product = named
-    if by_product is None and product is not None:
-        by_product = product.strip()
-    with_protocol = with_tls = None
-    if g[9] is not None:
-        with_protocol, with_tls = _protocol_of(tuple(g[9].split()))
-    elif g[10] is not None:
-        with_protocol, with_tls = _protocol_of((g[10],))
-    tls = tls or with_tls
+        from_comments = []
+        from_helo, from_rdns, from_ip, authenticated = _NO_FROM
+    key = _STATIC_GROUPS(g)
+    static = _STATICS.get(key) or _static(key)
+    if tls is None:
+        tls = static[0]
+    if envelope_from is None:  # `<>` (a bounce) gives "": keep it
+        envelope_from = static[1]
+    by_ip, by_product, with_protocol, upper = static[2:6]
+    by_host = None if g[6] is None else g[6].rstrip(",")
     if g[14] is not None:
         tls = _clause_tls(tls.version if tls else None, g[14])
-    upper = with_protocol.upper() if with_protocol else ""
     if tls is None and upper in TLS_PROTOCOLS:
         tls = _PROTOCOL_TLS
     encrypted: bool | None
@@ -471,32 +530,79 @@ def _direct(value: str, g: tuple[str | None, ...], date: dt.datetime, date_raw: 
         encrypted = False
     else:
         encrypted = None
-    clauses: dict[str, Clause] = {} if from_word is None else {"from": ([], from_comments)}
-    if g[0] is not None:
-        clauses[""] = ([], [g[0]])
-    kind = _kind(clauses, with_protocol, from_ip, from_helo, by_ip, by_host, by_product, date)
-    via = g[21] if g[22] is None else f"{g[21]} {g[22]}"
-    return _new_hop(
-        raw=value,
-        kind=kind,
-        status=ParseStatus.OK,  # a date was read, nothing left over
-        from_helo=from_helo,
-        from_rdns=from_rdns,
-        from_ip=from_ip,
-        by_host=by_host,
-        by_ip=by_ip,
-        by_product=by_product,
-        via=via,
-        with_protocol=with_protocol,
-        encrypted=encrypted,
-        tls=tls,
-        authenticated=authenticated or upper in AUTH_PROTOCOLS,
-        id=None if g[18] is None else _strip_angle(g[18]),
-        for_addr=None if g[23] is None else _strip_angle(g[23]),
-        envelope_from=envelope_from,
-        date=date,
-        date_raw=date_raw,
-        flags=tuple(flags),
-        warnings=(),
-        unparsed=(),
+    kind = _static_kind(with_protocol, by_product, from_word is not None, g[0])
+    if kind is None or kind is HopKind.LOCAL:
+        if _loopback(from_ip):
+            kind = HopKind.FILTER
+        elif kind is HopKind.LOCAL:
+            if from_word is None and by_host is not None and ip_of(by_host) is not None:
+                kind = HopKind.INTERNAL  # Google: `by 2002:a05:... with SMTP id ...`
+        elif from_ip is None and (
+            (from_helo or "").lower() == "localhost"
+            or any("[local]" in c.lower() for c in from_comments)
+        ):
+            kind = HopKind.LOCAL
+        else:
+            kind = HopKind.NETWORK
+    hop = _new(Hop)
+    _set(
+        hop,
+        "__dict__",
+        {
+            "raw": value,
+            "kind": kind,
+            "status": ParseStatus.OK,  # a date was read, nothing left over
+            "from_helo": from_helo,
+            "from_rdns": from_rdns,
+            "from_ip": from_ip,
+            "by_host": by_host,
+            "by_ip": by_ip,
+            "by_product": by_product,
+            "via": g[21] if g[22] is None else f"{g[21]} {g[22]}",
+            "with_protocol": with_protocol,
+            "encrypted": encrypted,
+            "tls": tls,
+            "authenticated": authenticated or upper in AUTH_PROTOCOLS,
+            "id": None if g[18] is None else _strip_angle(g[18]),
+            "for_addr": None if g[23] is None else _strip_angle(g[23]),
+            "envelope_from": envelope_from,
+            "date": date,
+            "date_raw": date_raw,
+            "flags": tuple(flags),
+            "warnings": (),
+            "unparsed": (),
+        },
     )
+    return hop
+
+
+@functools.lru_cache(maxsize=1024)  # protocols and products recur: a handful per mailbox
+def _static_kind(
+    protocol: str | None, by_product: str | None, has_from: bool, preamble: str | None
+) -> HopKind | None:
+    """What `_kind` decides before looking at the sender's address and HELO name.
+
+    LOCAL and None still depend on them: a loopback sender makes a filter loop, and LOCAL turns
+    INTERNAL for Google's address-named `by`; None is NETWORK unless the sender is local.
+    """
+    product = (by_product or "").lower()
+    upper = (protocol or "").upper()
+    if upper in ("POP3", "IMAP"):
+        return HopKind.FETCH
+    if "amavis" in product or "spamassassin" in product or "spamd" in product:
+        return HopKind.FILTER
+    if upper == "SPAM-SCANNED":
+        return HopKind.FILTER
+    if upper in LMTP_PROTOCOLS:
+        return HopKind.LMTP
+    if protocol in INTERNAL_PROTOCOLS:
+        return HopKind.INTERNAL
+    if (
+        not has_from
+        or "from userid" in product
+        or product.endswith("/submit")
+        or upper.startswith("LOCAL")
+        or (preamble is not None and "invoked" in preamble.lower())
+    ):
+        return HopKind.LOCAL
+    return None
