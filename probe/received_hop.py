@@ -342,8 +342,9 @@ _FAST_RE: Final = re.compile(
     rf"(?:\s*+(?i:id)\s++{_W}{_comments(2)})?"
     rf"(?:\s*+(?i:via)\s++{_W}(?:\s++{_W})?)?"
     rf"(?:\s*+(?i:for)\s++{_W}{_comments(2)})?"
-    r"\s*+;\s*+((?:[A-Z][a-z]{2},\s++)?(\d{1,2})\s++([A-Za-z]{3})\s++(\d{4})\s++"
-    r"(\d\d):(\d\d):(\d\d)\s++([+-][01]\d[0-5]\d))(?:\s*+\(([A-Za-z0-9+:-]{1,10})\))?\s*+\Z"
+    r"(?:\s*+;\s*+((?:[A-Z][a-z]{2},\s++)?(\d{1,2})\s++([A-Za-z]{3})\s++(\d{4})\s++"
+    r"(\d\d):(\d\d):(\d\d)\s++([+-][01]\d[0-5]\d))(?:\s*+\(([A-Za-z0-9+:-]{1,10})\))?"
+    r'|\s++(\d{4}-\d\d-\d\d\s++\d\d:\d\d:\d\d[^();"\\]*+))\s*+\Z'
 )
 
 
@@ -355,16 +356,52 @@ def _parse_fast(value: str) -> Hop | None:
     if m is None:
         return None
     g = m.groups()
-    date = fast_date(*g[27:34])
-    if date is None:
-        return None
     for word in (g[10], g[14], g[21], g[22]):  # not right after from/by/id/for: keywords win
         if word is not None and word.lower() in KEYWORDS:
             return None
+    if g[26] is None:
+        return _no_semicolon(value, g)
+    date = fast_date(*g[27:34])
+    if date is None:
+        return None
     date_raw = " ".join(g[26].split())
     if g[34] is not None:
         date_raw += f" ({g[34]})"
-    return _direct(value, g, date, date_raw)
+    return _direct(value, g, date, date_raw, [])
+
+
+# (value group, its comment groups) of each clause, the last clause in RFC order first
+_CLAUSE_TAILS: Final = (
+    (23, (24, 25)),  # for
+    (21, ()),  # via
+    (18, (19, 20)),  # id
+    (14, (15, 16, 17)),  # tls
+    (10, (11, 12, 13)),  # with
+    (6, (7, 8)),  # by
+    (1, (2, 3, 4, 5)),  # from
+)
+
+
+def _no_semicolon(value: str, g: tuple[str | None, ...]) -> Hop | None:
+    """No `;`, an ISO date after the last clause's one value (SendGrid's Go time format).
+
+    Reads the date as `date_without_semicolon` would: from the words after that value, with the
+    clause's comments for a missing zone. A two-word `via`/`with` (whose second word could
+    begin a date) or a keyword among the date's words is left to it.
+    """
+    words = (g[35] or "").split()
+    if g[22] is not None or g[9] is not None or any(w.lower() in KEYWORDS for w in words):
+        return None
+    for word_group, comment_groups in _CLAUSE_TAILS:
+        if g[word_group] is not None:
+            comments = [c for i in comment_groups if (c := g[i]) is not None]
+            break
+    else:
+        return None  # no clause at all
+    date, date_flags = parse_date(words, comments)
+    if date is None:
+        return None
+    return _direct(value, g, date, " ".join(words), ["no-semicolon", *date_flags])
 
 
 # What `_build` makes of a `_FAST_RE` match, without the clause dict: every clause has one value
@@ -488,11 +525,13 @@ _new = object.__new__
 _set = object.__setattr__
 
 
-def _direct(value: str, g: tuple[str | None, ...], date: dt.datetime, date_raw: str) -> Hop:
-    """The `Hop` `_build` would make from the clauses of these groups (the tests compare)."""
+def _direct(
+    value: str, g: tuple[str | None, ...], date: dt.datetime, date_raw: str, flags: list[str]
+) -> Hop:
+    """The `Hop` `_build` would make from the clauses of these groups (the tests compare);
+    `flags` are the date's."""
     tls: TlsInfo | None = None
     envelope_from: str | None = None
-    flags: list[str] = []
     if g[0] is not None:  # the preamble comment comes first in clause order
         tls, envelope_from = _note(g[0])[:2]
     from_word = g[1]

@@ -593,6 +593,41 @@ _SHAPES = [
 ]
 
 
+# Stamps without `;` (SendGrid writes Go's time format after the id, research 2.4) and the
+# variations that must leave the fast path or read the date exactly as the general path does.
+_NO_SEMICOLON = [
+    "by filterdrecv-c4b67f958-wwg5v with SMTP id filterdrecv-c4b67f958-wwg5v-1-64F70C72-3D"
+    " 2023-09-05 14:36:02.123973046 +0000 UTC m=+1390306.271106573",
+    "by filterdrecv-1 with SMTP id x-3D 2023-09-05 14:36:02 +0000 UTC",
+    "by filterdrecv-1 with SMTP id x-3D 2023-09-05T14:36:02.5Z",
+    "by filterdrecv-1 with SMTP id x-3D (UTC) 2023-09-05 14:36:02",  # zone from the comment
+    "by filterdrecv-1 with SMTP id x-3D 2023-09-05 14:36:02",  # no zone at all
+    "by mx.example.org with SMTP for <a@example.org> (x) 2023-09-05 14:36:02 +0200",
+    "by mx.example.org via HTTP 2023-09-05 14:36:02 +0200",
+    "by mx.example.org via HTTP 12 2023-09-05 14:36:02 +0200",  # two-word via: general path
+    "by mx.example.org id x 2023-09-05 14:36:02 +0000 for y",  # a keyword after the date
+    "by mx.example.org with Microsoft SMTP Server 2023-09-05 14:36:02 +0000",
+    "from a.example.net (a.example.net [192.0.2.1]) by mx.example.org 2023-09-05 14:36:02 +0000",
+    "by mx.example.org id x 2023-13-45 14:36:02 +0000",  # no such day: general path decides
+]
+
+
+def test_fast_path_reads_dates_without_semicolon_as_the_general_path() -> None:
+    from probe.received_hop import _parse, _parse_fast
+
+    taken = 0
+    for value in _NO_SEMICOLON:
+        fast = _parse_fast(value)
+        if fast is not None:
+            taken += 1
+            assert fast == _parse(value), value
+            assert "no-semicolon" in fast.flags
+    assert _parse_fast(_NO_SEMICOLON[0]) is not None  # the SendGrid shape takes it
+    assert _parse_fast(_NO_SEMICOLON[7]) is None
+    assert _parse_fast(_NO_SEMICOLON[8]) is None
+    assert taken >= 7
+
+
 def test_fast_path_equals_the_general_path_on_the_common_shapes() -> None:
     import random
 
