@@ -471,12 +471,25 @@ _NO_FROM: Final = (None, None, None, False)
 # cipher), and what `_direct` derives from them alone: they recur with every message an MTA
 # stamps, so the derivation runs once per MTA configuration. Bounded like `_NOTES`.
 _STATIC_GROUPS: Final = operator.itemgetter(7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 19, 20, 24, 25)
-_Static = tuple[TlsInfo | None, str | None, str | None, str | None, str | None, str]
+_Static = tuple[
+    TlsInfo | None,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    TlsInfo | None,
+    bool,
+    bool,
+    "HopKind | None",
+    "HopKind | None",
+]
 _STATICS: Final[dict[tuple[str | None, ...], _Static]] = {}
 
 
 def _static(key: tuple[str | None, ...]) -> _Static:
-    """(TLS named, envelope sender, by address, by product, protocol, its upper case)."""
+    """(TLS named, envelope sender, by address, by product, protocol, the TLS the protocol
+    implies, whether it is plain, whether authenticated, `_static_kind` with and without
+    `from` and no preamble)."""
     tls: TlsInfo | None = None
     envelope_from: str | None = None
     product: str | None = None
@@ -516,7 +529,11 @@ def _static(key: tuple[str | None, ...]) -> _Static:
         by_ip,
         by_product,
         with_protocol,
-        upper,
+        _PROTOCOL_TLS if upper in TLS_PROTOCOLS else None,
+        upper in PLAIN_PROTOCOLS or upper.startswith("MICROSOFT SMTP SERVER"),
+        upper in AUTH_PROTOCOLS,
+        _static_kind(with_protocol, by_product, True, None),
+        _static_kind(with_protocol, by_product, False, None),
     )
     return static
 
@@ -551,68 +568,84 @@ def _direct(
         from_comments = []
         from_helo, from_rdns, from_ip, authenticated = _NO_FROM
     key = _STATIC_GROUPS(g)
-    static = _STATICS.get(key) or _static(key)
+    (
+        static_tls,
+        static_envelope,
+        by_ip,
+        by_product,
+        with_protocol,
+        protocol_tls,
+        plain,
+        authenticated_protocol,
+        kind_from,
+        kind_no_from,
+    ) = _STATICS.get(key) or _static(key)
     if tls is None:
-        tls = static[0]
+        tls = static_tls
     if envelope_from is None:  # `<>` (a bounce) gives "": keep it
-        envelope_from = static[1]
-    by_ip, by_product, with_protocol, upper = static[2:6]
+        envelope_from = static_envelope
     by_host = None if g[6] is None else g[6].rstrip(",")
     if g[14] is not None:
         tls = _clause_tls(tls.version if tls else None, g[14])
-    if tls is None and upper in TLS_PROTOCOLS:
-        tls = _PROTOCOL_TLS
-    encrypted: bool | None
-    if tls is not None or "over TLS secured channel" in value:
-        encrypted = True
-    elif upper in PLAIN_PROTOCOLS or upper.startswith("MICROSOFT SMTP SERVER"):
-        encrypted = False
+    if tls is None:
+        tls = protocol_tls
+    if g[0] is not None:
+        kind = _static_kind(with_protocol, by_product, from_word is not None, g[0])
     else:
-        encrypted = None
-    kind = _static_kind(with_protocol, by_product, from_word is not None, g[0])
-    if kind is None or kind is HopKind.LOCAL:
-        if _loopback(from_ip):
-            kind = HopKind.FILTER
-        elif kind is HopKind.LOCAL:
+        kind = kind_no_from if from_word is None else kind_from
+    if kind is None or kind is _LOCAL:
+        if from_ip is not None and _loopback(from_ip):
+            kind = _FILTER
+        elif kind is _LOCAL:
             if from_word is None and by_host is not None and ip_of(by_host) is not None:
-                kind = HopKind.INTERNAL  # Google: `by 2002:a05:... with SMTP id ...`
+                kind = _INTERNAL  # Google: `by 2002:a05:... with SMTP id ...`
         elif from_ip is None and (
             (from_helo or "").lower() == "localhost"
             or any("[local]" in c.lower() for c in from_comments)
         ):
-            kind = HopKind.LOCAL
+            kind = _LOCAL
         else:
-            kind = HopKind.NETWORK
+            kind = _NETWORK
     hop = _new(Hop)
-    _set(
-        hop,
-        "__dict__",
-        {
-            "raw": value,
-            "kind": kind,
-            "status": ParseStatus.OK,  # a date was read, nothing left over
-            "from_helo": from_helo,
-            "from_rdns": from_rdns,
-            "from_ip": from_ip,
-            "by_host": by_host,
-            "by_ip": by_ip,
-            "by_product": by_product,
-            "via": g[21] if g[22] is None else f"{g[21]} {g[22]}",
-            "with_protocol": with_protocol,
-            "encrypted": encrypted,
-            "tls": tls,
-            "authenticated": authenticated or upper in AUTH_PROTOCOLS,
-            "id": None if g[18] is None else _strip_angle(g[18]),
-            "for_addr": None if g[23] is None else _strip_angle(g[23]),
-            "envelope_from": envelope_from,
-            "date": date,
-            "date_raw": date_raw,
-            "flags": tuple(flags),
-            "warnings": (),
-            "unparsed": (),
-        },
-    )
+    fields = _OK_FIELDS.copy()  # a fresh Hop's dict takes no item assignment cheaper than this
+    fields["raw"] = value
+    fields["kind"] = kind
+    fields["from_helo"] = from_helo
+    fields["from_rdns"] = from_rdns
+    fields["from_ip"] = from_ip
+    fields["by_host"] = by_host
+    fields["by_ip"] = by_ip
+    fields["by_product"] = by_product
+    if g[21] is not None:
+        fields["via"] = g[21] if g[22] is None else f"{g[21]} {g[22]}"
+    fields["with_protocol"] = with_protocol
+    if tls is not None or "over TLS secured channel" in value:
+        fields["encrypted"] = True
+        fields["tls"] = tls
+    elif plain:
+        fields["encrypted"] = False
+    fields["authenticated"] = authenticated or authenticated_protocol
+    if g[18] is not None:
+        fields["id"] = _strip_angle(g[18])
+    if g[23] is not None:
+        fields["for_addr"] = _strip_angle(g[23])
+    fields["envelope_from"] = envelope_from
+    fields["date"] = date
+    fields["date_raw"] = date_raw
+    if flags:
+        fields["flags"] = tuple(flags)
+    _set(hop, "__dict__", fields)
     return hop
+
+
+# Every field of a `Hop` the fast path makes, before it fills in the stamp's own
+_OK_FIELDS: Final[dict[str, object]] = {
+    field.name: field.default for field in dataclasses.fields(Hop)
+} | {"status": ParseStatus.OK}  # a date was read, nothing left over
+_LOCAL: Final = HopKind.LOCAL  # an enum member costs a metaclass lookup per access
+_FILTER: Final = HopKind.FILTER
+_INTERNAL: Final = HopKind.INTERNAL
+_NETWORK: Final = HopKind.NETWORK
 
 
 @functools.lru_cache(maxsize=1024)  # protocols and products recur: a handful per mailbox
