@@ -701,6 +701,11 @@ _DATES = [
     "Mon, 1 Foo 2024 10:00:00 +0100 (CET)",
     "Wed, 12 Jun 2024 08:10:24 +0000(UTC)",
     "Wed, 12 Jun 2024 08:10:24 +1500",
+    # no `;` before these: Go's time format (SendGrid), no zone, a keyword after the date
+    " 2023-09-05 14:36:02.123973046 +0000 UTC m=+1390306.271106573",
+    " 2023-09-05 14:36:02",
+    " 2023-09-05 14:36:02 for x",
+    " 2023-02-30 14:36:02 +0000",
 ]
 
 
@@ -740,7 +745,8 @@ def test_fast_path_equals_the_general_path_on_variants(**parts: Any) -> None:
         out += ["via", parts["via"]]
     if parts["rcpt"] is not None:
         out += ["for", parts["rcpt"], *parts["rcpt_comments"]]
-    value = sp.join(out) + ";" + sp + parts["date"]
+    date = parts["date"]
+    value = sp.join(out) + (date if date.startswith(" ") else ";" + sp + date)
     fast = _parse_fast(value)
     if fast is not None:
         assert fast == _parse(value), value
@@ -847,3 +853,20 @@ def test_by_from_match_follows_its_definition(
     uncompared = kind in (HopKind.LOCAL, HopKind.FETCH, HopKind.UNPARSED)
     expected = None if uncompared else _plain_by_from_match(by, frm)
     assert _by_from_match(before, after) == expected
+
+
+def test_fast_path_caches_stay_bounded_and_answer_alike_after_a_clear() -> None:
+    """The per-comment and per-configuration caches are cleared when full, never grown."""
+    from probe import received_hop
+
+    stamp = (
+        "from a.example.net (a.example.net [192.0.2.1]) by mx.example.org ({product}) with ESMTPS"
+        " id X1; Tue, 29 Aug 2023 09:20:10 -0700"
+    )
+    first = received_hop.parse_received(stamp.format(product="Postfix"))
+    for n in range(received_hop._NOTES_MAX + 50):
+        received_hop.parse_received(stamp.format(product=f"Product {n}"))
+        assert len(received_hop._NOTES) <= received_hop._NOTES_MAX
+        assert len(received_hop._STATICS) <= received_hop._NOTES_MAX
+    assert received_hop.parse_received(stamp.format(product="Postfix")) == first
+    assert first.by_product == "Postfix"
