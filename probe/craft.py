@@ -140,8 +140,10 @@ def spec_problems(spec: VariantSpec) -> tuple[tuple[str, str], ...]:
         out.append(("size", "give an exact size or a relative one, not both"))
     if spec.size is not None and not 0 < spec.size <= MAX_SIZE:
         out.append(("size", f"impossible size {spec.size} (1 .. {MAX_SIZE:,} bytes)"))
-    if spec.encoding not in Encoding:
-        out.append(("encoding", f"unknown encoding {spec.encoding!r}"))
+    if not isinstance(spec.encoding, Encoding):  # an API caller's plain string
+        known = ", ".join(Encoding)
+        out.append(("encoding", f"encoding {spec.encoding!r} is not an Encoding ({known})"))
+        return tuple(out)
     charset = spec.body_charset
     if charset not in CHARSETS:
         out.append(("charset", f"unsupported charset {charset!r} (known: {', '.join(CHARSETS)})"))

@@ -454,3 +454,12 @@ def test_resolve_size_against_the_advertised_size() -> None:
     with pytest.raises(ConfigError, match="outside"):
         resolve_size(spec, 10**9)
     assert resolve_size(VariantSpec("x", "x"), None) == VariantSpec("x", "x")
+
+
+def test_spec_problems_names_an_encoding_given_as_a_plain_string() -> None:
+    """API callers may pass "8bit" instead of Encoding.EIGHT_BIT: a problem, not a TypeError."""
+    for value in ("8bit", "rot13"):
+        bad = VariantSpec("x", "x", encoding=value)  # type: ignore[arg-type]
+        problems = spec_problems(bad)
+        assert [k for k, _ in problems] == ["encoding"]
+        assert repr(value) in problems[0][1]
