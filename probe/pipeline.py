@@ -103,7 +103,8 @@ def check_target(req: RunRequest) -> None:
     if "@" not in req.to:
         raise UsageError(f"--to {req.to!r} is not an address")
     if req.via is None and req.to.rpartition("@")[2].lower() != req.domain.lower():
-        raise SafetyError(
+        # a bad argument (exit 3, like every usage error), not a finding about the domain
+        raise UsageError(
             f"--to {req.to} is not in {req.domain}: probe only sends to the target domain's "
             "own MX (use --via HOST:PORT for a relay you control)"
         )

@@ -148,7 +148,7 @@ def test_recipient_rejected_stops_with_a_clear_message() -> None:
 def test_refuses_a_recipient_outside_the_domain(lab: LabInfo) -> None:
     info = lab.scenario("clean")
     result = runner.invoke(app, ["threshold", info.domain, "--to", "user@example.org", *FAST])
-    assert result.exit_code == 2
+    assert result.exit_code == 3  # a bad argument: UNKNOWN, not a CRITICAL finding
     assert result.stderr.count("\n") == 1 and "is not in clean.lab.probe.test" in result.stderr
     assert result.stdout == ""
 
