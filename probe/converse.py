@@ -7,7 +7,9 @@ lines are validated by `probe.replies`; certificates are judged by `probe.tlsche
 
 Every way a server can end the conversation (refusal, reset, EOF, timeout at a named stage,
 garbage, TLS failure, a 4xx/5xx reply) becomes a `Conversation` with an `Outcome`, the `stage` it
-ended at, a one-line `reason` and the transcript so far.
+ended at, a one-line `reason` and the transcript so far. Cancellation (Ctrl-C, the run's
+deadline) is the one thing that still propagates, as it must; `on_interrupt` receives the
+conversation so far first (outcome INTERRUPTED, the stage it was in), so nothing observed is lost.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import dataclasses
 import ipaddress
 import ssl
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from probe import replies, tlscheck
@@ -117,6 +119,9 @@ class _Session:
         self.writer: asyncio.StreamWriter | None = None
         self.buf = bytearray()
         self.stage = "connect"
+        self.open_step: tuple[str, tuple[Any, float]] | None = None  # begun, not yet recorded
+        self.result: tuple[Outcome, str, str] | None = None  # outcome, stage, reason once known
+        self.closed = False
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -137,10 +142,13 @@ class _Session:
         at, mono = started
         duration = round((time.monotonic() - mono) * 1000, 3)
         self.steps.append(Step(name, at, duration, outcome, reply, detail))
+        self.open_step = None
 
-    @staticmethod
-    def mark() -> tuple[Any, float]:
-        return utcnow(), time.monotonic()
+    def mark(self, name: str) -> tuple[Any, float]:
+        """Start timing step `name` (remembered, so an interruption can still record it)."""
+        started = utcnow(), time.monotonic()
+        self.open_step = name, started
+        return started
 
     async def bounded(self, awaitable: Awaitable[T], stage: str, timeout: float) -> T:
         """Await with the stage timeout (capped by the deadline); I/O errors become `_Stop`."""
@@ -218,7 +226,7 @@ class _Session:
 
     async def command(self, stage: str, line: str) -> Reply:
         """Send one command and read its reply, as one timed step."""
-        started = self.mark()
+        started = self.mark(stage)
         try:
             await self.send_line(stage, line)
             reply = await self.read_reply(stage, self.options.timeouts.command)
@@ -233,7 +241,7 @@ class _Session:
     async def connect(self) -> None:
         target = f"[{self.address}]" if ":" in self.address else self.address
         self.log(Direction.INFO, f"attempting to connect to {target}:{self.options.port}")
-        started = self.mark()
+        started = self.mark("connect")
         try:
             self.reader, self.writer = await self.bounded(
                 asyncio.open_connection(self.address, self.options.port, limit=2**16),
@@ -249,7 +257,7 @@ class _Session:
         self.log(Direction.INFO, "connected")
 
     async def banner(self) -> None:
-        started = self.mark()
+        started = self.mark("banner")
         try:
             reply = await self.read_reply("banner", self.options.timeouts.banner)
         except _Stop as stop:
@@ -300,7 +308,7 @@ class _Session:
         if self.buf:  # bytes sent before the handshake could be injected commands
             self.log(Direction.INFO, f"peer sent {len(self.buf)} bytes before TLS (discarded)")
             self.buf.clear()
-        started = self.mark()
+        started = self.mark("tls")
         assert self.writer is not None
         name = self.options.tls_name or self.host
         sni = None if _is_ip(name) else name.rstrip(".")
@@ -353,8 +361,9 @@ class _Session:
             self.log(Direction.INFO, f"QUIT not answered: {stop.reason}")
 
     async def close(self) -> None:
-        if self.writer is None:
+        if self.writer is None or self.closed:
             return
+        self.closed = True
         try:
             self.writer.close()
             async with asyncio.timeout(1.0):
@@ -362,6 +371,26 @@ class _Session:
         except Exception:  # noqa: BLE001 - closing a broken (TLS) stream may fail in any way
             pass
         self.log(Direction.INFO, "connection closed")
+
+    def interrupt(self) -> None:
+        """Cancelled: record the step in flight, settle the outcome, drop the socket at once.
+
+        Synchronous on purpose: nothing here can be cancelled again half-way. An outcome already
+        known (cancelled while saying QUIT after a 250 or a 550) stays what it was.
+        """
+        if self.open_step is not None:
+            name, started = self.open_step
+            self.add_step(name, started, Outcome.INTERRUPTED, detail="interrupted by probe")
+        if self.result is None:
+            why = f"interrupted by probe during {self.stage}"
+            self.result = Outcome.INTERRUPTED, self.stage, why
+        else:
+            self.log(Direction.INFO, f"interrupted by probe during {self.stage}")
+        if self.writer is not None:
+            self.writer.transport.abort()  # no wait_closed: the task is being cancelled
+            if not self.closed:
+                self.closed = True
+                self.log(Direction.INFO, "connection closed")
 
     # ------------------------------------------------------------------ transaction
 
@@ -405,7 +434,7 @@ class _Session:
                 Outcome.GARBAGE, "data", f"expected 354 after DATA, got {data.code}", quit=True
             )
         await self.upload(message.data)
-        started = self.mark()
+        started = self.mark("data-end")
         try:
             final = await self.read_reply("data-end", self.options.timeouts.final_reply)
         except _Stop as stop:
@@ -421,7 +450,7 @@ class _Session:
     async def upload(self, data: bytes) -> None:
         assert self.writer is not None
         self.stage = "upload"
-        started = self.mark()
+        started = self.mark("upload")
         sent = 0
         self.log(Direction.CLIENT, f"[{len(data)} bytes of message data]")
         try:
@@ -479,10 +508,29 @@ async def converse(
     address: str,
     options: ConverseOptions,
     message: OutgoingMessage | None = None,
+    *,
+    on_interrupt: Callable[[Conversation], None] | None = None,
 ) -> Conversation:
-    """Hold one SMTP conversation with `address` (named `host`); send `message` when given."""
+    """Hold one SMTP conversation with `address` (named `host`); send `message` when given.
+
+    When the task is cancelled, `on_interrupt` gets what was observed up to then (outcome
+    INTERRUPTED unless it was already known) before the CancelledError goes on; the socket is
+    closed either way.
+    """
     session = _Session(host, address, options)
-    outcome, stage, reason = (Outcome.ACCEPTED if message else Outcome.OK), "quit", ""
+    try:
+        await _hold(session, message)
+        await session.close()
+    except asyncio.CancelledError:
+        session.interrupt()
+        if on_interrupt is not None:
+            on_interrupt(_conversation(session))
+        raise
+    return _conversation(session)
+
+
+async def _hold(session: _Session, message: OutgoingMessage | None) -> None:
+    """The conversation itself; its outcome lands in `session.result` as soon as it is known."""
     try:
         try:
             await session.connect()
@@ -493,24 +541,25 @@ async def converse(
                 await session.transaction(caps, message)
                 final = session.fields["final_reply"]
                 reason = f"message accepted: {final.code} {_one_line(final.text)}"
+                session.result = Outcome.ACCEPTED, "quit", reason
+            else:
+                session.result = Outcome.OK, "quit", ""
             await session.quit()
         except _Stop as stop:
-            outcome, stage, reason = stop.outcome, stop.stage, stop.reason
+            session.result = stop.outcome, stop.stage, stop.reason
             if stop.quit:
                 await session.quit()
     except _Stop as stop:  # raised while quitting politely
         session.log(Direction.INFO, f"QUIT failed: {stop.reason}")
     except Exception as exc:  # noqa: BLE001 - probe's own fault must still be a result
-        outcome, stage = Outcome.ERROR, session.stage
         reason = f"internal error: {type(exc).__name__}: {_one_line(exc)}"
-    finally:
-        await session.close()
+        session.result = Outcome.ERROR, session.stage, reason
+
+
+def _conversation(session: _Session) -> Conversation:
+    outcome, stage, reason = session.result or (Outcome.ERROR, session.stage, "no outcome")
     if reason:
         session.log(Direction.INFO, f"{outcome.value} at {stage}: {reason}")
-    return _conversation(session, outcome, stage, reason)
-
-
-def _conversation(session: _Session, outcome: Outcome, stage: str, reason: str) -> Conversation:
     known = {f.name for f in dataclasses.fields(Conversation)}
     extra = {k: v for k, v in session.fields.items() if k in known}
     return Conversation(

@@ -169,6 +169,7 @@ class Outcome(enum.StrEnum):
     TLS_FAILED = "tls-failed"  # STARTTLS handshake failed
     SKIPPED = "skipped"  # not attempted (e.g. 8bit variant where 8BITMIME is not offered)
     ERROR = "error"  # probe's own fault; the reason says what
+    INTERRUPTED = "interrupted"  # probe stopped first (Ctrl-C, the run's deadline): no verdict
 
 
 @dataclasses.dataclass(frozen=True)

@@ -114,6 +114,49 @@ async def scripted(
     return seen
 
 
+class Stall:
+    """A peer that takes the whole message and then withholds the final reply (a scanner that
+    stalls), or answers it and then stalls on QUIT (`after_final`). `waiting` is set once it
+    stalls, `closed` once the client has hung up: cancellation tests need both moments."""
+
+    def __init__(self, *, after_final: bool = False) -> None:
+        self.after_final = after_final
+        self.waiting = asyncio.Event()
+        self.closed = asyncio.Event()
+
+    async def _stall(self, reader: asyncio.StreamReader) -> None:
+        self.waiting.set()
+        try:
+            await reader.read()  # never answers; returns (or resets) when the client hangs up
+        finally:
+            self.closed.set()
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 stall.test ESMTP\r\n")
+        for _ in range(20):
+            line = await reader.readline()
+            verb = line[:4].upper()
+            if not line:
+                return
+            if verb == b"EHLO":
+                writer.write(b"250-stall.test\r\n250-SIZE 10000000\r\n250 8BITMIME\r\n")
+            elif verb == b"DATA":
+                writer.write(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                await writer.drain()
+                while await reader.readline() not in (b".\r\n", b""):
+                    pass
+                if not self.after_final:
+                    return await self._stall(reader)
+                writer.write(b"250 2.0.0 Ok: queued as 4XyZ1a2b3cD4\r\n")
+            elif verb == b"QUIT":
+                if self.after_final:
+                    return await self._stall(reader)
+                writer.write(b"221 2.0.0 Bye\r\n")
+            else:
+                writer.write(b"250 2.1.0 Ok\r\n")
+            await writer.drain()
+
+
 class ThreadedServer:
     """A server on its own loop in a background thread, for CLI tests (the CLI runs its own loop).
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import re
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from probe.converse import OutgoingMessage, converse
 from probe.envelope import dot_stuffed, xtext
 from probe.model import Conversation, Direction, Outcome
-from tests.smtp_peers import Recorder, aiosmtpd_server, options, raw_server, scripted
+from tests.smtp_peers import Recorder, Stall, aiosmtpd_server, options, raw_server, scripted
 
 BODY = (
     b"From: a@sender.test\r\nTo: b@rcpt.test\r\nSubject: dots\r\n\r\n"
@@ -232,3 +233,61 @@ def test_refused_port() -> None:
 
     conv = asyncio.run(go())
     assert (conv.outcome, conv.stage) == (Outcome.REFUSED, "connect")
+
+
+def cancel_when_stalled(peer: Stall) -> tuple[list[Conversation], float]:
+    """Converse with `peer`, cancel the task once the peer stalls; what `on_interrupt` got."""
+    kept: list[Conversation] = []
+
+    async def go() -> float:
+        async with raw_server(peer) as port:
+            task = asyncio.create_task(
+                converse("raw", "127.0.0.1", options(port), message(), on_interrupt=kept.append)
+            )
+            await asyncio.wait_for(peer.waiting.wait(), 2.0)
+            await asyncio.sleep(0.05)  # converse is now reading the reply that never comes
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):  # cancellation stays cooperative
+                await task
+            t0 = asyncio.get_running_loop().time()
+            await asyncio.wait_for(peer.closed.wait(), 2.0)  # the socket was closed
+            return asyncio.get_running_loop().time() - t0
+
+    return kept, asyncio.run(go())
+
+
+def test_cancelled_mid_data_keeps_the_partial_conversation() -> None:
+    kept, close_wait = cancel_when_stalled(Stall())
+    (conv,) = kept
+    assert (conv.outcome, conv.stage) == (Outcome.INTERRUPTED, "data-end")
+    assert conv.reason == "interrupted by probe during data-end"
+    assert conv.data_reply is not None and conv.data_reply.code == 354
+    assert conv.bytes_sent > len(BODY) and conv.upload_ms is not None
+    assert conv.final_reply is None and conv.rcpt_results[0].accepted
+    assert [s.name for s in conv.steps] == [
+        "connect",
+        "banner",
+        "ehlo",
+        "mail",
+        "rcpt",
+        "data",
+        "upload",
+        "data-end",
+    ]
+    assert conv.steps[-1].outcome is Outcome.INTERRUPTED and conv.steps[-1].duration_ms >= 40
+    texts = [line.text for line in conv.transcript]
+    assert "354 End data with <CR><LF>.<CR><LF>" in texts and "." in texts
+    assert texts[-2:] == [
+        "connection closed",
+        "interrupted at data-end: interrupted by probe during data-end",
+    ]
+    assert close_wait < 1.0
+
+
+def test_cancelled_while_quitting_keeps_the_known_outcome() -> None:
+    kept, _ = cancel_when_stalled(Stall(after_final=True))
+    (conv,) = kept
+    assert (conv.outcome, conv.stage) == (Outcome.ACCEPTED, "quit")
+    assert conv.final_reply is not None and conv.queue_id == "4XyZ1a2b3cD4"
+    assert conv.steps[-1].name == "quit" and conv.steps[-1].outcome is Outcome.INTERRUPTED
+    assert "interrupted by probe during quit" in [line.text for line in conv.transcript]
