@@ -3,7 +3,8 @@
 Concurrency is bounded globally and per MX address, connection starts are rate limited, 4xx
 replies are retried on a schedule within `retry_for`, and connect-level failures fall through to
 the next MX. Every attempt is kept. Results land in a `SendLog` as they complete, so a run that
-is interrupted (Ctrl-C, deadline) still reports what it observed.
+is interrupted (Ctrl-C, deadline) still reports what it observed, down to the conversation that
+was in flight (`converse` hands it over as it is cancelled).
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ class SendLog:
             tries = tuple(self.attempts.get(key, ()))
             size, manifest = self.built.get(key, (None, None))
             last = tries[-1] if tries else None
+            target = Target(last.host, last.address, last.port).label if last else ""
             out.append(
                 VariantSend(
                     variant=job.variant,
@@ -112,6 +114,7 @@ class SendLog:
                     outcome=last.outcome if last else Outcome.SKIPPED,
                     stage=last.stage if last else "not-started",
                     reason="interrupted before this variant finished",
+                    target=target,
                     size=size,
                     manifest=manifest,
                     attempts=tries,
@@ -219,7 +222,9 @@ async def _send_one(
             async with global_gate, host_gates[target.address]:
                 await pacer.wait()
                 options = dataclasses.replace(settings.options, port=target.port)
-                conv = await converse(target.host, target.address, options, message)
+                conv = await converse(
+                    target.host, target.address, options, message, on_interrupt=tries.append
+                )
             tries.append(conv)
             if _should_fall_through(conv):
                 break

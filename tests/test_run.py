@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from typing import Any
 
 from probe.model import Manifest, Outcome
 from probe.run import Built, Job, SendLog, SendSettings, Target, send_matrix
-from tests.smtp_peers import Recorder, aiosmtpd_server, options
+from tests.smtp_peers import Recorder, Stall, aiosmtpd_server, options, raw_server
 
 
 def job(n: int, size_note: str = "") -> Job:
@@ -156,6 +157,33 @@ def test_interrupted_run_keeps_what_it_observed() -> None:
     assert results[0].outcome is Outcome.ACCEPTED and not results[0].interrupted
     assert all(r.interrupted for r in results[1:])
     assert all(r.reason for r in results[1:])
+
+
+def test_interrupted_run_keeps_the_conversation_in_flight() -> None:
+    peer = Stall()
+    log = SendLog()
+
+    async def go() -> int:
+        async with raw_server(peer) as port:
+            targets = [Target("mx.lab.test", "127.0.0.1", port)]
+            task = asyncio.ensure_future(send_matrix([job(1)], targets, settings(), log))
+            await asyncio.wait_for(peer.waiting.wait(), 2.0)
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            return port
+
+    port = asyncio.run(go())
+    (result,) = log.results(list(log.jobs))
+    assert result.interrupted and (result.outcome, result.stage) == (
+        Outcome.INTERRUPTED,
+        "data-end",
+    )
+    assert result.target == f"mx.lab.test 127.0.0.1:{port}" and result.size
+    (attempt,) = result.attempts
+    assert attempt.data_reply is not None and attempt.data_reply.code == 354
+    assert attempt.transcript[-1].text.startswith("interrupted at data-end")
 
 
 def test_all_mx_sends_every_variant_through_every_address() -> None:
