@@ -140,15 +140,16 @@ async def resolve_targets(req: RunRequest, state: RunState) -> list[Target]:
 
 async def probe_hop1(req: RunRequest, state: RunState) -> None:
     """A capability conversation first: SIZE for relative variants, the hop-1 fingerprint."""
+
+    def keep(conv: Conversation) -> None:  # also the one an interruption cuts short
+        state.hop1 = conv
+        state.advertised = size_limit(conv.capabilities_after_tls or conv.capabilities)
+
     for target in state.targets:
         options = dataclasses.replace(req.options, port=target.port)
-        conv = await converse(target.host, target.address, options)
-        state.hop1 = conv
-        if conv.outcome is Outcome.OK:
+        keep(await converse(target.host, target.address, options, on_interrupt=keep))
+        if state.hop1 is not None and state.hop1.outcome is Outcome.OK:
             break
-    if state.hop1 is not None:
-        caps = state.hop1.capabilities_after_tls or state.hop1.capabilities
-        state.advertised = size_limit(caps)
 
 
 _UNREACHABLE = {
@@ -279,6 +280,10 @@ async def _threshold(req: RunRequest, state: RunState, progress: ProgressFn) -> 
         return
     target = _deciding_target(state, size_fail[0])
     progress(f"threshold: searching between {low:,} and {high:,} bytes at {target.label}")
+
+    def keep(report: ThresholdReport) -> None:  # the search so far, when interrupted
+        state.threshold = report
+
     state.threshold = await size_search(
         target,
         req.options,
@@ -291,6 +296,7 @@ async def _threshold(req: RunRequest, state: RunState, progress: ProgressFn) -> 
         date=state.crafted_date,
         advertised=state.advertised,
         progress=progress,
+        on_interrupt=keep,
     )
 
 
@@ -392,7 +398,7 @@ def judge(result: RunResult) -> RunResult:
     result = dataclasses.replace(result, analyses=analyze.analyze_run(result))
     decision = decide(result)
     status = decision.status
-    if not result.variants or all(v.outcome is Outcome.SKIPPED for v in result.variants):
+    if not any(v.measured for v in result.variants):
         status = worst([status, Status.UNKNOWN])
     elif result.interrupted:
         status = worst([status, Status.WARNING])

@@ -1,10 +1,15 @@
-"""Drive `threshold`'s k-ary search over the network: k sizes per round, sent concurrently."""
+"""Drive `threshold`'s k-ary search over the network: k sizes per round, sent concurrently.
+
+Interrupted (Ctrl-C, the run's deadline), the search hands its state so far to `on_interrupt`,
+the round in flight included (its unfinished probes UNKNOWN, with how far they got), and stops.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Callable
 
 from probe.converse import ConverseOptions, OutgoingMessage, converse
@@ -13,7 +18,15 @@ from probe.model import Conversation, Outcome
 from probe.replies import deciding_reply
 from probe.run import Target
 from probe.runresult import ThresholdReport
-from probe.threshold import ProbePoint, ProbeVerdict, SearchState, next_points, record, start
+from probe.threshold import (
+    ProbePoint,
+    ProbeVerdict,
+    SearchRound,
+    SearchState,
+    next_points,
+    record,
+    start,
+)
 
 MAX_ROUNDS = 24  # bound whatever happens: 50 MB to the byte needs 12 with k = 4
 _SIZE_STAGES = {"mail", "data", "upload", "data-end"}
@@ -49,6 +62,7 @@ async def send_size(
     mail_from: str,
     to: str,
     date: dt.datetime,
+    on_interrupt: Callable[[Conversation], None] | None = None,
 ) -> Conversation:
     """One threshold probe of exactly `size` bytes, without SIZE= (the hop must judge the bytes)."""
     spec = VariantSpec(id=f"{tag}-{size}", description=f"threshold probe {size} bytes", size=size)
@@ -57,7 +71,7 @@ async def send_size(
     )
     message = OutgoingMessage(crafted.mail_from, crafted.rcpt_to, crafted.data, declare_size=False)
     opts = dataclasses.replace(options, port=target.port)
-    return await converse(target.host, target.address, opts, message)
+    return await converse(target.host, target.address, opts, message, on_interrupt=on_interrupt)
 
 
 async def check_size(
@@ -92,32 +106,53 @@ async def size_search(
     advertised: int | None = None,
     high_known_fail: bool = True,
     progress: Callable[[str], None] = lambda _: None,
+    on_interrupt: Callable[[ThresholdReport], None] | None = None,
 ) -> ThresholdReport:
     """Search (low, high] for the smallest size the hop rejects."""
     state: SearchState = start(low, high, k=k, precision=precision)
     if high_known_fail:
         state = dataclasses.replace(state, high_tested=True)
     boundary = ""
-    for round_no in range(1, MAX_ROUNDS + 1):
-        points = next_points(state)
-        if not points or state.done:
-            break
+    seen: dict[int, Conversation] = {}  # this round's conversations, finished or cut short
+    try:
+        for round_no in range(1, MAX_ROUNDS + 1):
+            points = next_points(state)
+            if not points or state.done:
+                break
+            seen.clear()
 
-        async def one(size: int, n: int = round_no) -> tuple[int, Conversation]:
-            conv = await send_size(
-                target, options, run_id, size, tag=f"t{n}", mail_from=mail_from, to=to, date=date
+            async def one(size: int, n: int = round_no) -> tuple[int, Conversation]:
+                conv = await send_size(
+                    target,
+                    options,
+                    run_id,
+                    size,
+                    tag=f"t{n}",
+                    mail_from=mail_from,
+                    to=to,
+                    date=date,
+                    on_interrupt=functools.partial(seen.__setitem__, size),
+                )
+                seen[size] = conv
+                return size, conv
+
+            results = await asyncio.gather(*(one(p) for p in points))
+            probed = tuple(ProbePoint(size, classify(c), _detail(c)) for size, c in results)
+            state = record(state, probed)
+            fails = [p for p in probed if p.verdict is ProbeVerdict.FAIL]
+            if fails and (
+                state.threshold is not None and min(f.value for f in fails) == state.high
+            ):
+                boundary = min(fails, key=lambda p: p.value).detail
+            progress(
+                f"threshold round {round_no}: "
+                + ", ".join(f"{p.value:,} {p.verdict}" for p in probed)
             )
-            return size, conv
-
-        results = await asyncio.gather(*(one(p) for p in points))
-        probed = tuple(ProbePoint(size, classify(c), _detail(c)) for size, c in results)
-        state = record(state, probed)
-        fails = [p for p in probed if p.verdict is ProbeVerdict.FAIL]
-        if fails and (state.threshold is not None and min(f.value for f in fails) == state.high):
-            boundary = min(fails, key=lambda p: p.value).detail
-        progress(
-            f"threshold round {round_no}: " + ", ".join(f"{p.value:,} {p.verdict}" for p in probed)
-        )
+    except asyncio.CancelledError:
+        if on_interrupt is not None:
+            partial = interrupted(state, seen)
+            on_interrupt(ThresholdReport("size", partial, advertised, boundary, target.label))
+        raise
     if not state.done:
         state = dataclasses.replace(
             state,
@@ -126,3 +161,14 @@ async def size_search(
             f"at {state.high:,}",
         )
     return ThresholdReport("size", state, advertised, boundary, target.label)
+
+
+def interrupted(state: SearchState, seen: dict[int, Conversation]) -> SearchState:
+    """The search as it stood, stopped: the round in flight is shown but narrows nothing (its
+    bounds rest on completed rounds only; an interrupted probe is UNKNOWN by `classify`)."""
+    number = len(state.rounds) + 1
+    points = tuple(ProbePoint(size, classify(c), _detail(c)) for size, c in sorted(seen.items()))
+    rounds = (*state.rounds, SearchRound(number, points)) if points else state.rounds
+    return dataclasses.replace(
+        state, rounds=rounds, stopped=f"interrupted during round {number}: search not finished"
+    )

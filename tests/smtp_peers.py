@@ -116,11 +116,14 @@ async def scripted(
 
 class Stall:
     """A peer that takes the whole message and then withholds the final reply (a scanner that
-    stalls), or answers it and then stalls on QUIT (`after_final`). `waiting` is set once it
-    stalls, `closed` once the client has hung up: cancellation tests need both moments."""
+    stalls) when it has `stall_from` bytes or more, or answers it and then stalls on QUIT
+    (`after_final`). `waiting` is set once it stalls, `closed` once the client has hung up:
+    cancellation tests need both moments."""
 
-    def __init__(self, *, after_final: bool = False) -> None:
+    def __init__(self, *, after_final: bool = False, stall_from: int = 0) -> None:
         self.after_final = after_final
+        self.stall_from = stall_from
+        self.quits = 0  # conversations that ended with QUIT answered
         self.waiting = asyncio.Event()
         self.closed = asyncio.Event()
 
@@ -143,15 +146,17 @@ class Stall:
             elif verb == b"DATA":
                 writer.write(b"354 End data with <CR><LF>.<CR><LF>\r\n")
                 await writer.drain()
-                while await reader.readline() not in (b".\r\n", b""):
-                    pass
-                if not self.after_final:
+                size = 0
+                while (body := await reader.readline()) not in (b".\r\n", b""):
+                    size += len(body)
+                if not self.after_final and size >= self.stall_from:
                     return await self._stall(reader)
                 writer.write(b"250 2.0.0 Ok: queued as 4XyZ1a2b3cD4\r\n")
             elif verb == b"QUIT":
                 if self.after_final:
                     return await self._stall(reader)
                 writer.write(b"221 2.0.0 Bye\r\n")
+                self.quits += 1
             else:
                 writer.write(b"250 2.1.0 Ok\r\n")
             await writer.drain()
