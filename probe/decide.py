@@ -74,10 +74,12 @@ def decide(run: RunResult) -> Decision:
 
 
 def _not_measured(ctx: Context) -> str:
-    """A headline when no conversation got as far as a banner: nothing to decide on."""
+    """A headline when no conversation got as far as a banner: nothing to decide on. One that
+    probe cut short itself (Ctrl-C, deadline) says nothing about whether the MX answers."""
     attempts = [a for s in ctx.sends for a in s.attempts]
     if ctx.run.hop1 is not None:
         attempts.append(ctx.run.hop1)
+    attempts = [a for a in attempts if a.outcome is not Outcome.INTERRUPTED]
     if not attempts or any(a.banner is not None and a.banner.valid for a in attempts):
         return ""
     first = attempts[0]
@@ -150,7 +152,7 @@ def _headline(hop: HopVerdict) -> str:
 
 
 def _tested(ctx: Context) -> tuple[str, ...]:
-    sent = [s for s in ctx.sends if s.outcome is not Outcome.SKIPPED]
+    sent = [s for s in ctx.sends if s.measured]
     accepted = [s for s in sent if s.outcome is Outcome.ACCEPTED]
     facts = [f"{len(accepted)} of {len(sent)} variants accepted at hop 1 ({ctx.mx_host})"]
     if ctx.collected:
@@ -166,7 +168,7 @@ def _tested(ctx: Context) -> tuple[str, ...]:
 
 def _notes(ctx: Context) -> tuple[str, ...]:
     notes = []
-    skipped = [s for s in ctx.run.variants if s.outcome is Outcome.SKIPPED]
+    skipped = [s for s in ctx.run.variants if not s.measured]
     for send in skipped:
         notes.append(f"{send.variant}: not tested ({send.reason or send.stage})")
     if ctx.run.interrupted:

@@ -28,3 +28,8 @@ class VariantSend:
     @property
     def accepted(self) -> bool:
         return self.outcome is Outcome.ACCEPTED
+
+    @property
+    def measured(self) -> bool:
+        """Hop 1 had its say: not skipped, and not cut short by probe's own interruption."""
+        return self.outcome not in (Outcome.SKIPPED, Outcome.INTERRUPTED)

@@ -4,15 +4,20 @@ a hop that defers forever. Real sockets on loopback, driven through `--via`."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
+from pathlib import Path
 from typing import Any
 
+from typer.testing import CliRunner
+
+from probe.cli import app
 from probe.commands.run import build_request, perform
 from probe.model import Outcome, Status
 from probe.profiles import file_loader, parse_profile
 from probe.runresult import RunResult
 from probe.verdict import Action
-from tests.smtp_peers import Recorder, ThreadedServer, aiosmtpd_server, raw_server
+from tests.smtp_peers import Recorder, Stall, ThreadedServer, aiosmtpd_server, raw_server
 
 PROFILE = """
 name = "t"
@@ -123,3 +128,31 @@ def test_a_server_that_hangs_is_probed_once_not_per_variant() -> None:
     assert result.decision is not None
     assert result.decision.headline[0].startswith("Nothing measured: no MX answered (timeout")
     assert result.status is Status.UNKNOWN
+
+
+def test_run_cut_off_by_its_deadline_while_data_hangs_saves_the_attempts_in_flight(
+    tmp_path: Path,
+) -> None:
+    profile, save = tmp_path / "p.toml", tmp_path / "run.json"
+    profile.write_text(PROFILE)
+    with ThreadedServer(lambda: raw_server(Stall())) as server:
+        ran = CliRunner().invoke(
+            app,
+            ["run", "peer.test", "--to", "user@peer.test", "--via", f"127.0.0.1:{server.port}"]
+            + ["--profile", str(profile), "--helo", "probe.invalid", "--deadline", "1"]
+            + ["--save", str(save)],
+        )
+    assert ran.exit_code == 3, ran.output  # nothing measured: UNKNOWN
+    assert "Traceback" not in ran.output
+    assert "interrupted at data-end" in ran.stdout
+    assert "INTERRUPTED: deadline of 1 s passed during send" in ran.stdout
+    doc = json.loads(save.read_text())
+    assert doc["interrupted"] and doc["hop1"]["outcome"] == "ok"
+    assert [v["variant"] for v in doc["variants"]] == ["control", "size-100k"]
+    for variant in doc["variants"]:
+        assert (variant["outcome"], variant["stage"]) == ("interrupted", "data-end")
+        (attempt,) = variant["attempts"]
+        assert attempt["data_reply"]["code"] == 354 and attempt["bytes_sent"] > 0
+        texts = [line["text"] for line in attempt["transcript"]]
+        assert "354 End data with <CR><LF>.<CR><LF>" in texts
+        assert texts[-1] == "interrupted at data-end: interrupted by probe during data-end"

@@ -43,6 +43,8 @@ def variant_table(result: RunResult) -> str:
         outcome = str(send.outcome)
         if send.outcome not in (Outcome.ACCEPTED, Outcome.SKIPPED):
             outcome += f" at {send.stage}"
+        if send.interrupted and send.outcome is not Outcome.INTERRUPTED:
+            outcome += " (interrupted)"
         final_ms = next(
             (a.final_reply_ms for a in reversed(send.attempts) if a.final_reply_ms is not None),
             None,
@@ -50,7 +52,7 @@ def variant_table(result: RunResult) -> str:
         row = [
             send.variant,
             human_size(send.size),
-            outcome + (" (interrupted)" if send.interrupted else ""),
+            outcome,
             _reply(send),
             len(send.attempts),
             "" if final_ms is None else f"{final_ms:.0f} ms",
