@@ -46,8 +46,9 @@ def classify(conv: Conversation) -> ProbeVerdict:
 
 
 def _detail(conv: Conversation) -> str:
-    """The outcome with the reply that decided it (the RCPT refusal, not MAIL's 250)."""
-    reply = deciding_reply(conv)
+    """The outcome with the reply that decided it (the RCPT refusal, not MAIL's 250); an
+    interrupted probe was decided by nothing (its last reply is the 354, not an answer)."""
+    reply = deciding_reply(conv) if conv.outcome is not Outcome.INTERRUPTED else None
     text = f"{reply.code} {reply.text}" if reply else conv.reason
     return f"{conv.outcome} at {conv.stage}: {text}".strip()
 

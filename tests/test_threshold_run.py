@@ -54,4 +54,4 @@ def test_interrupted_search_reports_the_round_in_flight() -> None:
         (3000, ProbeVerdict.PASS),
         (4000, ProbeVerdict.UNKNOWN),
     ]
-    assert rnd.points[1].detail.startswith("interrupted at data-end")
+    assert rnd.points[1].detail == "interrupted at data-end: interrupted by probe during data-end"
