@@ -14,7 +14,7 @@ from typer.testing import CliRunner, Result
 from probe.cli import app
 from probe.lab.runtime import LabInfo, ScenarioInfo
 from probe.threshold import ProbePoint, ProbeVerdict, next_points, record, start
-from tests.smtp_peers import Recorder, ThreadedServer, aiosmtpd_server
+from tests.smtp_peers import Recorder, Stall, ThreadedServer, aiosmtpd_server, raw_server
 
 runner = CliRunner()
 FAST = ["--helo", "probe.invalid", "--timeout", "2", "--deadline", "60"]
@@ -190,3 +190,23 @@ def test_limit_without_advertised_size_is_a_warning() -> None:
     assert "hop 1 advertises no SIZE" in result.stdout
     assert "threshold: 40,000 bytes" in result.stdout
     assert "advertises no SIZE, so senders learn the limit only from the rejection" in result.stdout
+
+
+def test_a_search_cut_off_by_its_deadline_reports_the_rounds_it_measured() -> None:
+    """The lower bound passes, then every probe of round 1 stalls before its final reply: the
+    deadline ends the search, and what it measured is still printed (UNKNOWN), not lost."""
+    with ThreadedServer(lambda: raw_server(Stall(stall_from=20_000))) as server:
+        base = ["threshold", "peer.test", "--to", "user@peer.test", "--helo", "probe.invalid"]
+        base += ["--via", f"127.0.0.1:{server.port}", "--min", "10000", "--max", "90000"]
+        text = runner.invoke(app, [*base, "--deadline", "1"])
+        as_json = runner.invoke(app, [*base, "--deadline", "1", "--json"])
+    assert text.exit_code == 3 and "Traceback" not in text.output
+    assert "deadline of 1 s: reporting what was measured" in text.stderr
+    assert "10,000  pass" in text.stdout
+    assert "90,000  unknown    interrupted at data-end" in text.stdout
+    assert "deadline of 1 s: interrupted during round 1: search not finished" in text.stdout
+    doc = json.loads(as_json.stdout)
+    assert as_json.exit_code == 3 and doc["status"] == "UNKNOWN"
+    assert doc["lower_bound"]["verdict"] == "pass" and doc["threshold"] is None
+    (round1,) = doc["report"]["search"]["rounds"]
+    assert {p["verdict"] for p in round1["points"]} == {"unknown"}

@@ -91,7 +91,9 @@ def assess(result: ThresholdResult) -> tuple[Status, str]:
                 " lower --min, or this is not a size limit"
             )
         return Status.UNKNOWN, f"could not measure at {lower.value:,} bytes: {lower.detail}"
-    if result.report is None:
+    if result.report is None:  # interrupted before the search began
+        if lower is not None:
+            return Status.UNKNOWN, f"{lower.value:,} bytes pass; the search did not begin"
         return Status.UNKNOWN, "nothing was measured"
     search = result.report.search
     t, low = search.threshold, search.low
@@ -149,7 +151,11 @@ async def measure(
     k: int,
     precision: int,
     progress: Callable[[str], None] = say,
+    observed: list[ThresholdResult] | None = None,
 ) -> ThresholdResult:
+    """Measure; `observed` gets the result so far at each step (and the search in flight when
+    the task is cancelled), so an interrupted command still reports what it measured."""
+    keep = observed.append if observed is not None else (lambda _r: None)
     state = new_state(req)
     progress(f"resolving {req.domain}" if req.via is None else f"sending via {req.via[0]}")
     state.targets = await resolve_targets(req, state)
@@ -180,6 +186,7 @@ async def measure(
         date=state.crafted_date,
     )
     result = dataclasses.replace(result, lower_bound=lower)
+    keep(conclude(result))
     if lower.verdict is not ProbeVerdict.PASS:
         return conclude(result)
     progress(f"searching ({low:,}, {end:,}] bytes at {target.label}, {k} probes per round")
@@ -197,6 +204,7 @@ async def measure(
         advertised=adv,
         high_known_fail=False,
         progress=progress,
+        on_interrupt=lambda partial: keep(conclude(dataclasses.replace(result, report=partial))),
     )
     return conclude(dataclasses.replace(result, report=report))
 
@@ -318,6 +326,8 @@ def threshold_command(
     check_target(req)
     quiet = json_out and not sys.stderr.isatty()
 
+    observed: list[ThresholdResult] = []
+
     async def main() -> ThresholdResult:
         search = measure(
             req,
@@ -326,15 +336,20 @@ def threshold_command(
             k=k,
             precision=precision,
             progress=(lambda _m: None) if quiet else say,
+            observed=observed,
         )
         return await asyncio.wait_for(search, timeout=deadline)
 
     try:
         result = asyncio.run(main())
-    except TimeoutError:
-        raise MeasurementError(
-            f"the search did not end within the deadline of {deadline:g} s"
-        ) from None
+    except (TimeoutError, KeyboardInterrupt) as exc:
+        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"deadline of {deadline:g} s"
+        if not observed:
+            raise MeasurementError(f"{why}: the search measured nothing") from None
+        result = observed[-1]  # UNKNOWN: the search did not end
+        result = dataclasses.replace(result, meaning=f"{why}: {result.meaning}")
+        if not quiet:
+            say(f"{why}: reporting what was measured")
     if json_out:
         emit_json(THRESHOLD_SCHEMA, result)
     else:
