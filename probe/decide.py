@@ -59,13 +59,18 @@ def decide(run: RunResult) -> Decision:
     status = worst(a.severity for h in hops for a in h.actions)
     tested = _tested(ctx)
     notes = _notes(ctx)
+    clean = not acting
     if acting:
         headline = tuple(_headline(h) for h in acting)
+    elif not any(s.measured for s in run.variants):  # e.g. interrupted before any finished
+        stop = f" ({run.stop_reason})" if run.interrupted and run.stop_reason else ""
+        headline = (f"Nothing to judge: no variant finished{stop}.",)
+        status, clean = Status.UNKNOWN, False
     else:
         headline = (f"No hop interferes: {'; '.join(tested)}.",)
     return Decision(
         hops=hops,
-        clean=not acting,
+        clean=clean,
         tested=tested,
         headline=headline,
         status=status,
@@ -174,7 +179,7 @@ def _notes(ctx: Context) -> tuple[str, ...]:
     if ctx.run.interrupted:
         notes.append(f"the run was interrupted: {ctx.run.stop_reason or 'stopped early'}")
     control = ctx.control
-    if control is not None and control.outcome is not Outcome.ACCEPTED:
+    if control is not None and control.measured and control.outcome is not Outcome.ACCEPTED:
         notes.append(
             f"the control message itself was not accepted ({control.outcome} at "
             f"{control.stage}): every other verdict rests on that"

@@ -9,6 +9,7 @@ Sources:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -410,3 +411,31 @@ def test_greylisting_is_named_but_not_a_fault() -> None:
     grey = [a for h in decision.hops for a in h.actions if a.action is Action.GREYLISTS]
     assert grey and "Greylisted" in grey[0].evidence[0].text
     assert decision.status is Status.OK
+
+
+def test_a_run_interrupted_before_any_variant_finished_judges_nothing() -> None:
+    """Every conversation got as far as DATA and was then cut short by probe itself: the MX
+    answered, but no variant says anything about the path (UNKNOWN, no "No hop interferes"),
+    and the unfinished control is noted once, as not tested."""
+    cut = conversation(
+        "mx.example.com",
+        banner="220 mx.example.com ESMTP",
+        caps=("PIPELINING", "STARTTLS"),
+        final=None,
+        outcome=Outcome.INTERRUPTED,
+        stage="data-end",
+    )
+    sent = {v: sent_message(v) for v in ("control", "size-1m")}
+    sends = [
+        dataclasses.replace(send(v, cut, sent[v]), interrupted=True, reason="interrupted")
+        for v in sent
+    ]
+    run = dataclasses.replace(
+        run_of(sends, {}, sent), interrupted=True, stop_reason="deadline of 1 s passed during send"
+    )
+    decision = decide(run)
+    assert decision.status is Status.UNKNOWN and not decision.clean
+    assert decision.headline == (
+        "Nothing to judge: no variant finished (deadline of 1 s passed during send).",
+    )
+    assert sum("control" in note for note in decision.notes) == 1
