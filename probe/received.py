@@ -340,18 +340,12 @@ def _by_from_match(before: Hop, after: Hop) -> bool | None:
     if not by:
         return None
     found = match = False
-    name = after.from_helo
-    if name:
-        tokens = _NAME_TOKENS.get(name) or _name_tokens(name)
-        if tokens:
-            found = True
-            match = not by.isdisjoint(tokens)
-    name = after.from_rdns
-    if name and not match:
-        tokens = _NAME_TOKENS.get(name) or _name_tokens(name)
-        if tokens:
-            found = True
-            match = not by.isdisjoint(tokens)
+    for name in (after.from_helo, after.from_rdns):
+        if name and not match:
+            tokens = _NAME_TOKENS.get(name) or _name_tokens(name)
+            if tokens:
+                found = True
+                match = not by.isdisjoint(tokens)
     name = after.from_ip
     if name and not match:
         if name.replace(".", "").isdigit():
