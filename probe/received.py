@@ -20,9 +20,10 @@ from email.message import Message
 from typing import Final
 
 from probe.model import Anomaly
+from probe.received_fast import parse_fast
 from probe.received_fields import TlsInfo
-from probe.received_hop import Hop as Hop
-from probe.received_hop import HopKind, ParseStatus, parse_received
+from probe.received_hop import parse_general
+from probe.received_types import Hop, HopKind, ParseStatus
 
 __all__ = [
     "HeaderPosition",
@@ -92,6 +93,17 @@ _GAP_SECONDS: Final = 3600.0
 _RAW: Final = ParseStatus.RAW
 _NETWORK: Final = HopKind.NETWORK
 _FILTER: Final = HopKind.FILTER
+
+
+def parse_received(value: str) -> Hop:
+    """Parse one Received header value (folded or not). Never raises; `raw` is always kept.
+
+    The fast path takes the common shapes; the general parser, its reference, the rest.
+    """
+    try:
+        return parse_fast(value) or parse_general(value)
+    except Exception as exc:  # noqa: BLE001 - a parser bug must not lose the header
+        return Hop(raw=value, warnings=(f"internal parse error: {type(exc).__name__}",))
 
 
 def header_fields(message: bytes | Message) -> tuple[tuple[str, str], ...]:

@@ -264,3 +264,15 @@ def _canonical(name: str) -> str:
     if upper in TLS_PROTOCOLS or upper in PLAIN_PROTOCOLS:
         return upper
     return _OTHER_PROTOCOLS.get(upper, name)
+
+
+def strip_angle(text: str) -> str:
+    """`<a@b>` -> `a@b`; anything else stripped of blanks only."""
+    text = text.strip()
+    if text.startswith("<") and text.endswith(">"):
+        return text[1:-1]
+    return text
+
+
+def is_loopback(ip: str) -> bool:
+    return ip.startswith("127.") or ip == "::1" or ip.startswith("::ffff:127.")

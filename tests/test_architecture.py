@@ -18,6 +18,8 @@ PURE = [
     "replies.py",
     "received.py",
     "received_hop.py",
+    "received_fast.py",
+    "received_types.py",
     "received_fields.py",
     "received_tokens.py",
     "diff.py",

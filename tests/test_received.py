@@ -549,8 +549,8 @@ def test_header_end_is_the_first_empty_line(text: str) -> None:
 
 
 # --------------------------------------------------------------------------- fast path
-# `_parse_fast` takes the common RFC-order shapes in one match; wherever it answers, it must
-# answer exactly what the general path `_parse` does.
+# `parse_fast` takes the common RFC-order shapes in one match; wherever it answers, it must
+# answer exactly what the general path `parse_general` does.
 
 
 def _bench_values() -> list[str]:
@@ -576,13 +576,14 @@ def test_fast_path_equals_the_general_path_on_every_sample() -> None:
 
 def _fast_answers_as_general(values: list[str]) -> list[Hop]:
     """The fast path's answers; wherever it answers, the general path answers the same."""
-    from probe.received_hop import _parse, _parse_fast
+    from probe.received_fast import parse_fast
+    from probe.received_hop import parse_general
 
     taken = []
     for value in values:
-        fast = _parse_fast(value)
+        fast = parse_fast(value)
         if fast is not None:
-            assert fast == _parse(value), value
+            assert fast == parse_general(value), value
             taken.append(fast)
     return taken
 
@@ -621,20 +622,21 @@ _NO_SEMICOLON = [
 
 
 def test_fast_path_reads_dates_without_semicolon_as_the_general_path() -> None:
-    from probe.received_hop import _parse_fast
+    from probe.received_fast import parse_fast
 
     taken = _fast_answers_as_general(_NO_SEMICOLON)
     assert all("no-semicolon" in hop.flags for hop in taken)
-    assert _parse_fast(_NO_SEMICOLON[0]) is not None  # the SendGrid shape takes it
-    assert _parse_fast(_NO_SEMICOLON[7]) is None
-    assert _parse_fast(_NO_SEMICOLON[8]) is None
+    assert parse_fast(_NO_SEMICOLON[0]) is not None  # the SendGrid shape takes it
+    assert parse_fast(_NO_SEMICOLON[7]) is None
+    assert parse_fast(_NO_SEMICOLON[8]) is None
     assert len(taken) >= 7
 
 
 def test_fast_path_equals_the_general_path_on_the_common_shapes() -> None:
     import random
 
-    from probe.received_hop import _parse, _parse_fast
+    from probe.received_fast import parse_fast
+    from probe.received_hop import parse_general
 
     rng = random.Random(11)
     hosts = ["localhost", "mx1.example.org", "unknown", "[192.0.2.5]", "tls.example.net"]
@@ -652,9 +654,9 @@ def test_fast_path_equals_the_general_path_on_the_common_shapes() -> None:
             "d": rng.choice(_DATES[:2] + ["Wed, 12 Jun 2024 08:10:24 +0200"]),
         }
         value = rng.choice(_SHAPES).format(**fields)
-        fast = _parse_fast(value)
+        fast = parse_fast(value)
         assert fast is not None, value
-        assert fast == _parse(value), value
+        assert fast == parse_general(value), value
 
 
 _HOSTS = ["mx.example.org", "localhost", "[192.0.2.7]", "id", "by", "for", "with", "a(b)c"]
@@ -730,7 +732,8 @@ _DATES = [
     space=st.sampled_from([" ", "\t", "  ", "\r\n\t"]),
 )
 def test_fast_path_equals_the_general_path_on_variants(**parts: Any) -> None:
-    from probe.received_hop import _parse, _parse_fast
+    from probe.received_fast import parse_fast
+    from probe.received_hop import parse_general
 
     sp = parts["space"]
     out: list[str] = [parts["preamble"]] if parts["preamble"] else []
@@ -750,9 +753,9 @@ def test_fast_path_equals_the_general_path_on_variants(**parts: Any) -> None:
         out += ["for", parts["rcpt"], *parts["rcpt_comments"]]
     date = parts["date"]
     value = sp.join(out) + (date if date.startswith(" ") else ";" + sp + date)
-    fast = _parse_fast(value)
+    fast = parse_fast(value)
     if fast is not None:
-        assert fast == _parse(value), value
+        assert fast == parse_general(value), value
 
 
 # --------------------------------------------------------------------------- trace speed paths
@@ -860,16 +863,17 @@ def test_by_from_match_follows_its_definition(
 
 def test_fast_path_caches_stay_bounded_and_answer_alike_after_a_clear() -> None:
     """The per-comment and per-configuration caches are cleared when full, never grown."""
-    from probe import received_hop
+    from probe import received_fast
+    from probe.received import parse_received
 
     stamp = (
         "from a.example.net (a.example.net [192.0.2.1]) by mx.example.org ({product}) with ESMTPS"
         " id X1; Tue, 29 Aug 2023 09:20:10 -0700"
     )
-    first = received_hop.parse_received(stamp.format(product="Postfix"))
-    for n in range(received_hop._NOTES_MAX + 50):
-        received_hop.parse_received(stamp.format(product=f"Product {n}"))
-        assert len(received_hop._NOTES) <= received_hop._NOTES_MAX
-        assert len(received_hop._STATICS) <= received_hop._NOTES_MAX
-    assert received_hop.parse_received(stamp.format(product="Postfix")) == first
+    first = parse_received(stamp.format(product="Postfix"))
+    for n in range(received_fast._NOTES_MAX + 50):
+        parse_received(stamp.format(product=f"Product {n}"))
+        assert len(received_fast._NOTES) <= received_fast._NOTES_MAX
+        assert len(received_fast._STATICS) <= received_fast._NOTES_MAX
+    assert parse_received(stamp.format(product="Postfix")) == first
     assert first.by_product == "Postfix"
