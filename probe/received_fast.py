@@ -116,10 +116,11 @@ def _no_semicolon(value: str, g: tuple[str | None, ...]) -> Hop | None:
     return _direct(value, g, date, " ".join(words), ["no-semicolon", *date_flags])
 
 
-# What `_build` makes of a `_FAST_RE` match, without the clause dict: every clause has one value
-# word (two for `via`, `Microsoft SMTP Server` for `with`), so nothing is left unparsed and no
-# warning arises, and a comment matters only when it names TLS, an envelope sender, a product or
-# (after `from`/`by`) an address. The general `_build` stays the reference: the tests compare.
+# What the general parser (`received_hop`) makes of a `_FAST_RE` match, without the clause
+# dict: every clause has one value word (two for `via`, `Microsoft SMTP Server` for `with`), so
+# nothing is left unparsed and no warning arises, and a comment matters only when it names TLS,
+# an envelope sender, a product or (after `from`/`by`) an address. That parser stays the
+# reference: the tests compare.
 _TLS_HINTS: Final = ("tls", "cipher", "ssl", "google")
 _NOT_PRODUCT: Final = ("authenticated", "from ")
 _ENVELOPE: Final = ("envelope-from", "envelope-sender")
@@ -133,7 +134,7 @@ def _protocol_of(words: tuple[str, ...]) -> tuple[str | None, TlsInfo | None]:
 
 @functools.lru_cache(maxsize=4096)  # product comments recur; address comments are cheap misses
 def _by_comment(comment: str) -> tuple[str | None, str | None]:
-    """(address, product candidate) of a `by` comment, as `_build` reads them."""
+    """(address, product candidate) of a `by` comment, as the general parser reads them."""
     return first_ip(comment.split()), comment.strip() if tls_from_comment(comment) is None else None
 
 
@@ -257,7 +258,7 @@ _set = object.__setattr__
 def _direct(
     value: str, g: tuple[str | None, ...], date: dt.datetime, date_raw: str, flags: list[str]
 ) -> Hop:
-    """The `Hop` `_build` would make from the clauses of these groups (the tests compare);
+    """The `Hop` the general parser would make from the clauses of these groups (the tests compare);
     `flags` are the date's."""
     tls: TlsInfo | None = None
     envelope_from: str | None = None
