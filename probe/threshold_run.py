@@ -53,6 +53,10 @@ def _detail(conv: Conversation) -> str:
     return f"{conv.outcome} at {conv.stage}: {text}".strip()
 
 
+def _point(size: int, conv: Conversation) -> ProbePoint:
+    return ProbePoint(size, classify(conv), _detail(conv))
+
+
 async def send_size(
     target: Target,
     options: ConverseOptions,
@@ -138,7 +142,7 @@ async def size_search(
                 return size, conv
 
             results = await asyncio.gather(*(one(p) for p in points))
-            probed = tuple(ProbePoint(size, classify(c), _detail(c)) for size, c in results)
+            probed = tuple(_point(size, c) for size, c in results)
             state = record(state, probed)
             fails = [p for p in probed if p.verdict is ProbeVerdict.FAIL]
             if fails and (
@@ -168,7 +172,7 @@ def interrupted(state: SearchState, seen: dict[int, Conversation]) -> SearchStat
     """The search as it stood, stopped: the round in flight is shown but narrows nothing (its
     bounds rest on completed rounds only; an interrupted probe is UNKNOWN by `classify`)."""
     number = len(state.rounds) + 1
-    points = tuple(ProbePoint(size, classify(c), _detail(c)) for size, c in sorted(seen.items()))
+    points = tuple(_point(size, c) for size, c in sorted(seen.items()))
     rounds = (*state.rounds, SearchRound(number, points)) if points else state.rounds
     return dataclasses.replace(
         state, rounds=rounds, stopped=f"interrupted during round {number}: search not finished"
