@@ -10,7 +10,7 @@ from probe.craft import craft, resolve_size
 from probe.diff import DiffResult, compare
 from probe.dsn import Bounce, parse_bounce
 from probe.errors import ProbeError
-from probe.model import DeliveredCopy
+from probe.model.message import DeliveredCopy
 from probe.received import Trace, trace
 from probe.runresult import RunResult, VariantAnalysis
 

@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import enum
 
-from probe.model import DeliveredCopy
+from probe.model.message import DeliveredCopy
 
 
 class Arrival(enum.StrEnum):

@@ -21,7 +21,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from email.utils import format_datetime
 
-from probe.model import PartManifest
+from probe.model.message import PartManifest
 
 # 64 printable characters without "=" and space, so padding text is its own quoted-printable
 # encoding and can never contain a multipart boundary (ours start with "=_").

@@ -17,7 +17,8 @@ import typer
 from typer.core import TyperGroup
 
 from probe.errors import ProbeError, UsageError
-from probe.model import Status, document
+from probe.model.json import document
+from probe.model.status import Status
 
 
 class ProbeGroup(TyperGroup):

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from probe import replies, tlscheck
 from probe.envelope import dot_stuffed, envelope_params
-from probe.model import (
+from probe.model.smtp import (
     Certificate,
     Conversation,
     Direction,
@@ -35,8 +35,8 @@ from probe.model import (
     Step,
     TlsResult,
     TranscriptLine,
-    utcnow,
 )
+from probe.model.status import utcnow
 from probe.report.transcript import TLS_STARTED
 
 T = TypeVar("T")

@@ -35,7 +35,7 @@ from probe.attachments import (
     seed_for,
 )
 from probe.errors import ConfigError, UsageError
-from probe.model import Manifest, PartManifest
+from probe.model.message import Manifest, PartManifest
 
 __all__ = [
     "AttachmentKind",

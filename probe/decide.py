@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping
 
 from probe.decide_context import Context, Placed, build_context, front, hop_name, link
 from probe.decide_rules import RULES
-from probe.model import Outcome, Status, worst
+from probe.model.smtp import Outcome
+from probe.model.status import Status, worst
 from probe.runresult import RunResult
 from probe.verdict import ACTION_CHECK, CHECK_DEFAULTS, Decision, HopAction, HopVerdict
 

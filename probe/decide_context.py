@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 
 from probe.arrivals import Arrival, ArrivalStatus
 from probe.craft import VariantSpec
-from probe.model import DeliveredCopy
+from probe.model.message import DeliveredCopy
 from probe.received import header_fields, parse_received
 from probe.runresult import RunResult, VariantAnalysis
 from probe.sendresult import VariantSend

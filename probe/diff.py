@@ -22,7 +22,7 @@ import enum
 import re
 from typing import Final
 
-from probe.model import Manifest
+from probe.model.message import Manifest
 from probe.received import header_fields, header_positions, parse_received
 
 EXCERPT: Final = 200  # bound of a before/after excerpt

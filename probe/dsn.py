@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator
 from typing import Final
 
-from probe.model import PROBE_ID_PATTERN
+from probe.model.message import PROBE_ID_PATTERN
 
 
 class BounceKind(enum.StrEnum):

@@ -22,7 +22,7 @@ from importlib import resources
 from typing import Any
 
 from probe.errors import ConfigError
-from probe.model import Conversation, Reply
+from probe.model.smtp import Conversation, Reply
 from probe.replies import wire_lines
 
 DATA_PACKAGE = "probe.data"

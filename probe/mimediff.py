@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from typing import Final
 
 from probe.diff import EXACT, Change, ChangeKind, excerpt
-from probe.model import Manifest, PartManifest
+from probe.model.message import Manifest, PartManifest
 
 _PARSER: Final = email.parser.BytesParser(policy=email.policy.compat32)
 _MAX_DEPTH: Final = 30

@@ -9,7 +9,8 @@ from __future__ import annotations
 import ipaddress
 from collections import Counter
 
-from probe.model import AddressLookup, Anomaly, LookupOutcome, MxHost, MxResult, MxSource, Status
+from probe.model.mx import AddressLookup, Anomaly, LookupOutcome, MxHost, MxResult, MxSource
+from probe.model.status import Status
 
 LONG_LIST = 10  # more exchanges than this is unusual enough to name
 NULL_EXCHANGE = "."  # how a null MX ("0 .") appears in MxResult.hosts

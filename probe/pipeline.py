@@ -22,7 +22,9 @@ from probe.craft import VariantSpec, craft, resolve_size
 from probe.decide import decide
 from probe.dsn import parse_bounce
 from probe.errors import DnsError, SafetyError, UsageError
-from probe.model import Conversation, MxResult, MxSource, Outcome, Status, utcnow, worst
+from probe.model.mx import MxResult, MxSource
+from probe.model.smtp import Conversation, Outcome
+from probe.model.status import Status, utcnow, worst
 from probe.replies import size_limit
 from probe.run import Built, Job, SendLog, SendSettings, Target, send_matrix
 from probe.runresult import RunResult, ThresholdReport

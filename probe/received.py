@@ -19,7 +19,7 @@ import re
 from email.message import Message
 from typing import Final
 
-from probe.model import Anomaly
+from probe.model.mx import Anomaly
 from probe.received_fast import parse_fast
 from probe.received_fields import TlsInfo
 from probe.received_hop import parse_general

@@ -19,7 +19,7 @@ import tomllib
 from collections.abc import Sequence
 from importlib import resources
 
-from probe.model import Conversation, Outcome, Reply
+from probe.model.smtp import Conversation, Outcome, Reply
 
 MAX_LINE = 4096  # bytes per reply line (RFC 5321 says 512; real servers exceed it a little)
 MAX_LINES = 100  # lines per multi-line reply

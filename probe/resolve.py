@@ -29,7 +29,7 @@ import dns.resolver
 
 from probe import mxcheck
 from probe.errors import DnsError, UsageError
-from probe.model import AddressLookup, LookupOutcome, MxHost, MxResult, MxSource
+from probe.model.mx import AddressLookup, LookupOutcome, MxHost, MxResult, MxSource
 
 Nameservers = Sequence[tuple[str, int]]
 

@@ -11,7 +11,7 @@ from probe import fingerprint
 from probe.craft import Expect
 from probe.decide_context import Context, Placed, front, link
 from probe.diff import Change, ChangeKind
-from probe.model import Conversation, Outcome, Reply
+from probe.model.smtp import Conversation, Outcome, Reply
 from probe.received import header_fields
 from probe.sendresult import VariantSend
 from probe.verdict import Evidence

@@ -8,7 +8,7 @@ from probe import fingerprint
 from probe.craft import AttachmentKind
 from probe.decide_context import Context, Placed
 from probe.diff import Change, ChangeKind
-from probe.model import Outcome
+from probe.model.smtp import Outcome
 from probe.rules_base import (
     REWRITE_WORDS,
     VIRUS,

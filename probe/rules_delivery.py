@@ -7,7 +7,7 @@ from __future__ import annotations
 from probe.arrivals import Arrival
 from probe.decide_context import Context, Placed
 from probe.dsn import Bounce
-from probe.model import Outcome
+from probe.model.smtp import Outcome
 from probe.rules_base import (
     condition_of,
     reply_line,

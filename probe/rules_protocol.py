@@ -8,7 +8,7 @@ import re
 import statistics
 
 from probe.decide_context import Context, Placed, front
-from probe.model import Outcome
+from probe.model.smtp import Outcome
 from probe.replies import deciding_reply
 from probe.rules_base import (
     BROKEN,

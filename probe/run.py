@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 
 from probe.converse import ConverseOptions, OutgoingMessage, converse
 from probe.errors import ProbeError
-from probe.model import Conversation, Manifest, Outcome
+from probe.model.message import Manifest
+from probe.model.smtp import Conversation, Outcome
 from probe.replies import deciding_reply
 from probe.sendresult import VariantSend
 

@@ -13,7 +13,9 @@ from probe.arrivals import CollectResult
 from probe.craft import VariantSpec
 from probe.diff import DiffResult
 from probe.dsn import Bounce
-from probe.model import Conversation, MxResult, Status
+from probe.model.mx import MxResult
+from probe.model.smtp import Conversation
+from probe.model.status import Status
 from probe.received import Trace
 from probe.sendresult import VariantSend
 from probe.threshold import SearchState

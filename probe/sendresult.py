@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from probe.model import Conversation, Manifest, Outcome, Reply
+from probe.model.message import Manifest
+from probe.model.smtp import Conversation, Outcome, Reply
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from probe.converse import ConverseOptions, OutgoingMessage, converse
 from probe.craft import VariantSpec, craft
-from probe.model import Conversation, Outcome
+from probe.model.smtp import Conversation, Outcome
 from probe.replies import deciding_reply
 from probe.run import Target
 from probe.runresult import ThresholdReport

@@ -20,7 +20,7 @@ from typing import Any
 
 from cryptography import x509
 
-from probe.model import Certificate
+from probe.model.smtp import Certificate
 
 MAX_DEPTH = 10
 

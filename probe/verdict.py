@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-from probe.model import Status
+from probe.model.status import Status
 
 
 class Action(enum.StrEnum):

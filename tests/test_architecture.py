@@ -9,7 +9,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent / "probe"
 PURE = [
-    "model.py",
+    "model/status.py",
+    "model/mx.py",
+    "model/smtp.py",
+    "model/message.py",
+    "model/json.py",
     "errors.py",
     "craft.py",
     "attachments.py",

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 import probe.commands  # noqa: F401 - registers the commands
 from probe.cliapp import app
-from probe.model import Conversation, from_data
+from probe.model.json import from_data
+from probe.model.smtp import Conversation
 from tests.smtp_peers import Recorder, ThreadedServer, aiosmtpd_server, raw_server, scripted
 
 runner = CliRunner()

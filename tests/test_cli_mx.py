@@ -16,7 +16,8 @@ from typer.testing import CliRunner, Result
 
 from probe.cli import app
 from probe.lab.dnsserver import DnsResponder, DnsZone
-from probe.model import MxResult, MxSource, from_data
+from probe.model.json import from_data
+from probe.model.mx import MxResult, MxSource
 
 ZONE = DnsZone(
     records={

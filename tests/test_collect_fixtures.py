@@ -14,7 +14,7 @@ from pathlib import Path
 from probe.arrivals import Arrival
 from probe.collect.mailboxes import open_mailbox
 from probe.collect.wait import collect
-from probe.model import PROBE_ID_PATTERN
+from probe.model.message import PROBE_ID_PATTERN
 from tests.mta.checks import check_postfix_copy, check_postfix_dsn
 
 DATA = Path(__file__).resolve().parent / "data" / "mta"

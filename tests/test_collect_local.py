@@ -17,7 +17,8 @@ from probe.collect.maildir import MaildirMailbox
 from probe.collect.urls import parse_mailbox_url
 from probe.collect.wait import collect
 from probe.errors import MailboxError
-from probe.model import PROBE_ID_PATTERN, from_data, to_data
+from probe.model.json import from_data, to_data
+from probe.model.message import PROBE_ID_PATTERN
 from tests.mta.messages import bounce_for, probe_id, tagged
 
 CONTROL = probe_id("control")

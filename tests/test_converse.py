@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from probe.converse import OutgoingMessage, converse
 from probe.envelope import dot_stuffed, xtext
-from probe.model import Conversation, Direction, Outcome
+from probe.model.smtp import Conversation, Direction, Outcome
 from tests.smtp_peers import Recorder, Stall, aiosmtpd_server, options, raw_server, scripted
 
 BODY = (

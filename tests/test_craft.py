@@ -31,7 +31,7 @@ from probe.craft import (
     spec_problems,
 )
 from probe.errors import ConfigError, UsageError
-from probe.model import PROBE_ID_PATTERN
+from probe.model.message import PROBE_ID_PATTERN
 
 RUN = "20240501T120000-abcdef"
 DATE = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)

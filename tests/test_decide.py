@@ -17,15 +17,9 @@ from probe.arrivals import Arrival, ArrivalStatus, CollectedBounce, CollectResul
 from probe.decide import decide
 from probe.diff import compare
 from probe.dsn import parse_bounce
-from probe.model import (
-    Conversation,
-    DeliveredCopy,
-    Manifest,
-    Outcome,
-    RcptResult,
-    Reply,
-    Status,
-)
+from probe.model.message import DeliveredCopy, Manifest
+from probe.model.smtp import Conversation, Outcome, RcptResult, Reply
+from probe.model.status import Status
 from probe.received import header_fields, trace
 from probe.runresult import RunResult, VariantAnalysis
 from probe.sendresult import VariantSend

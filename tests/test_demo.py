@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from probe.cli import app
 from probe.demo import DemoCase, check, load_demo
-from probe.model import Status
+from probe.model.status import Status
 from probe.verdict import Action, Decision, HopAction, HopVerdict
 
 

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from probe.diff import ChangeKind, DiffResult, compare
 from probe.mimediff import parse_tree
-from probe.model import Manifest, PartManifest, from_data, to_data
+from probe.model.json import from_data, to_data
+from probe.model.message import Manifest, PartManifest
 
 PID = "20250301T101500-a1b2c3.control"
 BODY = f"Hello,\n\nthis is a delivery-path test.\nprobe-id: {PID}\n"

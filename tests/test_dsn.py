@@ -25,7 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from probe.dsn import Bounce, BounceKind, StatusClass, parse_bounce
-from probe.model import from_data, to_data
+from probe.model.json import from_data, to_data
 
 DATA = Path(__file__).parent / "data" / "dsn"
 RUN = "20250301T101500-a1b2c3"

@@ -12,7 +12,7 @@ import pytest
 
 from probe import fingerprint as fp
 from probe.errors import ConfigError
-from probe.model import Conversation, Outcome, RcptResult, Reply
+from probe.model.smtp import Conversation, Outcome, RcptResult, Reply
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 

@@ -3,21 +3,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from probe.model import (
-    Conversation,
-    Direction,
-    MxHost,
-    MxResult,
-    MxSource,
-    Outcome,
-    Reply,
-    Status,
-    TranscriptLine,
-    document,
-    from_data,
-    to_data,
-    worst,
-)
+from probe.model.json import document, from_data, to_data
+from probe.model.mx import MxHost, MxResult, MxSource
+from probe.model.smtp import Conversation, Direction, Outcome, Reply, TranscriptLine
+from probe.model.status import Status, worst
 
 
 def test_worst_ranks_critical_over_unknown_over_warning() -> None:

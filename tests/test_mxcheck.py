@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from probe.model import AddressLookup, LookupOutcome, MxHost, MxResult, MxSource, Status
+from probe.model.mx import AddressLookup, LookupOutcome, MxHost, MxResult, MxSource
+from probe.model.status import Status
 from probe.mxcheck import ANOMALIES, assess, find_anomalies, mx_status, usable
 
 OK_A = AddressLookup("A", LookupOutcome.OK, ("192.0.2.10",))

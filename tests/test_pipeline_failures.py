@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from probe.cli import app
 from probe.commands.run import build_request, perform
-from probe.model import Outcome, Status
+from probe.model.smtp import Outcome
+from probe.model.status import Status
 from probe.profiles import file_loader, parse_profile
 from probe.runresult import RunResult
 from probe.verdict import Action

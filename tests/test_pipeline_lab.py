@@ -12,7 +12,9 @@ import pytest
 
 from probe.commands.run import build_request, perform
 from probe.lab.runtime import LabInfo
-from probe.model import Outcome, Status, document, from_data
+from probe.model.json import document, from_data
+from probe.model.smtp import Outcome
+from probe.model.status import Status
 from probe.pipeline import judge
 from probe.profiles import file_loader, parse_profile
 from probe.runresult import RUN_SCHEMA, RunResult

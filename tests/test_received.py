@@ -17,7 +17,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from probe.model import from_data, to_data
+from probe.model.json import from_data, to_data
 from probe.received import (
     Hop,
     HopKind,
@@ -789,7 +789,7 @@ def test_received_split_reads_a_dotted_i_as_a_case_insensitive_str_pattern_does(
 def test_trace_parts_built_without_init_equal_normal_ones_and_stay_frozen() -> None:
     import dataclasses
 
-    from probe.model import Anomaly
+    from probe.model.mx import Anomaly
     from probe.received import Link, _anomaly, _link
 
     link, anomaly = _link(2, 1.5, True, "starts"), _anomaly("clock-skew", "hop 1 -> 2", "d")

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from probe import replies
-from probe.model import Reply
+from probe.model.smtp import Reply
 
 
 @pytest.mark.parametrize(

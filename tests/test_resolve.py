@@ -14,7 +14,8 @@ import pytest
 
 from probe.errors import DnsError, UsageError
 from probe.lab.dnsserver import DnsResponder, DnsZone
-from probe.model import LookupOutcome, MxResult, MxSource, Status
+from probe.model.mx import LookupOutcome, MxResult, MxSource
+from probe.model.status import Status
 from probe.mxcheck import mx_status
 from probe.resolve import (
     delivery_order,

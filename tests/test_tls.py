@@ -11,7 +11,7 @@ import pytest
 import trustme
 
 from probe.converse import OutgoingMessage, converse
-from probe.model import Conversation, Outcome
+from probe.model.smtp import Conversation, Outcome
 from probe.tlscheck import matches_name
 from tests.smtp_peers import Recorder, aiosmtpd_server, options, raw_server, scripted
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from probe.model import (
+from probe.model.smtp import (
     Certificate,
     Conversation,
     Direction,

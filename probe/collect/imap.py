@@ -37,7 +37,8 @@ from probe.collect.match import identify, looks_like_bounce, run_ids_of
 from probe.collect.secrets import MASK, Secret
 from probe.collect.urls import MailboxSpec
 from probe.errors import MailboxError
-from probe.model import DeliveredCopy, utcnow
+from probe.model.message import DeliveredCopy
+from probe.model.status import utcnow
 
 T = TypeVar("T")
 

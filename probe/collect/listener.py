@@ -24,7 +24,8 @@ from typing import Any, Protocol
 from aiosmtpd.smtp import SMTP
 
 from probe.lab import stamps
-from probe.model import document, utcnow
+from probe.model.json import document
+from probe.model.status import utcnow
 
 POSTFIX_KEYWORDS = (
     "PIPELINING",
@@ -466,7 +467,7 @@ class MaildirDelivery:
 
 def load_record(path: Path) -> ListenerRecord:
     """A dialogue written beside a stored message, loaded back."""
-    from probe.model import from_data
+    from probe.model.json import from_data
 
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     data.pop("schema", None)

@@ -13,7 +13,7 @@ from typing import Protocol
 from probe.arrivals import FoundMessage
 from probe.collect.secrets import Secret
 from probe.collect.urls import MailboxSpec, parse_mailbox_url
-from probe.model import DeliveredCopy
+from probe.model.message import DeliveredCopy
 
 JUNK_NAMES = frozenset({"junk", "spam", "junk e-mail", "junk email", "bulk mail", "junkmail"})
 

@@ -20,7 +20,8 @@ from probe.collect.mailboxes import Mailbox, Stored, is_junk_name
 from probe.collect.match import identify, looks_like_bounce, may_concern_probe, mentions
 from probe.collect.urls import MailboxSpec
 from probe.errors import MailboxError
-from probe.model import DeliveredCopy, utcnow
+from probe.model.message import DeliveredCopy
+from probe.model.status import utcnow
 
 ROOT_FOLDER = "INBOX"
 POLL_FIRST = 0.05  # seconds between the first mtime polls; doubles up to POLL_MAX

@@ -16,7 +16,7 @@ import email.utils
 import re
 from collections.abc import Collection, Iterable
 
-from probe.model import PROBE_ID_PATTERN, RUN_ID_PATTERN
+from probe.model.message import PROBE_ID_PATTERN, RUN_ID_PATTERN
 
 RUN_ID_BYTES = re.compile(RUN_ID_PATTERN.encode("ascii"))
 _PROBE_ID = re.compile(PROBE_ID_PATTERN)

@@ -20,7 +20,8 @@ from probe.arrivals import (
 )
 from probe.collect.mailboxes import Mailbox
 from probe.collect.match import run_ids_of
-from probe.model import DeliveredCopy, utcnow
+from probe.model.message import DeliveredCopy
+from probe.model.status import utcnow
 
 STEP_FIRST = 1.0
 STEP_MAX = 15.0

@@ -16,7 +16,7 @@ import typer
 
 from probe.cliapp import JsonOpt, app, emit_json, emit_text, finish
 from probe.errors import UsageError
-from probe.model import from_data
+from probe.model.json import from_data
 from probe.pipeline import judge
 from probe.report.run import render_run
 from probe.runresult import RUN_SCHEMA, RunResult

@@ -8,7 +8,7 @@ import typer
 
 from probe.cliapp import JsonOpt, app, emit_json, emit_text, finish
 from probe.codes import Explanation, explain, parse_query
-from probe.model import Status
+from probe.model.status import Status
 
 
 @app.command()

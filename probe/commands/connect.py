@@ -23,7 +23,9 @@ from probe.cliapp import (
 )
 from probe.converse import ConverseOptions, Timeouts, converse
 from probe.errors import UsageError
-from probe.model import Conversation, MxResult, Outcome, Status, worst
+from probe.model.mx import MxResult
+from probe.model.smtp import Conversation, Outcome
+from probe.model.status import Status, worst
 from probe.report.transcript import endpoint, outcome_line, render_conversation, render_transcript
 
 SCHEMA = "probe.connect/1"

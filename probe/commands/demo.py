@@ -8,7 +8,7 @@ import time
 from probe.cliapp import JsonOpt, VerboseOpt, app, emit_json, emit_text, finish, say
 from probe.demo import DemoOutcome, run_demo
 from probe.lab.runtime import LabThread
-from probe.model import Status
+from probe.model.status import Status
 from probe.report.run import render_run
 from probe.runresult import RunResult
 

@@ -14,7 +14,7 @@ from tabulate import tabulate
 from probe.cliapp import JsonOpt, app, emit_json, emit_text, finish, say
 from probe.errors import ProbeError
 from probe.lab.runtime import LabInfo, LabThread, ScenarioInfo
-from probe.model import Status
+from probe.model.status import Status
 
 BANNER_TIMEOUT = 5.0
 

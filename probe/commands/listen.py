@@ -14,7 +14,7 @@ from probe.cliapp import JsonOpt, app, emit_json, emit_text, finish, say
 from probe.collect.listener import Listener, ListenerRecord
 from probe.errors import UsageError
 from probe.lab.certs import server_context
-from probe.model import Status
+from probe.model.status import Status
 
 
 @dataclasses.dataclass(frozen=True)

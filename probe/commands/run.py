@@ -174,7 +174,7 @@ def perform(
 
 def output(result: RunResult, *, json_out: bool, save: Path | None, transcript: bool) -> bool:
     """Print the run and save it; False when the save failed (the result is still printed)."""
-    from probe.model import document
+    from probe.model.json import document
     from probe.report.run import render_run
     from probe.runresult import RUN_SCHEMA
 
@@ -325,7 +325,7 @@ def run_command(
         min_interval=rate,
     )
     result, error = perform(req, deadline=deadline, quiet=json_out and not sys.stderr.isatty())
-    from probe.model import Status, worst
+    from probe.model.status import Status, worst
 
     saved = output(result, json_out=json_out, save=save, transcript=transcript)
     statuses = [result.status, Status(error.exit_code) if error else Status.OK]

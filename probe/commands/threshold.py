@@ -38,7 +38,8 @@ from probe.cliapp import (
 from probe.commands.run import build_request
 from probe.craft import MAX_SIZE
 from probe.errors import MeasurementError, UsageError
-from probe.model import Outcome, Status
+from probe.model.smtp import Outcome
+from probe.model.status import Status
 from probe.pipeline import RunRequest, check_target, new_state, probe_hop1, resolve_targets
 from probe.profiles import load_profile
 from probe.report.run import human_size

@@ -10,7 +10,7 @@ import typer
 
 from probe.cliapp import JsonOpt, app, emit_json, emit_text, finish
 from probe.errors import UsageError
-from probe.model import Status
+from probe.model.status import Status
 from probe.received import trace as build_trace
 from probe.report.trace import render_trace
 

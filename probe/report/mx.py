@@ -7,7 +7,9 @@ from typing import Any
 from tabulate import tabulate
 
 from probe import mxcheck
-from probe.model import Anomaly, MxHost, MxResult, Status, to_data
+from probe.model.json import to_data
+from probe.model.mx import Anomaly, MxHost, MxResult
+from probe.model.status import Status
 
 SCHEMA = "probe.mx/1"
 

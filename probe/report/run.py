@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from probe.model import Outcome
+from probe.model.smtp import Outcome
 from probe.report.transcript import render_transcript
 from probe.runresult import RunResult
 from probe.sendresult import VariantSend

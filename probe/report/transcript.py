@@ -12,7 +12,7 @@ import datetime as dt
 
 from tabulate import tabulate
 
-from probe.model import Conversation, Direction, Reply, TlsResult
+from probe.model.smtp import Conversation, Direction, Reply, TlsResult
 
 # The INFO line converse writes when the TLS handshake completed; later lines are encrypted.
 TLS_STARTED = "TLS started"

@@ -25,7 +25,8 @@ from probe.collect.mailboxes import open_mailbox
 from probe.collect.secrets import Secret
 from probe.collect.wait import collect
 from probe.errors import MailboxError
-from probe.model import PROBE_ID_PATTERN, to_data
+from probe.model.json import to_data
+from probe.model.message import PROBE_ID_PATTERN
 from tests.mta import servers
 from tests.mta.messages import tagged
 

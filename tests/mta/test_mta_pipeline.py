@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 
 from probe.commands.run import build_request, perform
-from probe.model import Outcome, Status
+from probe.model.smtp import Outcome
+from probe.model.status import Status
 from probe.profiles import file_loader, parse_profile
 from probe.runresult import RunResult
 from probe.verdict import Action

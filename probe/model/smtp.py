@@ -1,0 +1,155 @@
+"""Send stage results: one timed SMTP conversation as observed (replies, steps, TLS, transcript)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+
+
+@dataclasses.dataclass(frozen=True)
+class Reply:
+    """One (possibly multi-line) SMTP reply, validated by probe rather than by the library.
+
+    `code` is None and `valid` False when the peer sent something that is not an SMTP reply.
+    """
+
+    code: int | None
+    lines: tuple[str, ...]
+    enhanced: str | None = None
+    valid: bool = True
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.lines)
+
+    @property
+    def is_positive(self) -> bool:
+        return self.code is not None and 200 <= self.code < 400
+
+    @property
+    def is_temporary(self) -> bool:
+        return self.code is not None and 400 <= self.code < 500
+
+    @property
+    def is_permanent(self) -> bool:
+        return self.code is not None and 500 <= self.code < 600
+
+
+class Direction(enum.StrEnum):
+    INFO = "*"
+    CLIENT = ">"
+    SERVER = "<"
+
+
+@dataclasses.dataclass(frozen=True)
+class TranscriptLine:
+    at: dt.datetime
+    elapsed_ms: float  # since the conversation started
+    direction: Direction
+    text: str
+
+
+class Outcome(enum.StrEnum):
+    """How a conversation (or one step of it) ended."""
+
+    OK = "ok"  # finished as planned
+    ACCEPTED = "accepted"  # the message was accepted after DATA
+    REJECTED = "rejected"  # a 5xx reply
+    TEMP_FAILED = "temp-failed"  # a 4xx reply
+    TIMEOUT = "timeout"  # the peer did not answer in time
+    REFUSED = "refused"  # TCP connection refused
+    UNREACHABLE = "unreachable"  # no route, DNS of the host, other connect errors
+    RESET = "reset"  # connection reset by peer
+    DISCONNECTED = "disconnected"  # the peer closed the connection
+    GARBAGE = "garbage"  # the peer sent something that is not an SMTP reply
+    TLS_FAILED = "tls-failed"  # STARTTLS handshake failed
+    SKIPPED = "skipped"  # not attempted (e.g. 8bit variant where 8BITMIME is not offered)
+    ERROR = "error"  # probe's own fault; the reason says what
+    INTERRUPTED = "interrupted"  # probe stopped first (Ctrl-C, the run's deadline): no verdict
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One timed step of a conversation: connect, banner, ehlo, starttls, mail, rcpt, data..."""
+
+    name: str
+    started_at: dt.datetime
+    duration_ms: float
+    outcome: Outcome
+    reply: Reply | None = None
+    detail: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Certificate:
+    subject: str
+    issuer: str
+    sans: tuple[str, ...]
+    not_before: dt.datetime | None
+    not_after: dt.datetime | None
+    valid_for_host: bool
+    chain_verifies: bool
+    expired: bool
+    verify_error: str = ""
+    sha256: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class TlsResult:
+    offered: bool = False
+    attempted: bool = False
+    handshake_ok: bool = False
+    protocol: str | None = None
+    cipher: str | None = None
+    error: str = ""
+    certificate: Certificate | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Envelope:
+    mail_from: str
+    rcpt_to: tuple[str, ...]
+    mail_params: tuple[str, ...] = ()
+    rcpt_params: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class RcptResult:
+    address: str
+    reply: Reply | None
+    accepted: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Conversation:
+    """One SMTP session with one address, as observed. Never an exception: failure is data."""
+
+    host: str
+    address: str
+    port: int
+    helo: str
+    started_at: dt.datetime
+    duration_ms: float
+    outcome: Outcome
+    stage: str  # the step where the conversation ended (or "quit" when complete)
+    reason: str = ""
+    banner: Reply | None = None
+    ehlo: Reply | None = None  # the EHLO (or HELO) reply before TLS
+    used_helo: bool = False  # EHLO was refused and HELO used instead
+    capabilities: tuple[str, ...] = ()
+    tls: TlsResult = TlsResult()
+    ehlo_after_tls: Reply | None = None
+    capabilities_after_tls: tuple[str, ...] = ()
+    steps: tuple[Step, ...] = ()
+    transcript: tuple[TranscriptLine, ...] = ()
+    # filled when a message was sent
+    envelope: Envelope | None = None
+    mail_reply: Reply | None = None
+    rcpt_results: tuple[RcptResult, ...] = ()
+    data_reply: Reply | None = None  # the reply to DATA (354 text is a fingerprint)
+    final_reply: Reply | None = None  # the reply after end-of-data
+    bytes_sent: int = 0
+    upload_ms: float | None = None  # from after 354 to the last byte written
+    final_reply_ms: float | None = None  # from end-of-data to the final reply (scanning time)
+    queue_id: str | None = None
