@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from probe.received import Hop, header_fields, parse_received, trace
+from probe.analyze.received.path import Hop, header_fields, parse_received, trace
 
 DEFAULT_PYTHON = "/tmp/bench-venv/bin/python"
 

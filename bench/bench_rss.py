@@ -7,8 +7,8 @@ goal is at most 1.5: probe may hold the message once, plus blocks, but not build
 
 The sender is `probe run --via` when that command exists (profile written to a temp file: the
 control plus one variant of the requested size), else a child of this script that crafts with
-`probe.craft.craft` and sends with `probe.run.send_matrix`. The API child also reports the
-craft and send phases apart (`/proc/self/clear_refs` resets the peak between them).
+`probe.plan.craft.craft` and sends with `probe.send.matrix.send_matrix`. The API child also
+reports the craft and send phases apart (`/proc/self/clear_refs` resets the peak between them).
 
 Run from the repository root:  python bench/bench_rss.py [--size 50000000] [--kind binary]
 """
@@ -33,7 +33,7 @@ KINDS = ("binary", "text")  # padding in a base64 attachment, or in the 7bit tex
 
 
 def spec_for(size: int, kind: str) -> Any:
-    from probe.craft import AttachmentKind, AttachmentSpec, VariantSpec
+    from probe.plan.craft import AttachmentKind, AttachmentSpec, VariantSpec
 
     attachments = (AttachmentSpec(AttachmentKind.BINARY),) if kind == "binary" else ()
     return VariantSpec(
@@ -43,7 +43,7 @@ def spec_for(size: int, kind: str) -> Any:
 
 def floor_size(kind: str) -> int:
     """The baseline message: 1 KB or the variant's minimum, whichever is larger."""
-    from probe.craft import minimum_size
+    from probe.plan.craft import minimum_size
 
     return max(1024, minimum_size(spec_for(10_000, kind)) + 64)
 
@@ -66,7 +66,7 @@ def _reset_peak() -> None:
 
 def child_main(size: int, kind: str, port: int) -> None:
     """Craft, then send through probe's send stage; print the phases as JSON."""
-    from probe.run import Built, Job, SendLog, Target, send_matrix
+    from probe.send.matrix import Built, Job, SendLog, Target, send_matrix
 
     rss0 = _status_kb("VmRSS")
     message = bench_send.craft_one(spec_for(size, kind))
@@ -165,7 +165,7 @@ def main() -> int:
             peaks[size] = peak
             print(f"  {size:>12,} bytes: peak RSS {peak / 1024:7.1f} MiB, {seconds:.1f} s")
 
-    how = "`probe run --via`" if exe else "probe.craft + probe.run.send_matrix (API)"
+    how = "`probe run --via`" if exe else "probe.plan.craft + probe.send.matrix.send_matrix (API)"
     growth = (peaks[args.size] - peaks[small]) * 1024
     ratio = growth / args.size
     print(f"sender: {how}; padding in a {args.kind} part")

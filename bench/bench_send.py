@@ -7,8 +7,8 @@ With a delay that dominates, swaks needs about 12 x delay and probe about ceil(1
 delay, so the ratio swaks / probe should approach the per-host limit; the goal is 0.85 x it.
 
 Path (a) runs the real `probe run ... --via 127.0.0.1:PORT` command when it exists and times the
-whole command (interpreter start included); otherwise it drives `probe.run.send_matrix` with
-`probe.craft.craft` in this process (crafting included in the timed part).
+whole command (interpreter start included); otherwise it drives `probe.send.matrix.send_matrix` with
+`probe.plan.craft.craft` in this process (crafting included in the timed part).
 
 Run from the repository root:  python bench/bench_send.py [--delay 2.0] [--per-host 4]
 This file also holds the hop (`--hop`), which bench/bench_rss.py reuses as its sink.
@@ -143,13 +143,13 @@ class Hop:
 
 def load_variants(path: Path) -> list[Any]:
     """The profile's variants as `VariantSpec`s, read by probe's own profile loader."""
-    from probe.profiles import load_profile
+    from probe.plan.profiles import load_profile
 
     return list(load_profile(str(path)).variants)
 
 
 def craft_one(spec: Any, size: int | None = None) -> Any:
-    from probe.craft import craft
+    from probe.plan.craft import craft
 
     if size is not None:
         spec = dataclasses.replace(spec, size=size)
@@ -159,8 +159,8 @@ def craft_one(spec: Any, size: int | None = None) -> Any:
 
 
 def settings(port: int, per_host: int, concurrency: int, min_interval: float) -> Any:
-    from probe.converse import ConverseOptions, Timeouts
-    from probe.run import SendSettings
+    from probe.send.converse import ConverseOptions, Timeouts
+    from probe.send.matrix import SendSettings
 
     options = ConverseOptions(
         helo="client.bench.probe.test", port=port, starttls=False, timeouts=Timeouts.uniform(60)
@@ -175,7 +175,7 @@ def send_api(
     specs: Sequence[Any], port: int, per_host: int, concurrency: int, min_interval: float
 ) -> tuple[list[str], float | None]:
     """probe's send stage in this process; each job crafts its message lazily, as `run` does."""
-    from probe.run import Built, Job, SendLog, Target, send_matrix
+    from probe.send.matrix import Built, Job, SendLog, Target, send_matrix
 
     def job(spec: Any) -> Job:
         def build(advertised: int | None) -> Built:
@@ -321,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 how = "`probe run --via`, whole command"
                 probe_s, (problems, span) = timed(send_cli, exe, hop.port, *limits)
             else:
-                how = "probe.run.send_matrix API, crafting included"
+                how = "probe.send.matrix.send_matrix API, crafting included"
                 probe_s, (problems, span) = timed(send_api, specs, hop.port, *limits)
             ok = check("probe", hop, expected, problems, 0)
             swaks_s, problems = timed(send_swaks, files, hop.port)

@@ -9,13 +9,13 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from probe.cli import app
-from probe.commands.run import build_request, perform
+from probe.cli.commands.run import build_request, perform
 from probe.lab.runtime import LabInfo
 from probe.model.json import document, from_data
+from probe.model.run import RUN_SCHEMA, RunResult
 from probe.model.status import Status
-from probe.profiles import file_loader, parse_profile
+from probe.plan.profiles import file_loader, parse_profile
 from probe.report.run import render_run
-from probe.runresult import RUN_SCHEMA, RunResult
 
 runner = CliRunner()
 

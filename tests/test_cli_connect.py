@@ -13,8 +13,8 @@ import pytest
 import trustme
 from typer.testing import CliRunner
 
-import probe.commands  # noqa: F401 - registers the commands
-from probe.cliapp import app
+import probe.cli.commands  # noqa: F401 - registers the commands
+from probe.cli.base import app
 from probe.model.json import from_data
 from probe.model.smtp import Conversation
 from tests.smtp_peers import Recorder, ThreadedServer, aiosmtpd_server, raw_server, scripted

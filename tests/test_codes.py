@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from probe import codes
-from probe.codes import ReplyClass
+from probe.analyze import codes
+from probe.analyze.codes import ReplyClass
 from probe.errors import UsageError
 
 BASIC = [211, 214, 220, 221, 250, 251, 252, 354, 421, 450, 451, 452, 455, 500, 501, 502, 503,

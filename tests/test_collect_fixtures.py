@@ -11,9 +11,9 @@ import mailbox
 import re
 from pathlib import Path
 
-from probe.arrivals import Arrival
 from probe.collect.mailboxes import open_mailbox
 from probe.collect.wait import collect
+from probe.model.collect import Arrival
 from probe.model.message import PROBE_ID_PATTERN
 from tests.mta.checks import check_postfix_copy, check_postfix_dsn
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from probe.arrivals import Arrival, CollectResult
 from probe.collect.mailboxes import Mailbox, open_mailbox
 from probe.collect.maildir import MaildirMailbox
 from probe.collect.urls import parse_mailbox_url
 from probe.collect.wait import collect
 from probe.errors import MailboxError
+from probe.model.collect import Arrival, CollectResult
 from probe.model.json import from_data, to_data
 from probe.model.message import PROBE_ID_PATTERN
 from tests.mta.messages import bounce_for, probe_id, tagged
@@ -27,7 +27,7 @@ EXE = probe_id("attach-exe")
 
 
 def bounce_ids(raw: bytes) -> tuple[str, ...]:
-    """Stand-in for probe.dsn.parse_bounce(raw).probe_ids: reports only, ids by regex."""
+    """Stand-in for `parse_bounce(raw).probe_ids`: reports only, ids by regex."""
     if b"multipart/report" not in raw:
         return ()
     return tuple(dict.fromkeys(re.findall(PROBE_ID_PATTERN, raw.decode("ascii", "replace"))))

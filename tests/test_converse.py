@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from probe.converse import OutgoingMessage, converse
-from probe.envelope import dot_stuffed, xtext
 from probe.model.smtp import Conversation, Direction, Outcome
+from probe.send.converse import OutgoingMessage, converse
+from probe.smtp.envelope import dot_stuffed, xtext
 from tests.smtp_peers import Recorder, Stall, aiosmtpd_server, options, raw_server, scripted
 
 BODY = (

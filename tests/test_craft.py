@@ -16,8 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probe.attachments import LONG_FILENAME, eicar
-from probe.craft import (
+from probe.errors import ConfigError, UsageError
+from probe.model.message import PROBE_ID_PATTERN
+from probe.plan.attachments import LONG_FILENAME, eicar
+from probe.plan.craft import (
     AttachmentKind,
     AttachmentSpec,
     CraftedMessage,
@@ -30,8 +32,6 @@ from probe.craft import (
     resolve_size,
     spec_problems,
 )
-from probe.errors import ConfigError, UsageError
-from probe.model.message import PROBE_ID_PATTERN
 
 RUN = "20240501T120000-abcdef"
 DATE = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)

@@ -13,17 +13,17 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
-from probe.arrivals import Arrival, ArrivalStatus, CollectedBounce, CollectResult
-from probe.decide import decide
-from probe.diff import compare
-from probe.dsn import parse_bounce
+from probe.analyze.bounce.dsn import parse_bounce
+from probe.analyze.diff.compare import compare
+from probe.analyze.received.path import header_fields, trace
+from probe.decide.decision import decide
+from probe.model.collect import Arrival, ArrivalStatus, CollectedBounce, CollectResult
 from probe.model.message import DeliveredCopy, Manifest
+from probe.model.run import RunResult, VariantAnalysis
+from probe.model.send import VariantSend
 from probe.model.smtp import Conversation, Outcome, RcptResult, Reply
 from probe.model.status import Status
-from probe.received import header_fields, trace
-from probe.runresult import RunResult, VariantAnalysis
-from probe.sendresult import VariantSend
-from probe.verdict import Action, Decision
+from probe.model.verdict import Action, Decision
 
 MTA = Path(__file__).parent / "data" / "mta"
 T0 = dt.datetime(2010, 3, 18, 14, 19, 34, tzinfo=dt.UTC)

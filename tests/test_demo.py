@@ -7,9 +7,9 @@ import json
 from typer.testing import CliRunner
 
 from probe.cli import app
-from probe.demo import DemoCase, check, load_demo
 from probe.model.status import Status
-from probe.verdict import Action, Decision, HopAction, HopVerdict
+from probe.model.verdict import Action, Decision, HopAction, HopVerdict
+from probe.pipeline.demo import DemoCase, check, load_demo
 
 
 def test_demo_runs_offline_and_every_path_gets_its_verdict() -> None:

@@ -17,8 +17,8 @@ from email.message import EmailMessage
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probe.diff import ChangeKind, DiffResult, compare
-from probe.mimediff import parse_tree
+from probe.analyze.diff.compare import ChangeKind, DiffResult, compare
+from probe.analyze.diff.mime import parse_tree
 from probe.model.json import from_data, to_data
 from probe.model.message import Manifest, PartManifest
 

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probe.dsn import Bounce, BounceKind, StatusClass, parse_bounce
+from probe.analyze.bounce.dsn import Bounce, BounceKind, StatusClass, parse_bounce
 from probe.model.json import from_data, to_data
 
 DATA = Path(__file__).parent / "data" / "dsn"

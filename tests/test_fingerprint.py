@@ -10,7 +10,7 @@ import datetime as dt
 
 import pytest
 
-from probe import fingerprint as fp
+from probe.analyze.fingerprint import match as fp
 from probe.errors import ConfigError
 from probe.model.smtp import Conversation, Outcome, RcptResult, Reply
 

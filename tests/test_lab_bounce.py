@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from probe.collect.listener import ListenerRecord, RcptRecord
-from probe.commands.run import build_request, perform
-from probe.dsn import BounceKind, StatusClass, parse_bounce
+from probe.analyze.bounce.dsn import BounceKind, StatusClass, parse_bounce
+from probe.cli.commands.run import build_request, perform
 from probe.lab import bounce
 from probe.lab.runtime import LabInfo, ScenarioInfo
-from probe.profiles import file_loader, parse_profile
-from probe.verdict import Action
+from probe.model.verdict import Action
+from probe.plan.profiles import file_loader, parse_profile
+from probe.server.listener import ListenerRecord, RcptRecord
 
 pytestmark = pytest.mark.lab
 

@@ -13,8 +13,8 @@ import aiosmtplib
 from typer.testing import CliRunner
 
 from probe.cli import app
-from probe.collect.listener import Listener, load_record
 from probe.lab.certs import LabCA
+from probe.server.listener import Listener, load_record
 
 
 def _free_port() -> int:

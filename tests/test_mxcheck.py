@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from probe.analyze.mx import ANOMALIES, assess, find_anomalies, mx_status, usable
 from probe.model.mx import AddressLookup, LookupOutcome, MxHost, MxResult, MxSource
 from probe.model.status import Status
-from probe.mxcheck import ANOMALIES, assess, find_anomalies, mx_status, usable
 
 OK_A = AddressLookup("A", LookupOutcome.OK, ("192.0.2.10",))
 NO_AAAA = AddressLookup("AAAA", LookupOutcome.NO_ANSWER, (), "no AAAA record")

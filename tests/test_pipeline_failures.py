@@ -12,12 +12,12 @@ from typing import Any
 from typer.testing import CliRunner
 
 from probe.cli import app
-from probe.commands.run import build_request, perform
+from probe.cli.commands.run import build_request, perform
+from probe.model.run import RunResult
 from probe.model.smtp import Outcome
 from probe.model.status import Status
-from probe.profiles import file_loader, parse_profile
-from probe.runresult import RunResult
-from probe.verdict import Action
+from probe.model.verdict import Action
+from probe.plan.profiles import file_loader, parse_profile
 from tests.smtp_peers import Recorder, Stall, ThreadedServer, aiosmtpd_server, raw_server
 
 PROFILE = """

@@ -10,15 +10,15 @@ import json
 
 import pytest
 
-from probe.commands.run import build_request, perform
+from probe.cli.commands.run import build_request, perform
 from probe.lab.runtime import LabInfo
 from probe.model.json import document, from_data
+from probe.model.run import RUN_SCHEMA, RunResult
 from probe.model.smtp import Outcome
 from probe.model.status import Status
-from probe.pipeline import judge
-from probe.profiles import file_loader, parse_profile
-from probe.runresult import RUN_SCHEMA, RunResult
-from probe.verdict import Action, HopVerdict
+from probe.model.verdict import Action, HopVerdict
+from probe.pipeline.run import judge
+from probe.plan.profiles import file_loader, parse_profile
 
 BASE = """
 name = "{name}"

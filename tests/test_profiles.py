@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from probe.craft import AttachmentKind, Expect, SizeBase, craft, resolve_size
 from probe.errors import ConfigError
-from probe.profiles import (
+from probe.plan.craft import AttachmentKind, Expect, SizeBase, craft, resolve_size
+from probe.plan.profiles import (
     CheckLevel,
     available_profiles,
     find_profile,

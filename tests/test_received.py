@@ -17,8 +17,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from probe.model.json import from_data, to_data
-from probe.received import (
+from probe.analyze.received.path import (
     Hop,
     HopKind,
     ParseStatus,
@@ -27,6 +26,7 @@ from probe.received import (
     parse_received,
     trace,
 )
+from probe.model.json import from_data, to_data
 
 DATA = Path(__file__).parent / "data" / "received"
 
@@ -524,7 +524,7 @@ def test_tcp_info_fast_path_equals_the_word_scan(
 ) -> None:
     import re
 
-    from probe import received_fields
+    from probe.analyze.received import fields as received_fields
 
     def read() -> tuple[object, ...]:
         flags: list[str] = []
@@ -541,7 +541,7 @@ def test_tcp_info_fast_path_equals_the_word_scan(
 def test_header_end_is_the_first_empty_line(text: str) -> None:
     import re
 
-    from probe.received import _header_end
+    from probe.analyze.received.path import _header_end
 
     raw = text.encode()
     found = re.search(rb"\r?\n\r?\n", raw)
@@ -561,7 +561,7 @@ def _bench_values() -> list[str]:
         import bench_received
     finally:
         sys.path.pop(0)
-    from probe.received import header_fields
+    from probe.analyze.received.path import header_fields
 
     messages = bench_received.generate(200, seed=7)
     return [v for m in messages for n, v in header_fields(m) if n.lower() == "received"]
@@ -576,8 +576,8 @@ def test_fast_path_equals_the_general_path_on_every_sample() -> None:
 
 def _fast_answers_as_general(values: list[str]) -> list[Hop]:
     """The fast path's answers; wherever it answers, the general path answers the same."""
-    from probe.received_fast import parse_fast
-    from probe.received_hop import parse_general
+    from probe.analyze.received.fast import parse_fast
+    from probe.analyze.received.parser import parse_general
 
     taken = []
     for value in values:
@@ -622,7 +622,7 @@ _NO_SEMICOLON = [
 
 
 def test_fast_path_reads_dates_without_semicolon_as_the_general_path() -> None:
-    from probe.received_fast import parse_fast
+    from probe.analyze.received.fast import parse_fast
 
     taken = _fast_answers_as_general(_NO_SEMICOLON)
     assert all("no-semicolon" in hop.flags for hop in taken)
@@ -635,8 +635,8 @@ def test_fast_path_reads_dates_without_semicolon_as_the_general_path() -> None:
 def test_fast_path_equals_the_general_path_on_the_common_shapes() -> None:
     import random
 
-    from probe.received_fast import parse_fast
-    from probe.received_hop import parse_general
+    from probe.analyze.received.fast import parse_fast
+    from probe.analyze.received.parser import parse_general
 
     rng = random.Random(11)
     hosts = ["localhost", "mx1.example.org", "unknown", "[192.0.2.5]", "tls.example.net"]
@@ -732,8 +732,8 @@ _DATES = [
     space=st.sampled_from([" ", "\t", "  ", "\r\n\t"]),
 )
 def test_fast_path_equals_the_general_path_on_variants(**parts: Any) -> None:
-    from probe.received_fast import parse_fast
-    from probe.received_hop import parse_general
+    from probe.analyze.received.fast import parse_fast
+    from probe.analyze.received.parser import parse_general
 
     sp = parts["space"]
     out: list[str] = [parts["preamble"]] if parts["preamble"] else []
@@ -771,7 +771,7 @@ _SPLIT_PIECES = [
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.sampled_from(_SPLIT_PIECES), max_size=30))
 def test_received_split_of_bytes_matches_header_fields(pieces: list[bytes]) -> None:
-    from probe.received import _received_values, header_fields
+    from probe.analyze.received.path import _received_values, header_fields
 
     raw = b"".join(pieces)
     fields = header_fields(raw)
@@ -780,7 +780,7 @@ def test_received_split_of_bytes_matches_header_fields(pieces: list[bytes]) -> N
 
 
 def test_received_split_reads_a_dotted_i_as_a_case_insensitive_str_pattern_does() -> None:
-    from probe.received import _received_values
+    from probe.analyze.received.path import _received_values
 
     raw = "Rece\u0130ved: from a by b\r\n\tid 1; Tue, 2 Jan 2024 10:00:00 +0000\r\n\r\n".encode()
     assert _received_values(raw) == (["from a by b\tid 1; Tue, 2 Jan 2024 10:00:00 +0000"], 1)
@@ -789,8 +789,8 @@ def test_received_split_reads_a_dotted_i_as_a_case_insensitive_str_pattern_does(
 def test_trace_parts_built_without_init_equal_normal_ones_and_stay_frozen() -> None:
     import dataclasses
 
+    from probe.analyze.received.path import Link, _anomaly, _link
     from probe.model.mx import Anomaly
-    from probe.received import Link, _anomaly, _link
 
     link, anomaly = _link(2, 1.5, True, "starts"), _anomaly("clock-skew", "hop 1 -> 2", "d")
     assert link == Link(2, 1.5, True, "starts") and hash(link) == hash(Link(2, 1.5, True, "starts"))
@@ -852,7 +852,7 @@ _MATCH_NAMES = [
 def test_by_from_match_follows_its_definition(
     by: tuple[str | None, str | None], frm: tuple[str | None, ...], kind: HopKind
 ) -> None:
-    from probe.received import Hop, _by_from_match
+    from probe.analyze.received.path import Hop, _by_from_match
 
     before = Hop(raw="b", kind=HopKind.NETWORK, by_host=by[0], by_ip=by[1])
     after = Hop(raw="a", kind=kind, from_helo=frm[0], from_rdns=frm[1], from_ip=frm[2])
@@ -863,8 +863,8 @@ def test_by_from_match_follows_its_definition(
 
 def test_fast_path_caches_stay_bounded_and_answer_alike_after_a_clear() -> None:
     """The per-comment and per-configuration caches are cleared when full, never grown."""
-    from probe import received_fast
-    from probe.received import parse_received
+    from probe.analyze.received import fast as received_fast
+    from probe.analyze.received.path import parse_received
 
     stamp = (
         "from a.example.net (a.example.net [192.0.2.1]) by mx.example.org ({product}) with ESMTPS"

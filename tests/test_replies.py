@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from probe import replies
 from probe.model.smtp import Reply
+from probe.smtp import replies
 
 
 @pytest.mark.parametrize(

@@ -12,12 +12,12 @@ import dns.message
 import dns.rcode
 import pytest
 
+from probe.analyze.mx import mx_status
 from probe.errors import DnsError, UsageError
 from probe.lab.dnsserver import DnsResponder, DnsZone
 from probe.model.mx import LookupOutcome, MxResult, MxSource
 from probe.model.status import Status
-from probe.mxcheck import mx_status
-from probe.resolve import (
+from probe.send.resolve import (
     delivery_order,
     normalize_domain,
     resolve_addresses,

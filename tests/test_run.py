@@ -9,7 +9,7 @@ from typing import Any
 
 from probe.model.message import Manifest
 from probe.model.smtp import Outcome
-from probe.run import Built, Job, SendLog, SendSettings, Target, send_matrix
+from probe.send.matrix import Built, Job, SendLog, SendSettings, Target, send_matrix
 from tests.smtp_peers import Recorder, Stall, aiosmtpd_server, options, raw_server
 
 

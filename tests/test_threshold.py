@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from probe.threshold import (
+from probe.plan.threshold import (
     MAX_STALLS,
     ProbePoint,
     ProbeVerdict,

@@ -7,10 +7,10 @@ import datetime as dt
 
 import pytest
 
-from probe.run import Target
-from probe.runresult import ThresholdReport
-from probe.threshold import ProbeVerdict
-from probe.threshold_run import size_search
+from probe.model.run import ThresholdReport
+from probe.plan.threshold import ProbeVerdict
+from probe.send.matrix import Target
+from probe.send.threshold import size_search
 from tests.smtp_peers import Stall, options, raw_server
 
 

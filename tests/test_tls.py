@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import trustme
 
-from probe.converse import OutgoingMessage, converse
 from probe.model.smtp import Conversation, Outcome
-from probe.tlscheck import matches_name
+from probe.send.converse import OutgoingMessage, converse
+from probe.send.tls import matches_name
 from tests.smtp_peers import Recorder, aiosmtpd_server, options, raw_server, scripted
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-import probe.commands.trace  # noqa: F401 - registers the command
-from probe.cliapp import app
+import probe.cli.commands.trace  # noqa: F401 - registers the command
+from probe.cli.base import app
 
 DATA = Path(__file__).parent / "data" / "received"
 runner = CliRunner()

@@ -2,6 +2,6 @@
 
 `mailboxes.open_mailbox(url, password=...)` gives a `Mailbox`; `wait.collect(...)` waits until
 every probe is delivered, bounced or the deadline passed. I/O lives in `imap`, `maildir` and
-`wait`; `urls`, `match` and `results` are pure, so analysis and decisions can use their types
+`wait`; `urls` and `match` are pure, so analysis and decisions can use their types
 without touching a mailbox.
 """

@@ -31,12 +31,12 @@ from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import TypeVar
 
-from probe.arrivals import FoundMessage
 from probe.collect.mailboxes import Stored, is_junk_name
 from probe.collect.match import identify, looks_like_bounce, run_ids_of
 from probe.collect.secrets import MASK, Secret
 from probe.collect.urls import MailboxSpec
 from probe.errors import MailboxError
+from probe.model.collect import FoundMessage
 from probe.model.message import DeliveredCopy
 from probe.model.status import utcnow
 

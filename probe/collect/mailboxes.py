@@ -10,9 +10,9 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Protocol
 
-from probe.arrivals import FoundMessage
 from probe.collect.secrets import Secret
 from probe.collect.urls import MailboxSpec, parse_mailbox_url
+from probe.model.collect import FoundMessage
 from probe.model.message import DeliveredCopy
 
 JUNK_NAMES = frozenset({"junk", "spam", "junk e-mail", "junk email", "bulk mail", "junkmail"})

@@ -15,11 +15,11 @@ import os
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
-from probe.arrivals import FoundMessage
 from probe.collect.mailboxes import Mailbox, Stored, is_junk_name
 from probe.collect.match import identify, looks_like_bounce, may_concern_probe, mentions
 from probe.collect.urls import MailboxSpec
 from probe.errors import MailboxError
+from probe.model.collect import FoundMessage
 from probe.model.message import DeliveredCopy
 from probe.model.status import utcnow
 

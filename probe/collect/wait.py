@@ -11,15 +11,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 
-from probe.arrivals import (
+from probe.collect.mailboxes import Mailbox
+from probe.collect.match import run_ids_of
+from probe.model.collect import (
     Arrival,
     ArrivalStatus,
     CollectedBounce,
     CollectResult,
     FoundMessage,
 )
-from probe.collect.mailboxes import Mailbox
-from probe.collect.match import run_ids_of
 from probe.model.message import DeliveredCopy
 from probe.model.status import utcnow
 
@@ -41,7 +41,7 @@ async def collect(
 ) -> CollectResult:
     """Collect copies and bounces of `expected` (probe id -> variant) until done or `deadline`.
 
-    `is_bounce_for(raw)` names the probe ids a bounce reports on (e.g. from `probe.dsn`); it
+    `is_bounce_for(raw)` names the probe ids a bounce reports on (e.g. from `analyze.bounce`); it
     may also name a bare run id (an ENVID), which counts only when one probe of that run is
     expected, since it cannot tell the variants apart.
     """

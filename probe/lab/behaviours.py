@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from probe.collect.listener import Behaviour, ListenerRecord
-from probe.lab import mime, stamps
+from probe.lab import mime
+from probe.server import stamps
+from probe.server.listener import Behaviour, ListenerRecord
 
 SIZE_EXCEEDED = "552 5.3.4 Message size exceeds fixed limit"
 POSTGREY = (

@@ -20,9 +20,9 @@ import textwrap
 from collections.abc import Sequence
 from typing import Final
 
-from probe.collect.listener import ListenerRecord, RcptRecord
-from probe.lab.stamps import postfix_queue_id, rfc5322_date
-from probe.replies import enhanced_status
+from probe.server.listener import ListenerRecord, RcptRecord
+from probe.server.stamps import postfix_queue_id, rfc5322_date
+from probe.smtp.replies import enhanced_status
 
 BOUNCE_SIZE_LIMIT: Final = 50000  # Postfix bounce_size_limit: larger messages return headers
 LINE_LENGTH: Final = 79  # Postfix bounce_notify_util.c wraps at 79 columns, indent 4

@@ -1,6 +1,6 @@
 """Hop kinds: how a scenario's `{kind = ..., params}` becomes a listening server.
 
-Every SMTP hop is the listener's engine (`probe.collect.listener`) with a personality, behaviours
+Every SMTP hop is the listener's engine (`probe.server.listener`) with a personality, behaviours
 and a delivery: the Maildir for the last hop, `Forward` to the next hop for the others. As real
 MTAs do, a forwarding hop answers 250 once it has the message and relays it afterwards (so a copy
 reaches the Maildir shortly after the client's 250), and a permanent failure behind it comes back
@@ -20,7 +20,10 @@ from typing import Any, Protocol
 
 import aiosmtplib
 
-from probe.collect.listener import (
+from probe.errors import ConfigError
+from probe.lab import asa, behaviours, bounce
+from probe.lab.certs import LabCA
+from probe.server.listener import (
     POSTFIX_KEYWORDS,
     Behaviour,
     Delivery,
@@ -31,9 +34,6 @@ from probe.collect.listener import (
     RcptRecord,
     SmtpHop,
 )
-from probe.errors import ConfigError
-from probe.lab import asa, behaviours, bounce
-from probe.lab.certs import LabCA
 
 FORWARD_TIMEOUT = 60.0
 RETRY_DELAYS = (1.0, 5.0, 15.0)  # a store-and-forward hop's retries after a 4xx

@@ -28,12 +28,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from probe.collect.listener import MaildirDelivery, SmtpHop
 from probe.errors import MeasurementError
 from probe.lab import hops
 from probe.lab.certs import LabCA
 from probe.lab.dnsserver import DnsResponder, DnsZone
 from probe.lab.scenarios import LAB_ZONE, Scenario, load_scenarios
+from probe.server.listener import MaildirDelivery, SmtpHop
 
 FIRST_HOST = 10
 PORT_ATTEMPTS = 20

@@ -6,7 +6,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from probe import mxcheck
+from probe.analyze import mx as mxcheck
 from probe.model.json import to_data
 from probe.model.mx import Anomaly, MxHost, MxResult
 from probe.model.status import Status

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
+from probe.model.run import RunResult
+from probe.model.send import VariantSend
 from probe.model.smtp import Outcome
+from probe.model.verdict import Decision
 from probe.report.transcript import render_transcript
-from probe.runresult import RunResult
-from probe.sendresult import VariantSend
-from probe.verdict import Decision
 
 
 def human_size(n: int | None) -> str:

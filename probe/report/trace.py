@@ -6,7 +6,7 @@ import datetime as dt
 
 from tabulate import tabulate
 
-from probe.received import Hop, Trace
+from probe.analyze.received.path import Hop, Trace
 
 
 def render_trace(trace: Trace) -> str:

@@ -12,9 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-from probe.arrivals import CollectResult
 from probe.collect.mailboxes import open_mailbox
 from probe.collect.wait import collect
+from probe.model.collect import CollectResult
 from tests.mta import servers
 from tests.mta.messages import tagged
 from tests.mta.test_mta_collect import bounce_ids, send, url

@@ -32,7 +32,7 @@ def check_postfix_copy(sent: bytes, delivered: bytes, pid: str) -> None:
     assert b"X-Postfix-Checked: yes\r\nX-Probe: probe/" in delivered
     queue_id = POSTFIX_RECEIVED.search(delivered).group(1).decode()  # type: ignore[union-attr]
 
-    received = optional("probe.received")
+    received = optional("probe.analyze.received.path")
     if received is not None:
         hops = received.trace(delivered).hops  # origin first
         postfix = [h for h in hops if h.by_host == MX]
@@ -41,7 +41,7 @@ def check_postfix_copy(sent: bytes, delivered: bytes, pid: str) -> None:
         assert postfix[0].id == queue_id and postfix[0].from_ip == "127.0.0.1"
         assert hops[-1].with_protocol == "LMTP" and hops[-1].from_helo == MX
 
-    diff = optional("probe.diff")
+    diff = optional("probe.analyze.diff.compare")
     if diff is not None:
         changes = diff.compare(sent, delivered).changes
         by_kind = {(str(c.kind), c.where.lower()): c for c in changes}
@@ -62,7 +62,7 @@ def check_postfix_dsn(raw: bytes, pid: str, rcpt: str) -> None:
     assert b"Status: 5.1.1" in raw
     assert b"Remote-MTA: dns; 127.0.0.1" in raw  # Dovecot's LMTP refused it after Postfix's 250
 
-    dsn = optional("probe.dsn")
+    dsn = optional("probe.analyze.bounce.dsn")
     if dsn is not None:
         bounce = dsn.parse_bounce(raw)
         assert bounce is not None and pid in bounce.probe_ids

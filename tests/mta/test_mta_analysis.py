@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from probe.arrivals import Arrival
+from probe.model.collect import Arrival
 from tests.mta import servers
 from tests.mta.checks import check_postfix_copy, check_postfix_dsn
 from tests.mta.messages import tagged

@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
-from probe.arrivals import Arrival, CollectResult
 from probe.collect.imap import ImapMailbox
 from probe.collect.mailboxes import open_mailbox
 from probe.collect.secrets import Secret
 from probe.collect.wait import collect
 from probe.errors import MailboxError
+from probe.model.collect import Arrival, CollectResult
 from probe.model.json import to_data
 from probe.model.message import PROBE_ID_PATTERN
 from tests.mta import servers
@@ -51,9 +51,9 @@ def url(dc: servers.Dovecot, *, starttls: bool = False, user: str = servers.USER
 
 
 def bounce_ids(raw: bytes) -> tuple[str, ...]:
-    """probe.dsn's matcher when it exists, else a stand-in that reads ids from the report."""
-    if importlib.util.find_spec("probe.dsn") is not None:
-        dsn = importlib.import_module("probe.dsn")
+    """The bounce parser's matcher where it exists, else a stand-in reading ids from the report."""
+    if importlib.util.find_spec("probe.analyze.bounce.dsn") is not None:
+        dsn = importlib.import_module("probe.analyze.bounce.dsn")
         bounce = dsn.parse_bounce(raw)
         if bounce is not None and getattr(bounce, "probe_ids", ()):
             return tuple(bounce.probe_ids)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import pytest
 
-from probe.commands.run import build_request, perform
+from probe.cli.commands.run import build_request, perform
+from probe.model.run import RunResult
 from probe.model.smtp import Outcome
 from probe.model.status import Status
-from probe.profiles import file_loader, parse_profile
-from probe.runresult import RunResult
-from probe.verdict import Action
+from probe.model.verdict import Action
+from probe.plan.profiles import file_loader, parse_profile
 from tests.mta import servers
 
 pytestmark = pytest.mark.mta

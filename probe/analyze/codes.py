@@ -1,0 +1,378 @@
+"""What a reply code means, why it happens and what to do. Pure.
+
+Three tables under `probe/data/`: `codes.toml` (RFC 5321 basic codes and the RFC 3463 / IANA
+enhanced status codes, by class, subject and detail) and `vendor_replies.toml` (texts that
+products write, e.g. Check Point's `554 Permanent scan failure`, Mimecast's greylisting `451
+Internal resource temporarily unavailable`). `explain` combines them with the fingerprints (the
+text's id format and reply signatures), so `554 Permanent scan failure. Email Session ID:
+{4C209928-2-3A6A8C0-1FFFF}` comes back as a Check Point scan verdict with its cause and remedy.
+Works for DSN `Status:` values (`5.1.1`) too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import re
+import tomllib
+from importlib import resources
+from typing import Any
+
+from probe.analyze.fingerprint import match as fingerprint
+from probe.errors import ConfigError, UsageError
+from probe.smtp.replies import enhanced_status
+
+_ENHANCED_ANYWHERE = re.compile(r"(?<![\w.])#?([245])\.(\d{1,3})\.(\d{1,3})(?![\w.]|\.\d)")
+_ENHANCED_ARG = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})$")
+_DETAIL_KEY = re.compile(r"^X\.(\d{1,3})\.(\d{1,3})$")
+_LEADING_CODE = re.compile(r"^(\d{3})[ -]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # CR and LF split lines
+
+
+class ReplyClass(enum.StrEnum):
+    SUCCESS = "success"  # 2yz / 2.x.x
+    INTERMEDIATE = "intermediate"  # 3yz: the server waits for more (354, 334)
+    TEMPORARY = "temporary"  # 4yz / 4.x.x: try again later
+    PERMANENT = "permanent"  # 5yz / 5.x.x: do not retry unchanged
+
+
+_CLASS_BY_DIGIT = {
+    "2": ReplyClass.SUCCESS,
+    "3": ReplyClass.INTERMEDIATE,
+    "4": ReplyClass.TEMPORARY,
+    "5": ReplyClass.PERMANENT,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class CodePart:
+    """One part of an enhanced status code: `5` (class), `X.7` (subject), `X.7.1` (detail)."""
+
+    part: str  # "class" | "subject" | "detail"
+    code: str
+    meaning: str
+    known: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class VendorMatch:
+    """A vendor text that matched; several products = a text they share."""
+
+    id: str
+    products: tuple[str, ...]
+    names: tuple[str, ...]
+    meaning: str
+    cause: str
+    remedy: str
+    source: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Explanation:
+    code: int | None
+    enhanced: str | None
+    text: str
+    reply_class: ReplyClass
+    meaning: str  # of the basic code ("" when none was given or it is unregistered)
+    parts: tuple[CodePart, ...]  # class, subject, detail of the enhanced code
+    vendors: tuple[VendorMatch, ...]
+    products: tuple[fingerprint.ProductMatch, ...]  # from the text's reply signatures / id format
+    id_format: str | None  # a known id format in the text (e.g. checkpoint-session-id)
+    cause: str
+    summary: str
+    remedies: tuple[str, ...]
+    notes: tuple[str, ...] = ()  # inconsistencies (e.g. 550 with a 4.x.x enhanced code)
+    known: bool = True  # False: well-formed but neither code is registered
+    sources: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclasses.dataclass(frozen=True)
+class _Entry:
+    meaning: str
+    cause: str
+    remedy: str
+    source: str
+
+
+@dataclasses.dataclass(frozen=True)
+class _Vendor:
+    id: str
+    code: int | None
+    pattern: re.Pattern[str]
+    products: tuple[str, ...]
+    entry: _Entry
+
+
+@dataclasses.dataclass(frozen=True)
+class Tables:
+    basic: dict[int, _Entry]
+    classes: dict[int, tuple[ReplyClass, _Entry]]
+    subjects: dict[int, _Entry]
+    details: dict[tuple[int, int], _Entry]
+    vendors: tuple[_Vendor, ...]
+
+
+def _read(name: str) -> dict[str, Any]:
+    where = f"probe/data/{name}"
+    try:
+        text = resources.files("probe.data").joinpath(name).read_text(encoding="utf-8")
+        return tomllib.loads(text)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot load: {exc}", path=where) from None
+
+
+def _entry(item: dict[str, Any], where: str, key: str, *, need: tuple[str, ...]) -> _Entry:
+    for field in ("meaning", "source", *need):
+        if not isinstance(item.get(field), str) or not item[field].strip():
+            raise ConfigError(f"`{field}` must be a non-empty string", path=where, key=key)
+    return _Entry(item["meaning"], item.get("cause", ""), item.get("remedy", ""), item["source"])
+
+
+def _int(item: dict[str, Any], field: str, lo: int, hi: int, where: str, key: str) -> int:
+    value = item.get(field)
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise ConfigError(f"`{field}` must be an integer {lo}..{hi}", path=where, key=key)
+    return value
+
+
+@functools.cache
+def tables() -> Tables:
+    """codes.toml and vendor_replies.toml, validated; loaded once per process."""
+    where = "probe/data/codes.toml"
+    doc = _read("codes.toml")
+    basic: dict[int, _Entry] = {}
+    for item in doc.get("basic", []):
+        key = f"basic {item.get('code', '?')}"
+        code = _int(item, "code", 200, 599, where, key)
+        if code in basic:
+            raise ConfigError("duplicate code", path=where, key=key)
+        basic[code] = _entry(item, where, key, need=())
+    classes: dict[int, tuple[ReplyClass, _Entry]] = {}
+    for item in doc.get("class", []):
+        key = f"class {item.get('class', '?')}"
+        digit = _int(item, "class", 2, 5, where, key)
+        classes[digit] = (_CLASS_BY_DIGIT[str(digit)], _entry(item, where, key, need=()))
+    subjects = {
+        _int(item, "subject", 0, 7, where, f"subject {item.get('subject')}"): _entry(
+            item, where, f"subject {item.get('subject')}", need=("cause", "remedy")
+        )
+        for item in doc.get("subject", [])
+    }
+    details: dict[tuple[int, int], _Entry] = {}
+    for item in doc.get("detail", []):
+        key = f"detail {item.get('code', '?')}"
+        match = _DETAIL_KEY.match(str(item.get("code", "")))
+        if match is None:
+            raise ConfigError("`code` must look like X.7.1", path=where, key=key)
+        pair = (int(match.group(1)), int(match.group(2)))
+        if pair in details or pair[0] not in subjects:
+            raise ConfigError("duplicate detail or unknown subject", path=where, key=key)
+        details[pair] = _entry(item, where, key, need=())
+    if sorted(classes) != [2, 4, 5] or sorted(subjects) != list(range(8)):
+        raise ConfigError("classes 2, 4, 5 and subjects 0..7 must all be present", path=where)
+    return Tables(basic, classes, subjects, details, _vendors())
+
+
+def _vendors() -> tuple[_Vendor, ...]:
+    where = "probe/data/vendor_replies.toml"
+    known = fingerprint.knowledge().products
+    result = []
+    for item in _read("vendor_replies.toml").get("reply", []):
+        key = f"reply {item.get('id', '?')}"
+        entry = _entry(item, where, key, need=("cause", "remedy"))
+        code = _int(item, "code", 200, 599, where, key) if "code" in item else None
+        try:
+            pattern = re.compile(str(item.get("pattern", "")))
+        except re.error as exc:
+            raise ConfigError(f"bad regex: {exc}", path=where, key=key) from None
+        products = item.get("products", [])
+        if not isinstance(products, list) or any(p not in known for p in products):
+            raise ConfigError(f"unknown product in {products!r}", path=where, key=key)
+        vendor = _Vendor(str(item.get("id", "")), code, pattern, tuple(products), entry)
+        sample = item.get("sample")
+        if not vendor.id or not pattern.pattern or sample is None or not pattern.search(sample):
+            raise ConfigError("needs an id, a pattern and a sample it matches", path=where, key=key)
+        result.append(vendor)
+    return tuple(result)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_query(value: str) -> tuple[int | None, str | None]:
+    """`554` -> (554, None); `5.7.1` -> (None, "5.7.1"); anything else is a UsageError."""
+    value = value.strip()
+    if re.fullmatch(r"\d{3}", value):
+        code = int(value)
+        if not 200 <= code <= 599:
+            raise UsageError(f"reply code {value} is out of range (200..599)")
+        return code, None
+    if _ENHANCED_ARG.match(value):
+        return None, value
+    raise UsageError(f"not a reply code (e.g. 554) or enhanced status code (e.g. 5.7.1): {value!r}")
+
+
+def extract_enhanced(code: int | None, text: str) -> str | None:
+    """The enhanced status code in a reply text: at its start (RFC 3463) or, as some MTAs write
+    it (`#5.5.1`, `(#5.3.4)`), later in the text; its class must agree with `code`."""
+    text = _LEADING_CODE.sub("", text.strip())
+    found = enhanced_status(code, text)
+    if found is not None:
+        return found
+    for match in _ENHANCED_ANYWHERE.finditer(text):
+        if code is None or str(code)[0] == match.group(1):
+            return ".".join(match.groups())
+    return None
+
+
+def normalize_text(text: str) -> str:
+    """A pasted multi-line reply on one line, codes dropped from each line (the enhanced code
+    only where it repeats the first line's): `550-5.7.26 a\n550 5.7.26 b` -> `5.7.26 a b`."""
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\t", " "))
+    lines = [_LEADING_CODE.sub("", line.strip()) for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        return ""
+    first = _ENHANCED_ARG.match(lines[0].split(" ", 1)[0])
+    if first is not None:
+        repeat = first.group(0) + " "
+        lines[1:] = [line.removeprefix(repeat) for line in lines[1:]]
+    return " ".join(lines)
+
+
+# --------------------------------------------------------------------------- explaining
+
+
+def explain(code: int | None, text: str = "", enhanced: str | None = None) -> Explanation:
+    """Explain a reply (basic code, enhanced code, vendor text); UsageError when malformed."""
+    if code is not None and not 200 <= code <= 599:
+        raise UsageError(f"reply code {code} is out of range (200..599)")
+    text = normalize_text(text)
+    if enhanced is not None and not _ENHANCED_ARG.match(enhanced):
+        raise UsageError(f"not an enhanced status code (e.g. 5.7.1): {enhanced!r}")
+    if code is None and enhanced is None:
+        enhanced = extract_enhanced(None, text)
+        if enhanced is None:
+            raise UsageError("nothing to explain: give a reply code or an enhanced status code")
+    if enhanced is None:
+        enhanced = extract_enhanced(code, text)
+    t = tables()
+    notes: list[str] = []
+    digit = str(code)[0] if code is not None else str(enhanced)[0]
+    if code is not None and enhanced is not None and enhanced[0] != digit:
+        notes.append(f"enhanced code {enhanced} disagrees with reply code {code} (RFC 3463 2)")
+    basic = t.basic.get(code) if code is not None else None
+    parts, detail, subject = _parts(t, enhanced)
+    vendors = _vendor_matches(t, code, text)
+    products: tuple[fingerprint.ProductMatch, ...] = ()
+    found_format = fingerprint.id_format(text) if text else None
+    if text:
+        reply = fingerprint.Evidence(replies=(("any", code, text),))
+        products = fingerprint.identify(reply)
+    known_entries = [v.entry for v in vendors] + [e for e in (detail, subject, basic) if e]
+    cause = next((e.cause for e in known_entries if e.cause), "")
+    remedies = tuple(
+        dict.fromkeys(e.remedy for e in _remedy_order(vendors, detail, subject, basic))
+    )
+    reply_class = _CLASS_BY_DIGIT[digit]
+    known = basic is not None or detail is not None or bool(vendors)
+    if code is not None and basic is None:
+        notes.append(f"{code} is not a registered reply code; only its class is known")
+    matches = tuple(_vendor_match(v) for v in vendors)
+    return Explanation(
+        code=code,
+        enhanced=enhanced,
+        text=text,
+        reply_class=reply_class,
+        meaning=basic.meaning if basic else "",
+        parts=parts,
+        vendors=matches,
+        products=products,
+        id_format=found_format,
+        cause=cause,
+        summary=_summary(code, enhanced, reply_class, basic, detail, matches, products),
+        remedies=remedies,
+        notes=tuple(notes),
+        known=known,
+        sources=tuple(dict.fromkeys(e.source for e in known_entries)),
+    )
+
+
+def _parts(
+    t: Tables, enhanced: str | None
+) -> tuple[tuple[CodePart, ...], _Entry | None, _Entry | None]:
+    if enhanced is None:
+        return (), None, None
+    klass, subj, det = (int(x) for x in enhanced.split("."))
+    subject = t.subjects.get(subj)
+    detail = t.details.get((subj, det))
+    parts = (
+        CodePart("class", str(klass), t.classes[klass][1].meaning),
+        _part("subject", f"X.{subj}", subject),
+        _part("detail", f"X.{subj}.{det}", detail),
+    )
+    return parts, detail, subject
+
+
+def _part(part: str, code: str, entry: _Entry | None) -> CodePart:
+    return CodePart(part, code, entry.meaning if entry else "not registered", entry is not None)
+
+
+def _vendor_matches(t: Tables, code: int | None, text: str) -> list[_Vendor]:
+    if not text:
+        return []
+    body = _LEADING_CODE.sub("", text.strip())
+    return [
+        v
+        for v in t.vendors
+        if (v.code is None or code is None or v.code == code) and v.pattern.search(body)
+    ]
+
+
+def _vendor_match(v: _Vendor) -> VendorMatch:
+    names = tuple(fingerprint.product(p).name for p in v.products)
+    e = v.entry
+    return VendorMatch(v.id, v.products, names, e.meaning, e.cause, e.remedy, e.source)
+
+
+def _remedy_order(
+    vendors: list[_Vendor], detail: _Entry | None, subject: _Entry | None, basic: _Entry | None
+) -> list[_Entry]:
+    # vendor advice first; a specific detail beats its subject's generic advice; basic code last
+    order = [v.entry for v in vendors]
+    order += [e for e in (detail if detail and detail.remedy else subject, basic) if e is not None]
+    return [e for e in order if e.remedy]
+
+
+def _summary(
+    code: int | None,
+    enhanced: str | None,
+    reply_class: ReplyClass,
+    basic: _Entry | None,
+    detail: _Entry | None,
+    vendors: tuple[VendorMatch, ...],
+    products: tuple[fingerprint.ProductMatch, ...],
+) -> str:
+    label = " ".join(x for x in (str(code) if code is not None else "", enhanced or "") if x)
+    what = (
+        vendors[0].meaning
+        if vendors
+        else detail.meaning
+        if detail
+        else basic.meaning
+        if basic
+        else "unregistered code"
+    )
+    who = ""
+    named = [m for m in products if not m.alternatives]
+    if vendors and vendors[0].names:
+        who = " or ".join(vendors[0].names)
+    elif named:
+        who = named[0].name
+    elif products:
+        who = products[0].summary
+    return f"{label} ({reply_class}): {what}" + (f" [likely {who}]" if who else "")

@@ -1,0 +1,1 @@
+"""Received header fields: lexing, one stamp's parse, and the hop chain of a message (pure)."""

@@ -1,0 +1,278 @@
+"""Field extraction for Received stamps: TCP-info, TLS details, protocol names (pure).
+
+The shapes handled are the ones research/received.md (sections 2.1-2.5) documents: Postfix
+`from HELO (rdns [ip])`, Exim `(... helo=x)`, qmail `(HELO x) (ident@ip)`, Exchange `(ip)`
+without brackets; TLS in Postfix/Sendmail/Google/Exchange/Exim comments, the RFC 8314 `tls`
+clause, IronPort's `ESMTP/TLS/cipher` and MessageLabs' `cipher encrypted SMTP`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import ipaddress
+import re
+from typing import Final
+
+from probe.analyze.received.lexer import Clause, date_start, parse_date
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TlsInfo:
+    """TLS details as the stamp states them (any field may be missing)."""
+
+    version: str | None = None
+    cipher: str | None = None
+    bits: int | None = None
+    source: str = ""  # "protocol" (ESMTPS...), "comment", "clause" (RFC 8314 `tls`), "with"
+
+
+TLS_PROTOCOLS: Final = frozenset(
+    "ESMTPS ESMTPSA LMTPS LMTPSA UTF8SMTPS UTF8SMTPSA UTF8LMTPS UTF8LMTPSA SMTPS HTTPS".split()
+)
+PLAIN_PROTOCOLS: Final = frozenset(
+    "SMTP ESMTP ESMTPA LMTP LMTPA UTF8SMTP UTF8SMTPA UTF8LMTP UTF8LMTPA ASMTP HTTP".split()
+)
+AUTH_PROTOCOLS: Final = frozenset(
+    "ESMTPA ESMTPSA LMTPA LMTPSA UTF8SMTPA UTF8SMTPSA UTF8LMTPA UTF8LMTPSA ASMTP".split()
+)
+_OTHER_PROTOCOLS: Final = {
+    p.upper(): p for p in "HTTPREST IMAP POP3 QMQP NNFMP UUCP local mapi".split()
+}
+LMTP_PROTOCOLS: Final = frozenset(p for p in TLS_PROTOCOLS | PLAIN_PROTOCOLS if "LMTP" in p)
+INTERNAL_PROTOCOLS: Final = frozenset(("HTTP", "HTTPS", "HTTPREST", "mapi", "NNFMP"))
+
+_IPV4_RE: Final = re.compile(
+    r"^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$"
+)
+_IPV6_CHARS_RE: Final = re.compile(r"^[0-9A-Fa-f:.]+$")
+# 1-4 hex digits per group, at most one `::`, no embedded IPv4 (group count checked apart)
+_IPV6_PLAIN_RE: Final = re.compile(
+    r"(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?(?:::(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?)?\Z"
+)
+_POSTFIX_TLS_RE: Final = re.compile(r"using (\S+) with cipher (\S+)(?: \((\d+)/\d+ bits\))?")
+_KV_VERSION_RE: Final = re.compile(r"version=([^\s,;)]+)")
+_KV_CIPHER_RE: Final = re.compile(r"cipher=([^\s,;)]+)")
+_KV_BITS_RE: Final = re.compile(r"bits=(\d+)")
+_EXIM_TLS_RE: Final = re.compile(r"^(?:Cipher )?((?:TLS|SSL)v?[\d._]*)(?::([\w-]+)(?::(\d+))?)?$")
+_HELO_WORDS: Final = frozenset(("helo", "ehlo", "lhlo"))
+_IP_START: Final = frozenset("[:0123456789abcdefABCDEF")
+_V4 = r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+# The TCP-info comments nearly every stamp carries, read without splitting into words:
+# Postfix/Sendmail `rdns [ip]`, `[ip]`, Exim `[ip] helo=x`, Exchange `ip`; same result as
+# `_tcp_info` gives on their words.
+_TCP_INFO_RE: Final = re.compile(
+    rf"(?:(?P<rdns>[A-Za-z][-A-Za-z0-9.]*) \[(?P<ip>{_V4})\]"
+    rf'|\[(?P<ip2>{_V4})\](?: helo=(?P<helo>[^\s"?,()\[\]=]+))?'
+    rf"|(?P<ip3>{_V4}))\Z"
+)
+
+
+def date_without_semicolon(
+    clauses: dict[str, Clause], flags: list[str]
+) -> tuple[dt.datetime | None, str | None]:
+    """No top-level `;`: look for a date at the end of the last clause (SendGrid, PowerMTA)."""
+    if not clauses:
+        return None, None
+    name = next(reversed(clauses))
+    words, comments = clauses[name]
+    first = 0 if name == "" else 1
+    for i in range(first, len(words)):
+        if date_start(words[i]):
+            date, dflags = parse_date(words[i:], comments)
+            if date is not None:
+                raw = " ".join(words[i:])
+                del words[i:]
+                flags.append("no-semicolon")
+                flags.extend(dflags)
+                return date, raw
+    flags.append("no-date")
+    return None, None
+
+
+def from_clause(
+    clause: Clause | None, flags: list[str], unparsed: list[str]
+) -> tuple[str | None, str | None, str | None, bool]:
+    """(helo, rdns, ip, authenticated) from the `from` clause and its TCP-info comments."""
+    if clause is None:
+        return None, None, None, False
+    words, comments = clause
+    first = words[0] if words else None
+    ip: str | None = None
+    for word in words[1:]:
+        if ip_of(word) is None:
+            unparsed.append(word)
+    rdns: str | None = None
+    helo: str | None = None
+    authenticated = False
+    for comment in comments:
+        low = comment.lower()
+        if low.startswith(("authenticated", "auth:", "account ")):
+            authenticated = True
+            continue
+        if low.startswith(("using ", "no client", "client ", "version=", "envelope-")):
+            continue
+        if "may be forged" in low:
+            flags.append("may-be-forged")
+        fast = _TCP_INFO_RE.match(comment)
+        if fast is not None and (fast["rdns"] or "").lower() not in _HELO_WORDS:
+            got_rdns, got_helo = fast["rdns"], fast["helo"]
+            got_ip = fast["ip"] or fast["ip2"] or fast["ip3"]
+        else:
+            cwords = [
+                part
+                for w in comment.replace("[", " [").split()
+                if not w.startswith("(") and (part := w.strip('"?,'))
+            ]
+            got_ip, got_rdns, got_helo = _tcp_info(cwords)
+        if got_helo is not None and helo is None:
+            helo = got_helo
+        if got_ip is not None and ip is None:
+            ip = got_ip
+            if got_rdns is not None:
+                rdns = got_rdns
+    if ip is None:  # no TCP-info: `from [192.0.2.1] by`, Exim `from host [192.0.2.1]`
+        ip = first_ip(words)
+    if helo is None:  # Postfix/Sendmail/Exchange: `from HELO (rdns [ip])`
+        helo = first
+    elif first is not None and rdns is None and ip_of(first) is None:
+        rdns = first  # Exim/qmail: `from rdns ([ip] helo=x)`, `from rdns (HELO x) (ip)`
+    if rdns is not None:
+        rdns = rdns.rstrip(".")
+        if rdns.lower() in ("unknown", ""):
+            rdns = None
+    return helo, rdns, ip, authenticated
+
+
+def _tcp_info(words: list[str]) -> tuple[str | None, str | None, str | None]:
+    """(ip, rdns, helo) from the words of one comment."""
+    ip = rdns = helo = None
+    previous: str | None = None
+    skip = False
+    for k, word in enumerate(words):
+        if skip:
+            skip = False
+            continue
+        low = word.lower()
+        if low.startswith("helo="):
+            helo = word[5:] or None
+        elif low in _HELO_WORDS:
+            if k + 1 < len(words):
+                helo = words[k + 1] or None
+                skip = True
+        elif "=" in word:
+            pass
+        else:
+            candidate = ip_of(word.rpartition("@")[2])
+            if candidate is not None:
+                if ip is None:
+                    ip = candidate
+                    rdns = previous
+            else:
+                previous = word.rpartition("@")[2] if low.startswith("ident:") else word
+    return ip, rdns, helo
+
+
+def first_ip(words: list[str]) -> str | None:
+    for word in words:
+        ip = ip_of(word)
+        if ip is not None:
+            return ip
+    return None
+
+
+def ip_of(word: str) -> str | None:
+    """The address in `[1.2.3.4]`, `[IPv6:x]`, `[x%6]`, `1.2.3.4:25`, `2001:db8::1`, or None."""
+    if word[:1] not in _IP_START:  # a host name: no address starts with another character
+        return None
+    if word.startswith("["):
+        inner = word[1:].partition("]")[0]
+        if inner[:5].lower() == "ipv6:":
+            inner = inner[5:]
+    else:
+        inner = word.rstrip(",;")
+    if inner.count(":") == 1:  # 192.0.2.1:25
+        inner = inner.partition(":")[0]
+    inner = inner.partition("%")[0]
+    if _IPV4_RE.match(inner):
+        return inner
+    if ":" in inner and _IPV6_CHARS_RE.match(inner):
+        if _IPV6_PLAIN_RE.match(inner):  # hex groups, at most one `::`: count them
+            groups = inner.split(":")
+            if len(groups) == 8 if "::" not in inner else len(groups) - groups.count("") < 8:
+                return inner.lower()
+        try:
+            ipaddress.IPv6Address(inner)
+        except ValueError:
+            return None
+        return inner.lower()
+    return None
+
+
+@functools.lru_cache(maxsize=4096)  # the same TLS comments recur from the same MTAs
+def tls_from_comment(comment: str) -> TlsInfo | None:
+    low = comment.lower()
+    if "tls" not in low and "cipher" not in low and "ssl" not in low:
+        if low.strip() == "google transport security":
+            return TlsInfo(source="comment")
+        return None
+    m = _POSTFIX_TLS_RE.search(comment)
+    if m is not None:
+        bits = int(m.group(3)) if m.group(3) else None
+        return TlsInfo(version=m.group(1), cipher=m.group(2), bits=bits, source="comment")
+    version = _KV_VERSION_RE.search(comment)
+    cipher = _KV_CIPHER_RE.search(comment)
+    if version is not None or cipher is not None:
+        bits_m = _KV_BITS_RE.search(comment)
+        return TlsInfo(
+            version=version.group(1) if version else None,
+            cipher=cipher.group(1) if cipher else None,
+            bits=int(bits_m.group(1)) if bits_m else None,
+            source="comment",
+        )
+    m = _EXIM_TLS_RE.match(comment.strip())
+    if m is not None:
+        return TlsInfo(
+            version=m.group(1),
+            cipher=m.group(2),
+            bits=int(m.group(3)) if m.group(3) else None,
+            source="comment",
+        )
+    return None
+
+
+def protocol(clause: Clause | None) -> tuple[str | None, TlsInfo | None]:
+    """Normalized `with` protocol, and TLS named inside it (IronPort, MessageLabs)."""
+    if clause is None or not clause[0]:
+        return None, None
+    words = clause[0]
+    first = words[0]
+    if "/" in first:  # IronPort: ESMTP/TLS/ECDHE-RSA-AES128-GCM-SHA256
+        parts = first.split("/")
+        if len(parts) >= 3 and parts[1].upper() == "TLS":
+            return _canonical(parts[0]), TlsInfo(cipher=parts[2], source="with")
+    if len(words) >= 3 and words[1].lower() == "encrypted":  # MessageLabs: CIPHER encrypted SMTP
+        return _canonical(words[2]), TlsInfo(cipher=first, source="with")
+    if len(words) == 1:
+        return _canonical(first), None
+    return " ".join(words), None
+
+
+def _canonical(name: str) -> str:
+    upper = name.upper()
+    if upper in TLS_PROTOCOLS or upper in PLAIN_PROTOCOLS:
+        return upper
+    return _OTHER_PROTOCOLS.get(upper, name)
+
+
+def strip_angle(text: str) -> str:
+    """`<a@b>` -> `a@b`; anything else stripped of blanks only."""
+    text = text.strip()
+    if text.startswith("<") and text.endswith(">"):
+        return text[1:-1]
+    return text
+
+
+def is_loopback(ip: str) -> bool:
+    return ip.startswith("127.") or ip == "::1" or ip.startswith("::ffff:127.")

@@ -1,0 +1,254 @@
+"""`probe connect TARGET`: a timed SMTP conversation (no mail sent) with every address of TARGET."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import socket
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from probe.cli.base import (
+    JsonOpt,
+    NameserverOpt,
+    app,
+    emit_json,
+    emit_text,
+    finish,
+    parse_nameservers,
+    say,
+    split_host_port,
+)
+from probe.errors import UsageError
+from probe.model.mx import MxResult
+from probe.model.smtp import Conversation, Outcome
+from probe.model.status import Status, worst
+from probe.report.transcript import endpoint, outcome_line, render_conversation, render_transcript
+from probe.send.converse import ConverseOptions, Timeouts, converse
+
+SCHEMA = "probe.connect/1"
+# Outcomes at the connect stage: nothing was measured at that address (maybe our own egress).
+_NOT_REACHED = {Outcome.REFUSED, Outcome.UNREACHABLE, Outcome.TIMEOUT}
+
+
+class Style(enum.StrEnum):
+    arrows = "arrows"
+    exchange = "exchange"
+
+
+def default_helo() -> str:
+    """This machine's FQDN when it has one, else a name that is clearly not a real host."""
+    name = socket.getfqdn()
+    if "." not in name or name.startswith("localhost") or name.endswith(".localdomain"):
+        return "probe.invalid"
+    return name
+
+
+@app.command()
+def connect(
+    target: Annotated[
+        str, typer.Argument(help="DOMAIN (every MX address), HOST[:PORT], IP or [IPv6]:PORT.")
+    ],
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="SMTP port.")] = 25,
+    helo: Annotated[
+        str | None, typer.Option("--helo", help="EHLO name. Default: this machine's FQDN.")
+    ] = None,
+    host: Annotated[
+        bool, typer.Option("--host", help="TARGET is a host: connect to it, not to its MX.")
+    ] = False,
+    no_starttls: Annotated[
+        bool, typer.Option("--no-starttls", help="Do not use STARTTLS even when offered.")
+    ] = False,
+    ca_file: Annotated[
+        Path | None,
+        typer.Option("--ca-file", help="Extra trust anchors (PEM) for the certificate check."),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            min=0.1,
+            help="Seconds per stage and DNS lifetime. Default: connect 10, banner 60, "
+            "command 30 (DNS 5).",
+        ),
+    ] = None,
+    deadline: Annotated[
+        float, typer.Option("--deadline", min=0.1, help="Seconds for each whole conversation.")
+    ] = 300.0,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, max=16, help="Addresses probed at once.")
+    ] = 4,
+    nameserver: NameserverOpt = None,
+    json_out: JsonOpt = False,
+    transcript: Annotated[
+        bool, typer.Option("--transcript", help="Show each conversation's transcript.")
+    ] = False,
+    style: Annotated[
+        Style, typer.Option("--style", help="Transcript style: swaks-like arrows or exchange.")
+    ] = Style.arrows,
+) -> None:
+    """Hold a timed SMTP conversation (banner, EHLO, STARTTLS, certificate, QUIT) with every
+    address of TARGET; no mail is sent.
+
+    Exit codes: 0 every address answered and STARTTLS with a valid certificate worked;
+    1 WARNING: STARTTLS missing or refused, a certificate problem (name, chain, expiry), a 4xx
+    greeting, or some (not all) addresses unreachable; 2 CRITICAL: an address refuses service
+    (5xx), fails the TLS handshake, sends garbage, resets, times out after connecting, or the
+    domain publishes a null MX; 3 UNKNOWN: bad arguments, DNS failure, or no address reached.
+    """
+    if ca_file is not None and not ca_file.is_file():
+        raise UsageError(f"--ca-file {ca_file}: no such file")
+    name, explicit_port = _split_target(target, port)
+    options = ConverseOptions(
+        helo=helo or default_helo(),
+        port=explicit_port,
+        timeouts=Timeouts.uniform(timeout) if timeout else Timeouts(),
+        starttls=not no_starttls,
+        deadline=deadline,
+        ca_file=str(ca_file) if ca_file else None,
+    )
+    servers = parse_nameservers(nameserver)
+    as_host = host or ":" in target  # a port (or an IPv6 literal) names a host
+    resolution, pairs = asyncio.run(
+        _targets(name, as_host=as_host, nameservers=servers, timeout=timeout or 5.0)
+    )
+    if resolution is not None and not pairs:
+        _finish_unresolved(resolution, json_out)
+    say(f"probe: connecting to {len(pairs)} address(es) of {name} on port {options.port}")
+    conversations = asyncio.run(_converse_all(pairs, options, concurrency))
+    status, verdict = assess(conversations, tls_expected=options.starttls)
+    if json_out:
+        emit_json(SCHEMA, _document(target, options, resolution, conversations, status, verdict))
+    else:
+        blocks = [_render(conv, transcript=transcript, style=style.value) for conv in conversations]
+        emit_text("\n\n".join([*blocks, f"{status.name}: {verdict}"]))
+    finish(status)
+
+
+def _split_target(target: str, port: int) -> tuple[str, int]:
+    value = target.strip()
+    if not value:
+        raise UsageError("empty target")
+    host, port_value = split_host_port(value, default_port=port)
+    if not host:
+        raise UsageError(f"no host in target {target!r}")
+    return host, port_value
+
+
+async def _targets(
+    name: str, *, as_host: bool, nameservers: Any, timeout: float
+) -> tuple[MxResult | None, list[tuple[str, str]]]:
+    from probe.send import resolve  # lazily: the DNS stack is only needed for names
+
+    literal = resolve.ip_literal(name)
+    if literal is not None:
+        return None, [(literal, literal)]
+    result = await resolve.resolve_target(
+        name, nameservers=nameservers, timeout=timeout, as_host=as_host
+    )
+    return result, [(mx.exchange, address) for mx, address in resolve.delivery_order(result)]
+
+
+def _finish_unresolved(result: MxResult, json_out: bool) -> NoReturn:
+    from probe.analyze.mx import assess as assess_mx
+
+    status, verdict = assess_mx(result)
+    if json_out:
+        emit_json(
+            SCHEMA,
+            {"status": status.name, "verdict": verdict, "resolution": result, "conversations": []},
+        )
+    else:
+        emit_text(f"{status.name}: {verdict}")
+    finish(status if status is not Status.OK else Status.UNKNOWN)
+
+
+async def _converse_all(
+    pairs: list[tuple[str, str]], options: ConverseOptions, concurrency: int
+) -> list[Conversation]:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(host: str, address: str) -> Conversation:
+        async with gate:
+            conv = await converse(host, address, options)
+        where = endpoint(conv) if host == address else f"{host} {endpoint(conv)}"
+        say(f"probe: {where}: {conv.outcome.value} at {conv.stage}")
+        return conv
+
+    return list(await asyncio.gather(*(one(h, a) for h, a in pairs)))
+
+
+def conversation_status(conv: Conversation, *, tls_expected: bool) -> tuple[Status, str]:
+    """One address's status and the reason for it."""
+    where = endpoint(conv)
+    if conv.outcome in _NOT_REACHED and conv.stage == "connect":
+        return Status.UNKNOWN, f"{where} not reached: {conv.reason}"
+    if conv.outcome is Outcome.TEMP_FAILED:
+        return Status.WARNING, f"{where} {conv.reason}"
+    if conv.outcome is not Outcome.OK:
+        return Status.CRITICAL, f"{where} {conv.outcome.value} at {conv.stage}: {conv.reason}"
+    if not tls_expected:
+        return Status.OK, f"{where} ok"
+    tls = conv.tls
+    if not tls.offered:
+        return Status.WARNING, f"{where} does not offer STARTTLS"
+    if not tls.handshake_ok:
+        return Status.WARNING, f"{where} STARTTLS refused: {tls.error}"
+    cert = tls.certificate
+    problems = []
+    if cert is None:
+        problems.append("no certificate")
+    else:
+        if not cert.valid_for_host:
+            problems.append(f"certificate not valid for {conv.host}")
+        if cert.expired:
+            problems.append("certificate expired")
+        if not cert.chain_verifies:
+            problems.append(f"chain does not verify ({cert.verify_error})")
+    if problems:
+        return Status.WARNING, f"{where} {'; '.join(problems)}"
+    return Status.OK, f"{where} ok ({tls.protocol})"
+
+
+def assess(conversations: list[Conversation], *, tls_expected: bool) -> tuple[Status, str]:
+    """The command's status: unreached addresses only count when nothing was reached."""
+    judged = [conversation_status(c, tls_expected=tls_expected) for c in conversations]
+    reached = [(s, r) for s, r in judged if s is not Status.UNKNOWN]
+    if not reached:
+        reasons = "; ".join(r for _, r in judged) or "no address to connect to"
+        return Status.UNKNOWN, f"nothing reached: {reasons}"
+    statuses = [s for s, _ in reached]
+    if len(reached) < len(judged):
+        statuses.append(Status.WARNING)
+    status = worst(statuses)
+    bad = [r for s, r in judged if s is not Status.OK]
+    summary = f"{len(reached)} of {len(judged)} address(es) answered"
+    return status, "; ".join([summary, *bad])
+
+
+def _render(conv: Conversation, *, transcript: bool, style: str) -> str:
+    if not transcript:
+        return render_conversation(conv)
+    return "\n".join([render_transcript(conv, style), outcome_line(conv)])
+
+
+def _document(
+    target: str,
+    options: ConverseOptions,
+    resolution: MxResult | None,
+    conversations: list[Conversation],
+    status: Status,
+    verdict: str,
+) -> dict[str, Any]:
+    return {
+        "status": status.name,
+        "verdict": verdict,
+        "target": target,
+        "port": options.port,
+        "helo": options.helo,
+        "starttls": options.starttls,
+        "resolution": resolution,
+        "conversations": conversations,
+    }

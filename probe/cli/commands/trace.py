@@ -1,0 +1,45 @@
+"""`probe trace FILE.eml`: the Received path of one message, offline."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from probe.analyze.received.path import trace as build_trace
+from probe.cli.base import JsonOpt, app, emit_json, emit_text, finish
+from probe.errors import UsageError
+from probe.model.status import Status
+from probe.report.trace import render_trace
+
+
+@app.command()
+def trace(
+    file: Annotated[str, typer.Argument(help="A message file (.eml), or - for stdin.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Show the hops of a message from its Received headers, with delays, TLS and anomalies.
+
+    Exit 0 when the path parsed cleanly, 1 when there are anomalies (clock skew, an unparsable
+    stamp, a `by` that does not match the next `from`), 3 when the input is not a message.
+    """
+    data = _read(file)
+    result = build_trace(data)
+    if result.header_count == 0:
+        raise UsageError(f"{file}: not a message (no header fields)")
+    if json_out:
+        emit_json("probe.trace/1", result)
+    else:
+        emit_text(render_trace(result))
+    finish(Status.WARNING if result.anomalies else Status.OK)
+
+
+def _read(file: str) -> bytes:
+    if file == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(file).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from exc

@@ -1,0 +1,188 @@
+"""Decide, per hop, what it does to mail: pure rules over a run's observations.
+
+The path is the visible hops of the reference copy's Received trace (origin first), with
+invisible boxes inferred only where evidence demands them: "in front of" the first MTA (the box
+answering on the MX address is not the MTA the trace names, or it injected a header below every
+Received line) or "between" two MTAs. Each rule in `decide_rules` returns placed findings; this
+module assembles them into `HopVerdict`s in path order. No evidence, no verdict: a clean run
+yields "no hop interferes" with what was tested.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+
+from probe.decide.context import Context, Placed, build_context, front, hop_name, link
+from probe.decide.rules.registry import RULES
+from probe.model.run import RunResult
+from probe.model.smtp import Outcome
+from probe.model.status import Status, worst
+from probe.model.verdict import ACTION_CHECK, CHECK_DEFAULTS, Decision, HopAction, HopVerdict
+
+_LEVEL = {"critical": Status.CRITICAL, "warning": Status.WARNING, "ignore": Status.OK}
+_SEVERITY_RANK = {Status.CRITICAL: 3, Status.UNKNOWN: 2, Status.WARNING: 1, Status.OK: 0}
+
+
+def severity(action: HopAction, checks: Mapping[str, str]) -> Status:
+    """The profile's level for the action's check, else the check's default level."""
+    code = action.check or ACTION_CHECK[action.action]
+    return _LEVEL[checks.get(code) or CHECK_DEFAULTS[code]]
+
+
+def decide(run: RunResult) -> Decision:
+    ctx = build_context(run)
+    unreached = _not_measured(ctx)
+    if unreached:
+        return Decision(
+            hops=(),
+            clean=False,
+            tested=_tested(ctx),
+            headline=(unreached,),
+            status=Status.UNKNOWN,
+            notes=_notes(ctx),
+        )
+    checks = dict(run.checks)
+    placed: list[Placed] = []
+    for rule in RULES:
+        placed.extend(rule(ctx))
+    placed = [
+        dataclasses.replace(
+            p,
+            action=dataclasses.replace(p.action, severity=severity(p.action, checks)),
+        )
+        if p.action is not None
+        else p
+        for p in placed
+    ]
+    hops = _assemble(ctx, placed)
+    acting = [h for h in hops if h.actions]
+    status = worst(a.severity for h in hops for a in h.actions)
+    tested = _tested(ctx)
+    notes = _notes(ctx)
+    clean = not acting
+    if acting:
+        headline = tuple(_headline(h) for h in acting)
+    elif not any(s.measured for s in run.variants):  # e.g. interrupted before any finished
+        stop = f" ({run.stop_reason})" if run.interrupted and run.stop_reason else ""
+        headline = (f"Nothing to judge: no variant finished{stop}.",)
+        status, clean = Status.UNKNOWN, False
+    else:
+        headline = (f"No hop interferes: {'; '.join(tested)}.",)
+    return Decision(
+        hops=hops,
+        clean=clean,
+        tested=tested,
+        headline=headline,
+        status=status,
+        notes=notes,
+    )
+
+
+def _not_measured(ctx: Context) -> str:
+    """A headline when no conversation got as far as a banner: nothing to decide on. One that
+    probe cut short itself (Ctrl-C, deadline) says nothing about whether the MX answers."""
+    attempts = [a for s in ctx.sends for a in s.attempts]
+    if ctx.run.hop1 is not None:
+        attempts.append(ctx.run.hop1)
+    attempts = [a for a in attempts if a.outcome is not Outcome.INTERRUPTED]
+    if not attempts or any(a.banner is not None and a.banner.valid for a in attempts):
+        return ""
+    first = attempts[0]
+    return (
+        f"Nothing measured: no MX answered ({first.outcome} at {first.stage}"
+        f"{': ' + first.reason if first.reason else ''})"
+    )
+
+
+def _assemble(ctx: Context, placed: list[Placed]) -> tuple[HopVerdict, ...]:
+    order = _path_order(ctx, {p.hop for p in placed})
+    by_key: dict[str, list[Placed]] = {}
+    for p in placed:
+        by_key.setdefault(p.hop, []).append(p)
+    hops = []
+    for key in order:
+        items = by_key.get(key, [])
+        name, visible = hop_name(key)
+        products = _unique(prod for p in items for prod in p.products)
+        if not visible and products and key.startswith("front:"):
+            name = (
+                f"a {products[0].split(' (')[0].split(' or ')[0]}-style SMTP proxy in front of "
+                f"{key.partition(':')[2]}"
+            )
+        if not visible and not items:
+            continue
+        hops.append(
+            HopVerdict(
+                key=key,
+                name=name,
+                visible=visible,
+                products=products,
+                product_evidence=tuple(e for p in items for e in p.product_evidence),
+                actions=tuple(
+                    sorted(
+                        (p.action for p in items if p.action is not None),
+                        key=lambda a: -_SEVERITY_RANK[a.severity],
+                    )
+                ),
+                ambiguous="; ".join(_unique(p.ambiguous for p in items if p.ambiguous)),
+            )
+        )
+    return tuple(hops)
+
+
+def _path_order(ctx: Context, keys: set[str]) -> list[str]:
+    path = list(ctx.path) or [ctx.mx_host]
+    order = [front(path[0])]
+    for i, host in enumerate(path):
+        order.append(host)
+        order.append(f"after:{host}")
+        if i + 1 < len(path):
+            order.append(link(host, path[i + 1]))
+    return order + sorted(keys - set(order))
+
+
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for item in items:
+        seen.setdefault(item, None)
+    return tuple(seen)
+
+
+def _headline(hop: HopVerdict) -> str:
+    who = hop.name
+    if hop.products and not any(p.split(" (")[0] in hop.name for p in hop.products):
+        who = f"{hop.name} ({'; '.join(hop.products)})"
+    parts = [a.summary for a in hop.actions]
+    return f"{who}: " + "; ".join(parts)
+
+
+def _tested(ctx: Context) -> tuple[str, ...]:
+    sent = [s for s in ctx.sends if s.measured]
+    accepted = [s for s in sent if s.outcome is Outcome.ACCEPTED]
+    facts = [f"{len(accepted)} of {len(sent)} variants accepted at hop 1 ({ctx.mx_host})"]
+    if ctx.collected:
+        delivered = [s for s in accepted if ctx.delivered(s.probe_id)]
+        facts.append(f"{len(delivered)} delivered and compared with what was sent")
+    else:
+        facts.append("no mailbox given, so delivery and content were not checked")
+    sizes = [s.size for s in sent if s.size]
+    if sizes:
+        facts.append(f"sizes {min(sizes):,} to {max(sizes):,} bytes")
+    return tuple(facts)
+
+
+def _notes(ctx: Context) -> tuple[str, ...]:
+    notes = []
+    skipped = [s for s in ctx.run.variants if not s.measured]
+    for send in skipped:
+        notes.append(f"{send.variant}: not tested ({send.reason or send.stage})")
+    if ctx.run.interrupted:
+        notes.append(f"the run was interrupted: {ctx.run.stop_reason or 'stopped early'}")
+    control = ctx.control
+    if control is not None and control.measured and control.outcome is not Outcome.ACCEPTED:
+        notes.append(
+            f"the control message itself was not accepted ({control.outcome} at "
+            f"{control.stage}): every other verdict rests on that"
+        )
+    return tuple(notes)

@@ -1,0 +1,222 @@
+"""Rules over what changed between the sent and the delivered copy: injected headers, rewrites,
+attachments stripped by a scanner (pure).
+"""
+
+from __future__ import annotations
+
+from probe.analyze.diff.compare import Change, ChangeKind
+from probe.analyze.fingerprint import match as fingerprint
+from probe.decide.context import Context, Placed
+from probe.decide.rules.common import (
+    REWRITE_WORDS,
+    VIRUS,
+    first_hop,
+    injected_headers,
+    label,
+    rejection_host,
+    reply_line,
+)
+from probe.model.smtp import Outcome
+from probe.model.verdict import Action, Confidence, Evidence, HopAction
+from probe.plan.craft import AttachmentKind
+
+
+def rule_injected_headers(ctx: Context) -> list[Placed]:
+    by_hop: dict[str, dict[str, list[str]]] = {}
+    for key, header, variant in injected_headers(ctx):
+        by_hop.setdefault(key, {}).setdefault(header.split(":", 1)[0], []).append(
+            f"{variant}|{header}"
+        )
+    placed = []
+    for key, names in by_hop.items():
+        evidence = []
+        products: list[str] = []
+        scanner_headers: list[Evidence] = []
+        for entries in names.values():
+            variant, _, header = entries[0].partition("|")
+            evidence.append(Evidence("header", header, variant))
+            name, _, value = header.partition(": ")
+            matches = fingerprint.identify(fingerprint.evidence_from_headers(((name, value),)))
+            products.extend(label(m) for m in matches)
+            if VIRUS.search(name) or any(m.role is fingerprint.Role.SCANNER for m in matches):
+                scanner_headers.append(Evidence("header", header, variant))
+        variants = sorted({e.split("|")[0] for entries in names.values() for e in entries})
+        placed.append(
+            Placed(
+                key,
+                HopAction(
+                    Action.INJECTS,
+                    "adds "
+                    + ", ".join(names)
+                    + (" to every message it passes" if len(variants) > 1 else ""),
+                    condition="every message it passes"
+                    if len(variants) > 1
+                    else f"variant {variants[0]}",
+                    evidence=tuple(evidence),
+                    confidence=Confidence.HIGH if key.startswith("front:") else Confidence.MEDIUM,
+                    rule="header-injection",
+                    variants=tuple(variants),
+                ),
+                products=tuple(dict.fromkeys(products)),
+            )
+        )
+        if scanner_headers:
+            placed.append(
+                Placed(
+                    key,
+                    HopAction(
+                        Action.SCANS,
+                        "scans content: it stamps "
+                        + ", ".join(dict.fromkeys(e.text.split(":")[0] for e in scanner_headers)),
+                        condition="every message it passes",
+                        evidence=tuple(scanner_headers[:2]),
+                        confidence=Confidence.MEDIUM,
+                        rule="scanner-header",
+                        variants=tuple(variants),
+                    ),
+                )
+            )
+    return placed
+
+
+_STRIPPED = frozenset({ChangeKind.PART_REMOVED, ChangeKind.ATTACHMENT_REPLACED})
+
+
+def rule_rewrites(ctx: Context) -> list[Placed]:
+    """Body, subject and attachment changes, attributed to the hop that leaves other marks."""
+    marks: dict[str, set[str]] = {}
+    for key, _header, variant in injected_headers(ctx):
+        marks.setdefault(variant, set()).add(key)
+    kinds: dict[str, dict[ChangeKind, list[tuple[str, Change]]]] = {}
+    marked: set[str] = set()  # hops named by a mark, not by default
+    for analysis in ctx.analyses.values():
+        if analysis.diff is None:
+            continue
+        for change in analysis.diff.findings:
+            if change.kind not in REWRITE_WORDS:
+                continue
+            if change.kind is ChangeKind.HEADER_MODIFIED and change.where.lower() == "subject":
+                continue
+            candidates = sorted(marks.get(analysis.variant, set()))
+            key = candidates[0] if len(candidates) == 1 else first_hop(ctx)
+            if len(candidates) == 1:
+                marked.add(key)
+            kinds.setdefault(key, {}).setdefault(change.kind, []).append((analysis.variant, change))
+    placed = []
+    for key, by_kind in kinds.items():
+        for kind, items in by_kind.items():
+            variants = tuple(dict.fromkeys(v for v, _ in items))
+            first = items[0][1]
+            quoted = first.inserted or first.after or first.detail
+            evidence = tuple(
+                Evidence(
+                    "diff",
+                    f"{c.where}: {c.detail or c.kind}"
+                    + (f" -> {c.inserted or c.after}"[:200] if (c.inserted or c.after) else ""),
+                    v,
+                )
+                for v, c in items[:3]
+            )
+            ambiguous = ""
+            if key not in marked and len(ctx.path) > 1:
+                ambiguous = "no mark separates the hops: it may be any of " + ", ".join(ctx.path)
+            summary = REWRITE_WORDS[kind]
+            if quoted and kind in (
+                ChangeKind.BODY_APPENDED,
+                ChangeKind.BODY_PREPENDED,
+                ChangeKind.SUBJECT_TAGGED,
+            ):
+                flat = " ".join(quoted.split())
+                summary += f" `{flat[:160]}{'…' if len(flat) > 160 else ''}`"
+            all_accepted = [s for s in ctx.sends if ctx.delivered(s.probe_id)]
+            condition = (
+                "always"
+                if len(variants) == len(all_accepted)
+                else ("variants " + ", ".join(variants))
+            )
+            placed.append(
+                Placed(
+                    key,
+                    HopAction(
+                        Action.REWRITES,
+                        summary,
+                        condition=condition,
+                        evidence=evidence,
+                        confidence=Confidence.MEDIUM if not ambiguous else Confidence.LOW,
+                        rule=f"rewrite-{kind}",
+                        check="strips-attachment" if kind in _STRIPPED else "",
+                        variants=variants,
+                    ),
+                    ambiguous=ambiguous,
+                )
+            )
+    return placed
+
+
+def rule_av(ctx: Context) -> list[Placed]:
+    """EICAR rejected or executable stripped: the hop scans content."""
+    placed = []
+    for send in ctx.sends:
+        spec = ctx.specs.get(send.variant)
+        if spec is None or not spec.eicar:
+            continue
+        if send.outcome is Outcome.REJECTED:
+            texts = [send.reply.text] if send.reply else []
+            key, _ = rejection_host(ctx, texts)
+            placed.append(
+                Placed(
+                    key,
+                    HopAction(
+                        Action.SCANS,
+                        f"scans for malware: rejects the EICAR test file with "
+                        f"`{send.reply.code if send.reply else ''} "
+                        f"{send.reply.text if send.reply else ''}`",
+                        condition="messages carrying malware",
+                        evidence=(
+                            Evidence(
+                                "transcript", reply_line(send.reply, send.stage), send.variant
+                            ),
+                        ),
+                        confidence=Confidence.HIGH
+                        if VIRUS.search(" ".join(texts))
+                        else Confidence.MEDIUM,
+                        rule="eicar-rejected",
+                        variants=(send.variant,),
+                    ),
+                )
+            )
+    for analysis in ctx.analyses.values():
+        spec = ctx.specs.get(analysis.variant)
+        if spec is None or analysis.diff is None:
+            continue
+        exe_kinds = {AttachmentKind.EXE, AttachmentKind.ZIP_EXE}
+        if not any(a.kind in exe_kinds for a in spec.attachments):
+            continue
+        stripped = [
+            c
+            for c in analysis.diff.findings
+            if c.kind in (ChangeKind.PART_REMOVED, ChangeKind.ATTACHMENT_REPLACED)
+        ]
+        if stripped:
+            candidates = {k for k, _h, v in injected_headers(ctx) if v == analysis.variant}
+            key = sorted(candidates)[0] if len(candidates) == 1 else first_hop(ctx)
+            placed.append(
+                Placed(
+                    key,
+                    HopAction(
+                        Action.SCANS,
+                        "scans attachments: strips executables",
+                        condition="messages with executable attachments",
+                        evidence=tuple(
+                            Evidence(
+                                "diff", f"part {c.where}: {c.detail or c.kind}", analysis.variant
+                            )
+                            for c in stripped[:3]
+                        ),
+                        confidence=Confidence.HIGH,
+                        rule="exe-stripped",
+                        variants=(analysis.variant,),
+                    ),
+                )
+            )
+    return placed

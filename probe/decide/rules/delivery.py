@@ -1,0 +1,158 @@
+"""Rules over what happened after acceptance: bounces, silent drops, junk folders, TLS lost
+between hops (pure).
+"""
+
+from __future__ import annotations
+
+from probe.analyze.bounce.dsn import Bounce
+from probe.decide.context import Context, Placed
+from probe.decide.rules.common import (
+    condition_of,
+    reply_line,
+)
+from probe.model.collect import Arrival
+from probe.model.smtp import Outcome
+from probe.model.verdict import Action, Confidence, Evidence, HopAction
+
+
+def rule_bounces(ctx: Context) -> list[Placed]:
+    """Post-acceptance rejections from DSNs, grouped by the reporting MTA and the status: that
+    MTA (named by Reporting-MTA) accepted and then refused, or relayed and was refused by the
+    Remote-MTA."""
+    groups: dict[tuple[str, str], list[tuple[str, Bounce]]] = {}
+    for analysis in ctx.analyses.values():
+        for bounce in analysis.bounces:
+            reporter = (bounce.reporting_mta or "").split(";")[-1].strip().lower().rstrip(".")
+            status = next((r.status for r in bounce.recipients if r.status), "") or ""
+            groups.setdefault((reporter, status), []).append((analysis.variant, bounce))
+    placed = []
+    delivered = [s for s in ctx.sends if ctx.delivered(s.probe_id)]
+    for (reporter, status), items in groups.items():
+        key = reporter or f"after:{ctx.hop1}"
+        bounced = [s for s in ctx.sends if s.variant in {v for v, _ in items}]
+        condition = condition_of(bounced, delivered, ctx) if delivered else "every variant"
+        bounce = items[0][1]
+        evidence = [Evidence("bounce", f"Reporting-MTA: {bounce.reporting_mta}", items[0][0])]
+        for rcpt in bounce.recipients:
+            for label, value in (
+                ("Final-Recipient", rcpt.final_recipient),
+                ("Status", rcpt.status),
+                ("Remote-MTA", rcpt.remote_mta),
+                ("Diagnostic-Code", rcpt.diagnostic_code),
+            ):
+                if value:
+                    evidence.append(Evidence("bounce", f"{label}: {value}", items[0][0]))
+        remote = next((r.remote_mta for r in bounce.recipients if r.remote_mta), None)
+        diagnostic = next((r.diagnostic_code for r in bounce.recipients if r.diagnostic_code), None)
+        said = diagnostic.split(";", 1)[-1].strip() if diagnostic else bounce.diagnostic
+        by = f"refused by {remote}" if remote else "refused"
+        placed.append(
+            Placed(
+                key,
+                HopAction(
+                    Action.BOUNCES,
+                    f"accepts, then bounces {condition} ({by} with `{said or status}`)",
+                    condition=condition,
+                    evidence=tuple(evidence),
+                    confidence=Confidence.HIGH,
+                    rule="dsn",
+                    variants=tuple(v for v, _ in items),
+                ),
+            )
+        )
+    return placed
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+def rule_drops_and_junk(ctx: Context) -> list[Placed]:
+    if not ctx.collected:
+        return []
+    control = ctx.control
+    control_ok = control is not None and ctx.delivered(control.probe_id)
+    placed = []
+    missing = [
+        s
+        for s in ctx.sends
+        if s.outcome is Outcome.ACCEPTED
+        and (a := ctx.arrivals.get(s.probe_id)) is not None
+        and a.status is Arrival.MISSING
+    ]
+    if missing and control_ok:
+        placed.append(
+            Placed(
+                f"after:{ctx.hop1}",
+                HopAction(
+                    Action.DROPS,
+                    "accepted but neither delivered nor bounced: "
+                    + ", ".join(s.variant for s in missing),
+                    condition=condition_of(missing, [control] if control else [], ctx),
+                    evidence=tuple(
+                        Evidence(
+                            "delivery",
+                            f"{reply_line(s.reply, 'data-end')}; no copy, no DSN",
+                            s.variant,
+                        )
+                        for s in missing[:4]
+                    ),
+                    confidence=Confidence.MEDIUM,
+                    rule="silent-drop",
+                    variants=tuple(s.variant for s in missing),
+                ),
+                ambiguous="dropped or quarantined somewhere after hop 1 accepted it",
+            )
+        )
+    junk = [a for a in ctx.arrivals.values() if a.junk]
+    if junk:
+        last = ctx.path[-1] if ctx.path else ctx.hop1
+        placed.append(
+            Placed(
+                last,
+                HopAction(
+                    Action.JUNKS,
+                    "files probes as spam: " + ", ".join(a.variant for a in junk),
+                    condition="variants " + ", ".join(a.variant for a in junk),
+                    evidence=tuple(
+                        Evidence("delivery", f"copy in folder {', '.join(a.folders)}", a.variant)
+                        for a in junk[:4]
+                    ),
+                    confidence=Confidence.MEDIUM,
+                    rule="junk-folder",
+                    variants=tuple(a.variant for a in junk),
+                ),
+            )
+        )
+    return placed
+
+
+def rule_tls_lost(ctx: Context) -> list[Placed]:
+    placed = []
+    for analysis in ctx.analyses.values():
+        if analysis.trace is None:
+            continue
+        hops = analysis.trace.hops
+        for link_ in analysis.trace.links:
+            if link_.tls_change == "stops" and 0 < link_.index < len(hops):
+                prev = (hops[link_.index - 1].by_host or "").lower().rstrip(".")
+                cur = hops[link_.index]
+                placed.append(
+                    Placed(
+                        prev or ctx.hop1,
+                        HopAction(
+                            Action.LOSES_TLS,
+                            "relays in plaintext what reached it over TLS",
+                            condition="always",
+                            evidence=(
+                                Evidence("header", f"Received: {cur.raw[:160]}", analysis.variant),
+                            ),
+                            confidence=Confidence.MEDIUM,
+                            rule="tls-lost",
+                            variants=(analysis.variant,),
+                        ),
+                    )
+                )
+                break
+        if placed:
+            break
+    return placed

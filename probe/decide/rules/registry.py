@@ -1,0 +1,30 @@
+"""The rules of `decide`, in the order they run; each takes the run's context and returns
+placed findings (pure). One function per way a hop shows itself (DESIGN.md, "How a hop is
+pinpointed"); product names come only from `probe.analyze.fingerprint.match`."""
+
+from __future__ import annotations
+
+from probe.decide.rules.common import Rule
+from probe.decide.rules.content import rule_av, rule_injected_headers, rule_rewrites
+from probe.decide.rules.delivery import rule_bounces, rule_drops_and_junk, rule_tls_lost
+from probe.decide.rules.protocol import (
+    rule_failures,
+    rule_greylisting,
+    rule_identity,
+    rule_rejections,
+    rule_scan_timing,
+)
+
+RULES: tuple[Rule, ...] = (
+    rule_identity,
+    rule_rejections,
+    rule_failures,
+    rule_bounces,
+    rule_drops_and_junk,
+    rule_injected_headers,
+    rule_rewrites,
+    rule_av,
+    rule_scan_timing,
+    rule_greylisting,
+    rule_tls_lost,
+)

@@ -1,0 +1,534 @@
+"""VariantSpec -> the exact bytes of one tagged test message, and its manifest.
+
+A variant is data (`VariantSpec`); `craft` is a pure function of it, the probe id, the envelope
+and the date: no clock, no global randomness. A requested size is met to the byte (CRLF line
+endings, before dot-stuffing): the part that carries the padding is solved for analytically
+(base64 grows in steps of four characters), and the last few bytes go into an `X-Probe-Padding`
+header. The manifest records every MIME part (path like IMAP part numbers, type, encoding,
+filename, decoded hash and size) for the later diff.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import enum
+import hashlib
+import io
+import re
+from collections.abc import Sequence
+from email.utils import format_datetime
+
+from probe import __version__
+from probe.errors import ConfigError, UsageError
+from probe.model.message import Manifest, PartManifest
+from probe.plan.attachments import (
+    KINDS,
+    AttachmentKind,
+    AttachmentSpec,
+    Encoding,
+    Part,
+    TextContent,
+    attachment_part,
+    content_for,
+    header,
+    random_text,
+    seed_for,
+)
+
+__all__ = [
+    "AttachmentKind",
+    "AttachmentSpec",
+    "CraftedMessage",
+    "Encoding",
+    "Expect",
+    "SizeBase",
+    "VariantSpec",
+    "craft",
+    "expand_recipients",
+    "minimum_size",
+    "resolve_size",
+    "spec_problems",
+]
+
+MAX_SIZE = 200_000_000  # bytes; a larger message is a config mistake, not a probe
+MAX_LINE = 998  # RFC 5322 2.1.1, without CRLF
+MAX_RECIPIENTS = 1000
+MAX_RECEIVED = 500
+ID_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
+CHARSETS = ("us-ascii", "utf-8", "iso-8859-1")
+SMTPUTF8_TAG = "ünïcødé"  # added to the sender's local part of an SMTPUTF8 variant
+_FILL_NAME = "X-Probe-Padding"
+_FILL_MIN = len(_FILL_NAME) + 2 + 1 + 2  # "X-Probe-Padding: x\r\n"
+_SAMPLE_8BIT = "8bit text: Grüße aus Köln, äöü ÄÖÜ ß, ½ °C."
+_RESERVED_HEADERS = frozenset(
+    h.lower()
+    for h in (
+        "Message-ID", "Date", "From", "To", "Subject", "X-Probe-Id", "X-Probe", _FILL_NAME,
+        "MIME-Version", "Content-Type", "Content-Transfer-Encoding", "Content-Disposition",
+        "Received",
+    )
+)  # fmt: skip
+
+
+class Expect(enum.StrEnum):
+    """What a healthy path does with the variant (for the decide stage)."""
+
+    DELIVER = "deliver"  # must arrive; a rejection is a finding
+    REJECT_OK = "reject-ok"  # a rejection is acceptable (EICAR, SIZE+1, 101 recipients)
+
+
+class SizeBase(enum.StrEnum):
+    ADVERTISED = "advertised"  # the SIZE hop 1 advertises in EHLO, known only at run time
+
+
+@dataclasses.dataclass(frozen=True)
+class VariantSpec:
+    """One test message of the matrix, as data."""
+
+    id: str
+    description: str
+    size: int | None = None  # exact total bytes, or None for the natural size
+    size_relative: SizeBase | None = None  # size = advertised SIZE + size_offset (run time)
+    size_offset: int = 0
+    attachments: tuple[AttachmentSpec, ...] = ()
+    encoding: Encoding = Encoding.SEVEN_BIT  # of the body text
+    charset: str | None = None  # None: us-ascii for 7bit, utf-8 otherwise
+    line_length: int | None = None  # one body line of exactly this many octets (before CRLF)
+    allow_long_lines: bool = False  # opt-in for line_length > 998
+    smtputf8: bool = False  # UTF-8 sender local part and raw UTF-8 headers
+    recipients: int = 1  # > 1: subaddresses local+1@domain ... of the first recipient
+    received_headers: int = 0  # synthetic Received headers already on the message
+    declare_size: bool = True  # MAIL FROM SIZE= when the server offers SIZE
+    headers: tuple[tuple[str, str], ...] = ()  # extra headers
+    expect: Expect = Expect.DELIVER
+
+    @property
+    def eicar(self) -> bool:
+        return any(a.kind is AttachmentKind.EICAR for a in self.attachments)
+
+    @property
+    def body_charset(self) -> str:
+        if self.charset:
+            return self.charset
+        return "us-ascii" if self.encoding is Encoding.SEVEN_BIT else "utf-8"
+
+
+@dataclasses.dataclass(frozen=True)
+class CraftedMessage:
+    data: bytes  # CRLF line endings, NOT dot-stuffed
+    manifest: Manifest
+    mail_from: str  # envelope sender (an SMTPUTF8 variant tags the local part)
+    rcpt_to: tuple[str, ...]  # envelope recipients
+    needs_8bit: bool = False
+    needs_smtputf8: bool = False
+    declare_size: bool = True
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def spec_problems(spec: VariantSpec) -> tuple[tuple[str, str], ...]:
+    """Everything wrong with a spec as (key, message) pairs; empty when it can be crafted."""
+    out: list[tuple[str, str]] = []
+    if not ID_RE.fullmatch(spec.id):
+        out.append(("id", f"bad variant id {spec.id!r} (lowercase letters, digits, '-')"))
+    if len(spec.description) > 200 or _has_control(spec.description):
+        out.append(("description", "must be one line of at most 200 characters"))
+    if spec.size is not None and spec.size_relative is not None:
+        out.append(("size", "give an exact size or a relative one, not both"))
+    if spec.size is not None and not 0 < spec.size <= MAX_SIZE:
+        out.append(("size", f"impossible size {spec.size} (1 .. {MAX_SIZE:,} bytes)"))
+    if not isinstance(spec.encoding, Encoding):  # an API caller's plain string
+        known = ", ".join(Encoding)
+        out.append(("encoding", f"encoding {spec.encoding!r} is not an Encoding ({known})"))
+        return tuple(out)
+    charset = spec.body_charset
+    if charset not in CHARSETS:
+        out.append(("charset", f"unsupported charset {charset!r} (known: {', '.join(CHARSETS)})"))
+    elif spec.encoding is Encoding.EIGHT_BIT and charset == "us-ascii":
+        out.append(("charset", "an 8bit body needs a non-ASCII charset (utf-8, iso-8859-1)"))
+    if spec.line_length is not None:
+        if not 1 <= spec.line_length <= 1_000_000:
+            out.append(("line_length", f"impossible line length {spec.line_length}"))
+        elif spec.line_length > MAX_LINE and not spec.allow_long_lines:
+            out.append(("line_length", f"lines over {MAX_LINE} octets need allow_long_lines"))
+        if spec.encoding in (Encoding.QUOTED_PRINTABLE, Encoding.BASE64):
+            out.append(("line_length", f"a long line cannot survive {spec.encoding} encoding"))
+    if not 1 <= spec.recipients <= MAX_RECIPIENTS:
+        out.append(("recipients", f"must be 1 .. {MAX_RECIPIENTS}"))
+    if not 0 <= spec.received_headers <= MAX_RECEIVED:
+        out.append(("received_headers", f"must be 0 .. {MAX_RECEIVED}"))
+    for name, value in spec.headers:
+        key = f"headers.{name}"
+        if not re.fullmatch(r"[!-9;-~]{1,76}", name):
+            out.append((key, "not a valid header name"))
+        elif name.lower() in _RESERVED_HEADERS:
+            out.append((key, "probe writes this header itself"))
+        if _has_control(value) or len(value) > 900:
+            out.append((key, "value must be one line of at most 900 characters"))
+        elif not value.isascii() and not spec.smtputf8:
+            out.append((key, "non-ASCII header values need smtputf8 = true"))
+    for i, att in enumerate(spec.attachments):
+        out.extend((f"attachments[{i}].{k}", m) for k, m in _attachment_problems(att))
+    return tuple(out)
+
+
+def _attachment_problems(att: AttachmentSpec) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    kind = KINDS.get(att.kind)
+    if kind is None:
+        return [("kind", f"unknown attachment kind {att.kind!r}")]
+    if att.encoding is not None and att.encoding not in kind.encodings:
+        allowed = ", ".join(kind.encodings)
+        out.append(("encoding", f"{att.kind} attachments use {allowed}, not {att.encoding}"))
+    if att.size is not None:
+        floor = content_for(att, b"", "", dt.datetime(2000, 1, 1)).length(0)
+        if att.kind is AttachmentKind.EICAR:
+            out.append(("size", "the EICAR file has a fixed size"))
+        elif not floor <= att.size <= MAX_SIZE:
+            out.append(("size", f"impossible size {att.size} ({floor} .. {MAX_SIZE:,} bytes)"))
+    if att.filename is not None and (
+        not att.filename or len(att.filename) > 1000 or _has_control(att.filename)
+    ):
+        out.append(("filename", "must be one line of 1 .. 1000 characters"))
+    return out
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
+def _check(spec: VariantSpec) -> None:
+    for key, message in spec_problems(spec):
+        raise ConfigError(message, key=f"variant {spec.id!r}: {key}")
+
+
+def resolve_size(spec: VariantSpec, advertised: int | None) -> VariantSpec:
+    """The spec with a relative size made exact against the SIZE the server advertised.
+
+    Raises ConfigError when that is impossible (no SIZE limit advertised, or out of range); the
+    run stage records the variant as skipped with that message.
+    """
+    if spec.size_relative is None:
+        return spec
+    if not advertised:
+        raise ConfigError("the server advertises no SIZE limit", key=f"variant {spec.id!r}")
+    size = advertised + spec.size_offset
+    if not 0 < size <= MAX_SIZE:
+        raise ConfigError(
+            f"advertised SIZE {advertised:,} {spec.size_offset:+d} is outside 1 .. {MAX_SIZE:,}",
+            key=f"variant {spec.id!r}",
+        )
+    return dataclasses.replace(spec, size=size, size_relative=None, size_offset=0)
+
+
+def expand_recipients(rcpt_to: Sequence[str], count: int) -> tuple[str, ...]:
+    """`count` envelope recipients: the given ones, then `local+N@domain` of the first."""
+    out = list(rcpt_to[:count])
+    local, _, domain = rcpt_to[0].rpartition("@")
+    number = 1
+    while len(out) < count:
+        candidate = f"{local}+{number}@{domain}"
+        if candidate not in out:
+            out.append(candidate)
+        number += 1
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def _body_head(spec: VariantSpec, probe_id: str) -> bytes:
+    lines = [
+        "This is a test message sent by probe to find where mail breaks on its way.",
+        f"probe-id: {probe_id}",
+        f"variant: {spec.id}",
+    ]
+    charset = spec.body_charset
+    if spec.encoding is not Encoding.SEVEN_BIT and charset != "us-ascii":
+        lines.append(_SAMPLE_8BIT)
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode(charset)
+    if spec.line_length is not None:
+        head += random_text(seed_for(probe_id, "line"), spec.line_length) + b"\r\n"
+    return head
+
+
+def _address_header(addresses: Sequence[str]) -> str:
+    return ",\r\n ".join(f"<{a}>" for a in addresses)
+
+
+def _subject(probe_id: str, description: str, raw_utf8: bool) -> str:
+    prefix = f"[probe {probe_id}]"
+    description = description.rstrip()
+    if description.isascii() or raw_utf8:
+        return f"{prefix} {description}".rstrip()
+    words = []
+    chunk = ""
+    for char in description:  # encoded words of at most 45 octets, never splitting a character
+        if len((chunk + char).encode()) > 45:
+            words.append(chunk)
+            chunk = ""
+        chunk += char
+    words.append(chunk)
+    encoded = [f"=?utf-8?b?{base64.b64encode(w.encode()).decode()}?=" for w in words]
+    return prefix + " " + "\r\n ".join(encoded)
+
+
+def _received(count: int, rcpt: str, date: dt.datetime) -> list[bytes]:
+    """Synthetic Received headers of clearly fictitious hops, newest first."""
+    out = []
+    for hop in range(1, count + 1):
+        when = format_datetime(date - dt.timedelta(seconds=hop))
+        out.append(
+            header(
+                "Received",
+                f"from hop{hop + 1}.loop.probe.invalid (hop{hop + 1}.loop.probe.invalid"
+                f" [192.0.2.{hop % 254 + 1}])\r\n\tby hop{hop}.loop.probe.invalid with ESMTP"
+                f" id PROBELOOP{hop:04d}\r\n\tfor <{rcpt}>; {when}",
+            )
+        )
+    return out
+
+
+def _fill_header(seed: bytes, length: int) -> bytes:
+    """An `X-Probe-Padding` header of exactly `length` bytes, folded below 80 columns."""
+    value_len = length - _FILL_MIN + 1
+    lines = -(-(value_len + 3) // 73)
+    chars = random_text(seed, value_len - 3 * (lines - 1))
+    sizes = [min(70, len(chars) - 70 * i) for i in range(lines)]
+    if sizes[-1] < 1:  # rebalance so no folded line is empty
+        sizes = [len(chars) // lines + (i < len(chars) % lines) for i in range(lines)]
+    pieces, pos = [], 0
+    for size in sizes:
+        pieces.append(chars[pos : pos + size])
+        pos += size
+    return _FILL_NAME.encode() + b": " + b"\r\n ".join(pieces) + b"\r\n"
+
+
+# --------------------------------------------------------------------------- craft
+
+
+@dataclasses.dataclass
+class _Plan:
+    """The message before rendering: fixed bytes, part leaves and the fill header slot (None)."""
+
+    layout: list[bytes | Part | None]
+    header_names: list[str]  # without the fill header, which goes in at `fill_at`
+    fill_at: int
+    filler: Part | None  # the leaf whose padding is solved for an exact size
+    multipart: bool
+    sender: str
+    recipients: tuple[str, ...]
+    needs_8bit: bool
+    needs_smtputf8: bool
+    body_at: int  # index in `layout` where the body starts
+
+    def fixed_length(self) -> int:
+        """Bytes of everything except the filler's body and the fill header."""
+        return sum(
+            len(item) if isinstance(item, bytes) else item.encoded_length(item.n)
+            for item in self.layout
+            if item is not None and item is not self.filler
+        )
+
+    def floor(self) -> int:
+        """The smallest exact size: no padding, the shortest fill header."""
+        assert self.filler is not None
+        return self.fixed_length() + self.filler.encoded_length(0) + _FILL_MIN
+
+
+def craft(
+    spec: VariantSpec,
+    *,
+    probe_id: str,
+    mail_from: str,
+    rcpt_to: Sequence[str],
+    date: dt.datetime,
+    allow_eicar: bool = False,
+) -> CraftedMessage:
+    """The exact bytes of the variant's message, tagged with the probe id, and its manifest."""
+    _check(spec)
+    if spec.size_relative is not None:
+        raise ConfigError("size is relative to the advertised SIZE: resolve_size() it first",
+                          key=f"variant {spec.id!r}")  # fmt: skip
+    if spec.eicar and not allow_eicar:
+        raise UsageError(
+            f"variant {spec.id!r} carries the EICAR anti-virus test file, which exists to "
+            "trigger scanners; pass --allow-eicar to send it"
+        )
+    plan = _plan(spec, probe_id, mail_from, tuple(rcpt_to), date, sized=spec.size is not None)
+    fill = 0
+    if plan.filler is not None and spec.size is not None:
+        floor = plan.floor()
+        if spec.size < floor:
+            raise ConfigError(
+                f"size {spec.size:,} is below this variant's minimum of {floor:,} bytes",
+                key=f"variant {spec.id!r}",
+            )
+        fixed = plan.fixed_length()
+        plan.filler.n = _solve(plan.filler, spec.size - fixed - _FILL_MIN)
+        fill = spec.size - fixed - plan.filler.encoded_length(plan.filler.n)
+    return _render(spec, plan, probe_id, fill)
+
+
+def minimum_size(
+    spec: VariantSpec,
+    *,
+    probe_id: str = "20000101T000000-000000.x",
+    mail_from: str = "probe@example.org",
+    rcpt_to: Sequence[str] = ("postmaster@example.org",),
+    date: dt.datetime = dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+) -> int:
+    """The smallest exact size this variant can have (its headers and fixed parts).
+
+    The defaults give a nominal figure for validating profiles; the real one depends on the
+    lengths of the addresses and the probe id.
+    """
+    _check(spec)
+    probe_id = probe_id.rpartition(".")[0] + "." + spec.id
+    return _plan(spec, probe_id, mail_from, tuple(rcpt_to), date, sized=True).floor()
+
+
+def _plan(
+    spec: VariantSpec,
+    probe_id: str,
+    mail_from: str,
+    rcpt_to: tuple[str, ...],
+    date: dt.datetime,
+    *,
+    sized: bool,
+) -> _Plan:
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", probe_id):
+        raise UsageError(f"bad probe id {probe_id!r}")
+    if not rcpt_to:
+        raise UsageError("no recipient")
+    if date.tzinfo is None:
+        date = date.replace(tzinfo=dt.UTC)
+    recipients = expand_recipients(rcpt_to, spec.recipients) if spec.recipients > 1 else rcpt_to
+    sender = mail_from
+    if spec.smtputf8 and "@" in mail_from:
+        local, _, domain = mail_from.rpartition("@")
+        sender = f"{local}+{SMTPUTF8_TAG}@{domain}"
+    sender_domain = sender.rpartition("@")[2] or "probe.invalid"
+    needs_smtputf8 = spec.smtputf8 or not all(a.isascii() for a in (sender, *recipients))
+
+    # ---- parts
+    body = TextContent(_body_head(spec, probe_id), seed_for(probe_id, "1"), whole_lines=True)
+    charset = spec.body_charset
+    multipart = bool(spec.attachments)
+    body_headers = [
+        ("Content-Type", f"text/plain; charset={charset}"),
+        ("Content-Transfer-Encoding", str(spec.encoding)),
+    ]
+    body_leaf = Part(
+        "1" if multipart else "0", b"".join(header(*h) for h in body_headers),
+        body, spec.encoding, 0, "text/plain", charset,
+    )  # fmt: skip
+    leaves = [body_leaf]
+    leaves += [attachment_part(i, a, probe_id, date) for i, a in enumerate(spec.attachments)]
+    filler: Part | None = None
+    if sized:
+        candidates = [leaf for leaf, a in zip(leaves[1:], spec.attachments, strict=True)
+                      if leaf.content.paddable and a.size is None]  # fmt: skip
+        filler = candidates[0] if candidates else body_leaf
+        filler.n = 0
+
+    # ---- top-level headers
+    top: list[tuple[str, str]] = [
+        ("Message-ID", f"<probe.{probe_id}@{sender_domain}>"),
+        ("Date", format_datetime(date)),
+        ("From", f"probe <{sender}>"),
+        ("To", _address_header(recipients)),
+        ("Subject", _subject(probe_id, spec.description, needs_smtputf8)),
+        ("X-Probe-Id", probe_id),
+        ("X-Probe", f"probe/{__version__} delivery-path test"),
+        *spec.headers,
+    ]
+    fill_at = spec.received_headers + len(top)
+    top.append(("MIME-Version", "1.0"))
+    boundary = "=_probe_" + hashlib.sha256(probe_id.encode()).hexdigest()[:24]
+    if multipart:
+        top.append(("Content-Type", f'multipart/mixed; boundary="{boundary}"'))
+    else:
+        top += body_headers
+    lines = _received(spec.received_headers, recipients[0], date) + [header(*h) for h in top]
+    names = ["Received"] * spec.received_headers + [name for name, _ in top]
+
+    layout: list[bytes | Part | None] = [*lines[:fill_at], None, *lines[fill_at:], b"\r\n"]
+    if multipart:
+        layout.append(b"This is a multi-part message in MIME format.\r\n")
+        for leaf in leaves:
+            layout += [f"\r\n--{boundary}\r\n".encode(), leaf.headers + b"\r\n", leaf]
+        layout.append(f"\r\n--{boundary}--\r\n".encode())
+    else:
+        layout.append(body_leaf)
+    needs_8bit = any(leaf.encoding is Encoding.EIGHT_BIT for leaf in leaves)
+    return _Plan(
+        layout, names, fill_at, filler, multipart, sender, recipients, needs_8bit, needs_smtputf8,
+        len(lines) + 2,
+    )  # fmt: skip
+
+
+def _render(spec: VariantSpec, plan: _Plan, probe_id: str, fill: int) -> CraftedMessage:
+    parts: list[PartManifest] = []
+    # One growing buffer rather than blocks joined at the end: the join would hold the message
+    # twice (100 MB for a 50 MB probe); BytesIO grows in place and getvalue() hands its buffer
+    # over without a copy.
+    out = io.BytesIO()
+    header_end = 0
+    for index, item in enumerate(plan.layout):
+        if index == plan.body_at:
+            header_end = out.tell()
+        if item is None:
+            if fill:
+                out.write(_fill_header(seed_for(probe_id, "fill"), fill))
+            continue
+        if isinstance(item, bytes):
+            out.write(item)
+        else:
+            for block in item.render(parts):
+                out.write(block)
+    data = out.getvalue()
+    del out
+    if spec.size is not None and len(data) != spec.size:  # pragma: no cover - a bug
+        raise RuntimeError(f"crafted {len(data)} bytes instead of {spec.size} for {spec.id}")
+    if plan.multipart:
+        body = memoryview(data)[header_end:]
+        root = PartManifest("0", "multipart/mixed", None, None, None, None,
+                            hashlib.sha256(body).hexdigest(), len(body))  # fmt: skip
+        parts.insert(0, root)
+    names = list(plan.header_names)
+    if fill:
+        names.insert(plan.fill_at, _FILL_NAME)
+    message_id = f"<probe.{probe_id}@{plan.sender.rpartition('@')[2] or 'probe.invalid'}>"
+    manifest = Manifest(
+        probe_id=probe_id,
+        variant=spec.id,
+        size=len(data),
+        message_id=message_id,
+        subject=f"[probe {probe_id}] {spec.description}".rstrip(),
+        header_names=tuple(names),
+        parts=tuple(parts),
+    )
+    return CraftedMessage(
+        data, manifest, plan.sender, plan.recipients, plan.needs_8bit, plan.needs_smtputf8,
+        spec.declare_size,
+    )  # fmt: skip
+
+
+def _solve(filler: Part, room: int) -> int:
+    """The largest valid padding amount whose encoded body fits in `room` bytes."""
+    lo, hi = 0, 1
+    while filler.encoded_length(hi) <= room:
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if filler.encoded_length(mid) <= room:
+            lo = mid
+        else:
+            hi = mid
+    while lo > 0 and not filler.content.valid(lo):
+        lo -= 1
+    return lo

@@ -1,0 +1,469 @@
+"""Profiles: TOML files naming the variants of a run, its defaults and how findings count.
+
+`parse_profile` is logic over text (tests need no files); `load_profile` finds and reads files
+at the edge. Everything is validated before anything is sent: every mistake becomes one
+`ConfigError` line naming the file and the key, e.g.
+`profiles/bad.toml: variant[3].attachments[0].kind: unknown attachment kind 'exee' (known: ...)`.
+
+A profile may `extend` others (a name or a path, or a list of them); bases are merged in order
+and the profile itself last: defaults and checks key by key, variants by id (later wins, in
+place), and `exclude` drops variant ids. Shipped profiles live in `profiles/` at the top of the
+repository, which the wheel carries as `probe/profiles`; names starting with `_` are building
+blocks that `available_profiles()` does not list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import importlib.resources
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+from probe.errors import ConfigError
+from probe.model.verdict import CHECK_DEFAULTS
+from probe.plan.craft import (
+    MAX_RECEIVED,
+    MAX_RECIPIENTS,
+    MAX_SIZE,
+    AttachmentKind,
+    AttachmentSpec,
+    Encoding,
+    Expect,
+    SizeBase,
+    VariantSpec,
+    minimum_size,
+    spec_problems,
+)
+
+CONTROL = "control"
+
+
+class CheckLevel(enum.StrEnum):
+    CRITICAL = "critical"
+    WARNING = "warning"
+    IGNORE = "ignore"
+
+
+@dataclasses.dataclass(frozen=True)
+class Timeouts:
+    """Seconds; the run stage hands them to each conversation."""
+
+    connect: float = 30.0
+    banner: float = 120.0
+    command: float = 120.0
+    data: float = 600.0  # from end-of-data to the final reply (scanners are slow)
+
+
+@dataclasses.dataclass(frozen=True)
+class Defaults:
+    mail_from: str | None = None  # key "from"; the CLI's --from wins
+    helo: str | None = None
+    concurrency: int = 4  # conversations at once, in total
+    per_host: int = 2  # conversations at once per MX address
+    min_interval: float = 0.2  # seconds between connection starts (rate limit)
+    retry_for: float = 180.0  # seconds within which 4xx replies are retried
+    collect_deadline: float = 600.0  # seconds to wait for copies and bounces
+    timeouts: Timeouts = Timeouts()
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    source: str  # the file it was read from
+    defaults: Defaults = Defaults()
+    checks: tuple[tuple[str, CheckLevel], ...] = ()  # finding code -> level
+    variants: tuple[VariantSpec, ...] = ()
+    extends: tuple[str, ...] = ()  # the sources merged into it, bases first
+
+    def check_level(self, code: str, default: CheckLevel = CheckLevel.WARNING) -> CheckLevel:
+        return dict(self.checks).get(code, default)
+
+    def variant(self, variant_id: str) -> VariantSpec:
+        for spec in self.variants:
+            if spec.id == variant_id:
+                return spec
+        raise KeyError(variant_id)
+
+
+# (reference, source of the profile that refers to it) -> (source, text)
+Loader = Callable[[str, str], tuple[str, str]]
+
+_TOP = ("name", "description", "extends", "exclude", "defaults", "checks", "variant")
+_DEFAULTS = ("from", "helo", "concurrency", "per_host", "min_interval", "retry_for",
+             "collect_deadline", "timeouts")  # fmt: skip
+_VARIANT = ("id", "description", "size", "attachments", "encoding", "charset", "line_length",
+            "allow_long_lines", "smtputf8", "recipients", "received_headers", "declare_size",
+            "headers", "expect")  # fmt: skip
+_ATTACHMENT = ("kind", "size", "filename", "encoding")
+_INTEGERS = (("recipients", 1, MAX_RECIPIENTS), ("received_headers", 0, MAX_RECEIVED),
+             ("line_length", 1, 1_000_000))  # fmt: skip
+_SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib)?", re.I)
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 10**6, "mb": 10**6,
+          "mib": 2**20}  # fmt: skip
+_RELATIVE_RE = re.compile(r"advertised\s*(?:([+-])\s*(\d+))?", re.I)
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h)?", re.I)
+
+
+# --------------------------------------------------------------------------- files (the edge)
+
+
+def profile_dirs() -> tuple[Traversable, ...]:
+    """Where shipped profiles live: inside the installed package, then the repository root."""
+    found: list[Traversable] = []
+    try:
+        packaged = importlib.resources.files("probe") / "profiles"
+        if packaged.is_dir():
+            found.append(packaged)
+    except (ModuleNotFoundError, OSError):  # pragma: no cover - broken installation
+        pass
+    repo = Path(__file__).resolve().parents[2] / "profiles"
+    if repo.is_dir() and not any(str(d) == str(repo) for d in found):
+        found.append(repo)
+    return tuple(found)
+
+
+def available_profiles() -> tuple[str, ...]:
+    """Names of the shipped profiles, for `--profile` help."""
+    names = {
+        entry.name.removesuffix(".toml")
+        for folder in profile_dirs()
+        for entry in folder.iterdir()
+        if entry.name.endswith(".toml") and not entry.name.startswith("_")
+    }
+    return tuple(sorted(names))
+
+
+def _is_path(reference: str) -> bool:
+    return "/" in reference or "\\" in reference or reference.endswith(".toml")
+
+
+def find_profile(name_or_path: str, *, relative_to: str | None = None) -> Traversable:
+    """The file of a profile: a path as given (relative to the referring profile's folder), or
+    a name looked up beside the referring profile, then among the shipped ones."""
+    where = relative_to or name_or_path
+    key = "extends" if relative_to else None
+    if _is_path(name_or_path):
+        path = Path(name_or_path).expanduser()
+        if relative_to and not path.is_absolute():
+            path = Path(relative_to).parent / path
+        if not path.is_file():
+            raise ConfigError(f"no such profile file {str(path)!r}", path=where, key=key)
+        return path
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name_or_path):
+        raise ConfigError(f"bad profile name {name_or_path!r}", path=where, key=key)
+    folders: list[Traversable] = []
+    if relative_to:
+        folders.append(Path(relative_to).parent)
+    folders += profile_dirs()
+    for folder in folders:
+        candidate = folder / f"{name_or_path}.toml"
+        if candidate.is_file():
+            return candidate
+    known = ", ".join(available_profiles()) or "none found"
+    message = f"no profile named {name_or_path!r} (shipped: {known})"
+    raise ConfigError(message, path=relative_to or None, key=key)
+
+
+def _read(file: Traversable, where: str | None = None) -> tuple[str, str]:
+    try:
+        return str(file), file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read profile: {exc}", path=str(file)) from None
+
+
+def file_loader(reference: str, referrer: str) -> tuple[str, str]:
+    return _read(find_profile(reference, relative_to=referrer))
+
+
+def load_profile(name_or_path: str) -> Profile:
+    """Find, read, parse and validate a profile (and the profiles it extends)."""
+    source, text = _read(find_profile(name_or_path))
+    return parse_profile(text, source=source, loader=file_loader)
+
+
+# --------------------------------------------------------------------------- parsing (pure)
+
+
+@dataclasses.dataclass
+class _Layer:
+    """What one file (or a merge of files) says; only the keys it sets."""
+
+    name: str | None = None
+    description: str | None = None
+    defaults: dict[str, Any] = dataclasses.field(default_factory=dict)
+    timeouts: dict[str, float] = dataclasses.field(default_factory=dict)
+    checks: dict[str, CheckLevel] = dataclasses.field(default_factory=dict)
+    variants: dict[str, VariantSpec] = dataclasses.field(default_factory=dict)
+    exclude: set[str] = dataclasses.field(default_factory=set)
+    sources: list[str] = dataclasses.field(default_factory=list)
+
+    def merge(self, top: _Layer) -> _Layer:
+        variants = dict(self.variants)
+        for key in top.exclude:
+            variants.pop(key, None)
+        variants.update(top.variants)  # same id: replaced in place; new ids appended
+        return _Layer(
+            top.name or self.name,
+            top.description or self.description,
+            {**self.defaults, **top.defaults},
+            {**self.timeouts, **top.timeouts},
+            {**self.checks, **top.checks},
+            variants,
+            set(),
+            self.sources + [s for s in top.sources if s not in self.sources],
+        )
+
+
+def parse_profile(text: str, *, source: str, loader: Loader | None = None) -> Profile:
+    """Parse and validate a profile given as TOML text; `loader` fetches what it extends."""
+    layer = _load_layer(text, source, loader, ())
+    if CONTROL not in layer.variants:
+        raise ConfigError(
+            f"no {CONTROL!r} variant (every verdict is a difference against it)",
+            path=source,
+            key="variant",
+        )
+    timeouts = Timeouts(**layer.timeouts)
+    defaults = Defaults(**layer.defaults, timeouts=timeouts)
+    variants = tuple(layer.variants.values())
+    name = layer.name or Path(source).stem
+    return Profile(
+        name=name,
+        description=layer.description or "",
+        source=source,
+        defaults=defaults,
+        checks=tuple(sorted(layer.checks.items())),
+        variants=variants,
+        extends=tuple(layer.sources[:-1]),
+    )
+
+
+def _load_layer(text: str, source: str, loader: Loader | None, chain: tuple[str, ...]) -> _Layer:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", path=source) from None
+    own = _Parser(source).layer(raw)
+    bases = raw.get("extends", [])
+    merged = _Layer()
+    for reference in [bases] if isinstance(bases, str) else bases:
+        if loader is None:
+            raise ConfigError(f"cannot load {reference!r} here", path=source, key="extends")
+        base_source, base_text = loader(reference, source)
+        if base_source in (*chain, source):
+            cycle = " -> ".join((*chain, source, base_source))
+            raise ConfigError(f"extends cycle: {cycle}", path=source, key="extends")
+        merged = merged.merge(_load_layer(base_text, base_source, loader, (*chain, source)))
+    return merged.merge(own)
+
+
+class _Parser:
+    """Validates one file's raw TOML data into a `_Layer`; every error names file and key."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        return ConfigError(message, path=self.source, key=key)
+
+    def table(self, value: Any, key: str, known: tuple[str, ...]) -> Mapping[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(key, f"expected a table, got {_type(value)}")
+        for name in value:
+            if name not in known:
+                where = f"{key}.{name}" if key else name
+                raise self.fail(where, f"unknown key (known: {', '.join(known)})")
+        return value
+
+    def typed(self, value: Any, key: str, kind: type | tuple[type, ...], what: str) -> Any:
+        if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
+            raise self.fail(key, f"expected {what}, got {_type(value)}")
+        return value
+
+    def text(self, value: Any, key: str) -> str:
+        return str(self.typed(value, key, str, "a string"))
+
+    def integer(self, value: Any, key: str, low: int, high: int) -> int:
+        number = int(self.typed(value, key, int, "an integer"))
+        if not low <= number <= high:
+            raise self.fail(key, f"{number} is out of range ({low} .. {high})")
+        return number
+
+    def seconds(self, value: Any, key: str, *, zero: bool = False) -> float:
+        """A duration; `zero` allows 0 (no retries, no waiting) where that makes sense."""
+        if isinstance(value, str):
+            match = _DURATION_RE.fullmatch(value.strip())
+            if not match:
+                raise self.fail(key, f"bad duration {value!r} (e.g. 90, '90s', '3m', '1h')")
+            scale = {"": 1, "s": 1, "m": 60, "h": 3600}[(match[2] or "").lower()]
+            value = float(match[1]) * scale
+        number = float(self.typed(value, key, (int, float), "a number of seconds"))
+        if not (0 <= number if zero else 0 < number) or number > 86_400:
+            bounds = "0 .. 86400" if zero else "more than 0, at most 86400"
+            raise self.fail(key, f"{number:g} seconds is out of range ({bounds})")
+        return number
+
+    def choice(self, value: Any, key: str, enum_type: type[enum.StrEnum], what: str) -> Any:
+        word = self.text(value, key)
+        try:
+            return enum_type(word)
+        except ValueError:
+            known = ", ".join(m.value for m in enum_type)
+            raise self.fail(key, f"unknown {what} {word!r} (known: {known})") from None
+
+    # ---- sections
+
+    def layer(self, raw: Mapping[str, Any]) -> _Layer:
+        self.table(raw, "", _TOP)
+        out = _Layer(sources=[self.source])
+        if "name" in raw:
+            out.name = self.text(raw["name"], "name")
+        if "description" in raw:
+            out.description = self.text(raw["description"], "description")
+        extends = raw.get("extends", [])
+        if not isinstance(extends, str):
+            for i, item in enumerate(self.typed(extends, "extends", list, "a name or a list")):
+                self.text(item, f"extends[{i}]")
+        excluded = self.typed(raw.get("exclude", []), "exclude", list, "a list of variant ids")
+        out.exclude = {self.text(item, f"exclude[{i}]") for i, item in enumerate(excluded)}
+        self.defaults(raw.get("defaults", {}), out)
+        checks = raw.get("checks", {})
+        if not isinstance(checks, dict):
+            raise self.fail("checks", f"expected a table, got {_type(checks)}")
+        for code, level in checks.items():
+            if code not in CHECK_DEFAULTS:
+                known = ", ".join(sorted(CHECK_DEFAULTS))
+                raise self.fail(f"checks.{code}", f"unknown check (known: {known})")
+            out.checks[code] = self.choice(level, f"checks.{code}", CheckLevel, "check level")
+        variants = self.typed(raw.get("variant", []), "variant", list, "an array of tables")
+        first_at: dict[str, int] = {}
+        for i, item in enumerate(variants):
+            spec = self.variant(item, f"variant[{i}]")
+            if spec.id in first_at:
+                message = f"duplicate variant id {spec.id!r} (also variant[{first_at[spec.id]}])"
+                raise self.fail(f"variant[{i}].id", message)
+            first_at[spec.id] = i
+            out.variants[spec.id] = spec
+        return out
+
+    def defaults(self, raw: Any, out: _Layer) -> None:
+        raw = self.table(raw, "defaults", _DEFAULTS)
+        for key, value in raw.items():
+            where = f"defaults.{key}"
+            if key in ("from", "helo"):
+                text = self.text(value, where)
+                if key == "from" and (text.count("@") != 1 or any(c in text for c in "<> ")):
+                    raise self.fail(where, f"not an address: {text!r}")
+                out.defaults["mail_from" if key == "from" else key] = text
+            elif key in ("concurrency", "per_host"):
+                out.defaults[key] = self.integer(value, where, 1, 100)
+            elif key == "timeouts":
+                names = tuple(f.name for f in dataclasses.fields(Timeouts))
+                for name, seconds in self.table(value, where, names).items():
+                    out.timeouts[name] = self.seconds(seconds, f"{where}.{name}")
+            elif key == "min_interval":
+                number = float(self.typed(value, where, (int, float), "a number of seconds"))
+                if not 0 <= number <= 60:
+                    raise self.fail(where, f"{number:g} seconds is out of range (0 .. 60)")
+                out.defaults[key] = number
+            else:
+                out.defaults[key] = self.seconds(value, where, zero=True)
+
+    def variant(self, raw: Any, key: str) -> VariantSpec:
+        raw = self.table(raw, key, _VARIANT)
+        if "id" not in raw:
+            raise self.fail(f"{key}.id", "missing (every variant needs an id)")
+        fields: dict[str, Any] = {"id": self.text(raw["id"], f"{key}.id")}
+        fields["description"] = self.text(
+            raw.get("description", fields["id"]), f"{key}.description"
+        )
+        for name in ("allow_long_lines", "smtputf8", "declare_size"):
+            if name in raw:
+                fields[name] = self.typed(raw[name], f"{key}.{name}", bool, "true or false")
+        for name, low, high in _INTEGERS:
+            if name in raw:
+                fields[name] = self.integer(raw[name], f"{key}.{name}", low, high)
+        if "charset" in raw:
+            fields["charset"] = self.text(raw["charset"], f"{key}.charset").lower()
+        if "encoding" in raw:
+            fields["encoding"] = self.choice(
+                raw["encoding"], f"{key}.encoding", Encoding, "encoding"
+            )
+        if "expect" in raw:
+            fields["expect"] = self.choice(raw["expect"], f"{key}.expect", Expect, "expectation")
+        if "headers" in raw:
+            headers = raw["headers"]
+            if not isinstance(headers, dict):
+                raise self.fail(f"{key}.headers", f"expected a table, got {_type(headers)}")
+            fields["headers"] = tuple(
+                (name, self.text(value, f"{key}.headers.{name}")) for name, value in headers.items()
+            )
+        if "size" in raw:
+            fields.update(self.size(raw["size"], f"{key}.size"))
+        items = self.typed(raw.get("attachments", []), f"{key}.attachments", list, "a list")
+        fields["attachments"] = tuple(
+            self.attachment(item, f"{key}.attachments[{i}]") for i, item in enumerate(items)
+        )
+        spec = VariantSpec(**fields)
+        for where, message in spec_problems(spec):
+            raise self.fail(f"{key}.{where}", message)
+        if spec.size is not None:
+            floor = minimum_size(spec)
+            if spec.size < floor:
+                raise self.fail(f"{key}.size", f"{spec.size:,} bytes is below this variant's "
+                                f"minimum of about {floor:,} bytes")  # fmt: skip
+        return spec
+
+    def size(self, value: Any, key: str) -> dict[str, Any]:
+        """An exact size (bytes, or '100kB', '1MB', '10MiB') or 'advertised[+-N]'."""
+        if isinstance(value, str):
+            relative = _RELATIVE_RE.fullmatch(value.strip())
+            if relative:
+                offset = int(relative[2] or 0) * (-1 if relative[1] == "-" else 1)
+                return {"size_relative": SizeBase.ADVERTISED, "size_offset": offset}
+            match = _SIZE_RE.fullmatch(value.strip())
+            if not match:
+                raise self.fail(key, f"bad size {value!r} (bytes, '100kB', '1MB', '10MiB', "
+                                "'advertised', 'advertised+1')")  # fmt: skip
+            value = float(match[1]) * _UNITS[(match[2] or "").lower()]
+            if value != int(value):
+                raise self.fail(key, f"size {match[0]!r} is not a whole number of bytes")
+            value = int(value)
+        size = int(self.typed(value, key, int, "a size"))
+        if not 0 < size <= MAX_SIZE:
+            raise self.fail(key, f"impossible size {size:,} (1 .. {MAX_SIZE:,} bytes)")
+        return {"size": size}
+
+    def attachment(self, raw: Any, key: str) -> AttachmentSpec:
+        if isinstance(raw, str):
+            raw = {"kind": raw}
+        raw = self.table(raw, key, _ATTACHMENT)
+        if "kind" not in raw:
+            raise self.fail(f"{key}.kind", "missing")
+        fields: dict[str, Any] = {
+            "kind": self.choice(raw["kind"], f"{key}.kind", AttachmentKind, "attachment kind")
+        }
+        if "size" in raw:
+            sized = self.size(raw["size"], f"{key}.size")
+            if "size" not in sized:
+                raise self.fail(f"{key}.size", "an attachment size must be exact")
+            fields["size"] = sized["size"]
+        if "filename" in raw:
+            fields["filename"] = self.text(raw["filename"], f"{key}.filename")
+        if "encoding" in raw:
+            fields["encoding"] = self.choice(
+                raw["encoding"], f"{key}.encoding", Encoding, "encoding"
+            )
+        return AttachmentSpec(**fields)
+
+
+def _type(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+             list: "an array", dict: "a table"}  # fmt: skip
+    return names.get(type(value), type(value).__name__)

@@ -1,0 +1,271 @@
+"""The send stage: every variant of the matrix through hop 1, concurrently but politely.
+
+Concurrency is bounded globally and per MX address, connection starts are rate limited, 4xx
+replies are retried on a schedule within `retry_for`, and connect-level failures fall through to
+the next MX. Every attempt is kept. Results land in a `SendLog` as they complete, so a run that
+is interrupted (Ctrl-C, deadline) still reports what it observed, down to the conversation that
+was in flight (`converse` hands it over as it is cancelled).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+
+from probe.errors import ProbeError
+from probe.model.message import Manifest
+from probe.model.send import VariantSend
+from probe.model.smtp import Conversation, Outcome
+from probe.send.converse import ConverseOptions, OutgoingMessage, converse
+from probe.smtp.replies import deciding_reply
+
+# Outcomes at connect/banner time that mean "this MX is not usable now: try the next one".
+_FALLTHROUGH = {
+    Outcome.REFUSED,
+    Outcome.UNREACHABLE,
+    Outcome.RESET,
+    Outcome.DISCONNECTED,
+    Outcome.TIMEOUT,
+    Outcome.GARBAGE,
+    Outcome.TEMP_FAILED,
+    Outcome.TLS_FAILED,
+}
+_EARLY_STAGES = {"connect", "banner", "ehlo", "helo", "starttls", "tls"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    host: str
+    address: str
+    port: int
+    preference: int = 0
+
+    @property
+    def label(self) -> str:
+        addr = f"[{self.address}]" if ":" in self.address else self.address
+        return (
+            f"{self.host} {addr}:{self.port}"
+            if self.host != self.address
+            else f"{addr}:{self.port}"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Built:
+    """A crafted message ready to send (built lazily, just before its conversation)."""
+
+    data: bytes
+    manifest: Manifest
+    rcpt_to: tuple[str, ...]
+    needs_8bit: bool = False
+    needs_smtputf8: bool = False
+    declare_size: bool = True
+    mail_from: str | None = None  # when the variant needs its own sender (SMTPUTF8)
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    variant: str
+    probe_id: str
+    description: str
+    mail_from: str
+    build: Callable[[int | None], Built]  # argument: the SIZE hop 1 advertised, if any
+
+
+@dataclasses.dataclass(frozen=True)
+class SendSettings:
+    options: ConverseOptions
+    concurrency: int = 4
+    per_host: int = 2
+    retry_for: float = 180.0
+    retry_delays: tuple[float, ...] = (5.0, 10.0, 20.0, 40.0, 60.0)
+    min_interval: float = 0.1  # seconds between connection starts (rate limit)
+    all_mx: bool = False
+    max_attempts: int = 12  # hard bound per variant and target, whatever the schedule says
+
+
+@dataclasses.dataclass
+class SendLog:
+    """Mutable collector filled while sending; read it after an interruption too."""
+
+    jobs: dict[str, Job] = dataclasses.field(default_factory=dict)
+    attempts: dict[str, list[Conversation]] = dataclasses.field(default_factory=dict)
+    done: dict[str, VariantSend] = dataclasses.field(default_factory=dict)
+    built: dict[str, tuple[int, Manifest]] = dataclasses.field(default_factory=dict)
+
+    def results(self, keys: Sequence[str]) -> tuple[VariantSend, ...]:
+        """Finished results in matrix order; unfinished ones as interrupted, with their attempts."""
+        out = []
+        for key in keys:
+            if key in self.done:
+                out.append(self.done[key])
+                continue
+            job = self.jobs[key]
+            tries = tuple(self.attempts.get(key, ()))
+            size, manifest = self.built.get(key, (None, None))
+            last = tries[-1] if tries else None
+            target = Target(last.host, last.address, last.port).label if last else ""
+            out.append(
+                VariantSend(
+                    variant=job.variant,
+                    probe_id=job.probe_id,
+                    description=job.description,
+                    outcome=last.outcome if last else Outcome.SKIPPED,
+                    stage=last.stage if last else "not-started",
+                    reason="interrupted before this variant finished",
+                    target=target,
+                    size=size,
+                    manifest=manifest,
+                    attempts=tries,
+                    interrupted=True,
+                )
+            )
+        return tuple(out)
+
+
+ProgressFn = Callable[[str, VariantSend | None], None]
+
+
+class _Pacer:
+    """Spaces connection starts at least `interval` seconds apart."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._lock = asyncio.Lock()
+        self._last = 0.0
+
+    async def wait(self) -> None:
+        async with self._lock:
+            delay = self._last + self._interval - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._last = time.monotonic()
+
+
+def job_key(job: Job, target: Target | None) -> str:
+    return job.probe_id if target is None else f"{job.probe_id}@{target.label}"
+
+
+async def send_matrix(
+    jobs: Sequence[Job],
+    targets: Sequence[Target],
+    settings: SendSettings,
+    log: SendLog,
+    *,
+    advertised_size: int | None = None,
+    progress: ProgressFn | None = None,
+) -> tuple[VariantSend, ...]:
+    """Send every job (to the first usable target, or to every target with `all_mx`)."""
+    if not targets:
+        raise ValueError("no targets to send to")
+    global_gate = asyncio.Semaphore(max(1, settings.concurrency))
+    host_gates = {t.address: asyncio.Semaphore(max(1, settings.per_host)) for t in targets}
+    pacer = _Pacer(settings.min_interval)
+    plan: list[tuple[str, Job, Sequence[Target]]] = []
+    for job in jobs:
+        if settings.all_mx:
+            plan.extend((job_key(job, t), job, (t,)) for t in targets)
+        else:
+            plan.append((job_key(job, None), job, targets))
+    for key, job, _ in plan:
+        log.jobs[key] = job
+
+    async def one(key: str, job: Job, chain: Sequence[Target]) -> None:
+        result = await _send_one(
+            key, job, chain, settings, log, global_gate, host_gates, pacer, advertised_size
+        )
+        log.done[key] = result
+        if progress:
+            progress(key, result)
+
+    await asyncio.gather(*(one(key, job, chain) for key, job, chain in plan))
+    return log.results([key for key, _, _ in plan])
+
+
+async def _send_one(
+    key: str,
+    job: Job,
+    chain: Sequence[Target],
+    settings: SendSettings,
+    log: SendLog,
+    global_gate: asyncio.Semaphore,
+    host_gates: dict[str, asyncio.Semaphore],
+    pacer: _Pacer,
+    advertised_size: int | None,
+) -> VariantSend:
+    started = time.monotonic()
+    tries = log.attempts.setdefault(key, [])
+    try:
+        built = await asyncio.to_thread(job.build, advertised_size)
+    except (ValueError, ProbeError) as exc:  # e.g. a relative size with no SIZE advertised
+        return VariantSend(
+            job.variant, job.probe_id, job.description, Outcome.SKIPPED, "plan", reason=str(exc)
+        )
+    log.built[key] = (len(built.data), built.manifest)
+    message = OutgoingMessage(
+        mail_from=built.mail_from or job.mail_from,
+        rcpt_to=built.rcpt_to,
+        data=built.data,
+        declare_size=built.declare_size,
+        dsn_envid=job.probe_id,
+        needs_8bit=built.needs_8bit,
+        needs_smtputf8=built.needs_smtputf8,
+    )
+    conv: Conversation | None = None
+    target = chain[0]
+    for target in chain:
+        retry_until = time.monotonic() + settings.retry_for
+        delays = iter(settings.retry_delays)
+        delay = 0.0
+        for _ in range(settings.max_attempts):
+            async with global_gate, host_gates[target.address]:
+                await pacer.wait()
+                options = dataclasses.replace(settings.options, port=target.port)
+                conv = await converse(
+                    target.host, target.address, options, message, on_interrupt=tries.append
+                )
+            tries.append(conv)
+            if _should_fall_through(conv):
+                break
+            if conv.outcome is not Outcome.TEMP_FAILED:
+                return _result(job, conv, target, built, tries, started)
+            delay = next(delays, delay or settings.retry_delays[-1])
+            if time.monotonic() + delay > retry_until:
+                return _result(job, conv, target, built, tries, started)
+            await asyncio.sleep(delay)
+        else:
+            assert conv is not None
+            return _result(job, conv, target, built, tries, started)
+    assert conv is not None
+    return _result(job, conv, target, built, tries, started)
+
+
+def _should_fall_through(conv: Conversation) -> bool:
+    return conv.outcome in _FALLTHROUGH and conv.stage in _EARLY_STAGES
+
+
+def _result(
+    job: Job,
+    conv: Conversation,
+    target: Target,
+    built: Built,
+    tries: list[Conversation],
+    started: float,
+) -> VariantSend:
+    reply = deciding_reply(conv)
+    return VariantSend(
+        variant=job.variant,
+        probe_id=job.probe_id,
+        description=job.description,
+        outcome=conv.outcome,
+        stage=conv.stage,
+        reason=conv.reason,
+        reply=reply,
+        target=target.label,
+        size=len(built.data),
+        manifest=built.manifest,
+        attempts=tuple(tries),
+        elapsed_ms=(time.monotonic() - started) * 1000,
+    )

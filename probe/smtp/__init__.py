@@ -1,0 +1,1 @@
+"""SMTP as text, shared by send, analyze and the server: replies, enhanced codes (pure)."""
