@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from probe.analyze.bounce.dsn import Bounce, BounceKind, StatusClass, parse_bounce
 from probe.model.json import from_data, to_data
 
-DATA = Path(__file__).parent / "data" / "dsn"
+DATA = Path(__file__).parents[1] / "data" / "dsn"
 RUN = "20250301T101500-a1b2c3"
 
 

@@ -23,8 +23,6 @@ import pytest
 from probe.lab.runtime import LabInfo, LabThread, ScenarioInfo
 from probe.lab.scenarios import load_scenarios, select, tune
 
-pytestmark = pytest.mark.lab
-
 # The EICAR test string in two halves, so this file is not itself flagged by a scanner.
 EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 CHECKPOINT_ID = r"\{[0-9A-F]{8}-[0-9A-F]{1,8}-[0-9A-F]{1,8}-[0-9A-F]{1,8}\}"

@@ -25,7 +25,7 @@ from probe.model.smtp import Conversation, Outcome, RcptResult, Reply
 from probe.model.status import Status
 from probe.model.verdict import Action, Decision
 
-MTA = Path(__file__).parent / "data" / "mta"
+MTA = Path(__file__).parents[1] / "data" / "mta"
 T0 = dt.datetime(2010, 3, 18, 14, 19, 34, tzinfo=dt.UTC)
 RUN = "20100318T141934-0a0b0c"
 

@@ -10,7 +10,7 @@ from typing import Any
 from probe.model.message import Manifest
 from probe.model.smtp import Outcome
 from probe.send.matrix import Built, Job, SendLog, SendSettings, Target, send_matrix
-from tests.smtp_peers import Recorder, Stall, aiosmtpd_server, options, raw_server
+from tests.lab.smtp_peers import Recorder, Stall, aiosmtpd_server, options, raw_server
 
 
 def job(n: int, size_note: str = "") -> Job:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from probe.model.smtp import Conversation, Direction, Outcome
 from probe.send.converse import OutgoingMessage, converse
 from probe.smtp.envelope import dot_stuffed, xtext
-from tests.smtp_peers import Recorder, Stall, aiosmtpd_server, options, raw_server, scripted
+from tests.lab.smtp_peers import Recorder, Stall, aiosmtpd_server, options, raw_server, scripted
 
 BODY = (
     b"From: a@sender.test\r\nTo: b@rcpt.test\r\nSubject: dots\r\n\r\n"

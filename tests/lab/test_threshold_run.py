@@ -11,7 +11,7 @@ from probe.model.run import ThresholdReport
 from probe.plan.threshold import ProbeVerdict
 from probe.send.matrix import Target
 from probe.send.threshold import size_search
-from tests.smtp_peers import Stall, options, raw_server
+from tests.lab.smtp_peers import Stall, options, raw_server
 
 
 def test_interrupted_search_reports_the_round_in_flight() -> None:

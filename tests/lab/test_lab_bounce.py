@@ -21,9 +21,7 @@ from probe.model.verdict import Action
 from probe.plan.profiles import file_loader, parse_profile
 from probe.server.listener import ListenerRecord, RcptRecord
 
-pytestmark = pytest.mark.lab
-
-SAMPLE = Path(__file__).parent / "data" / "mta" / "postfix-dsn.eml"
+SAMPLE = Path(__file__).parents[1] / "data" / "mta" / "postfix-dsn.eml"
 SENDER = "probe@probe.invalid"
 LIMIT = 2_000_000  # the bounce scenario's MX: message_size_limit
 

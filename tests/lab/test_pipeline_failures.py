@@ -18,7 +18,7 @@ from probe.model.smtp import Outcome
 from probe.model.status import Status
 from probe.model.verdict import Action
 from probe.plan.profiles import file_loader, parse_profile
-from tests.smtp_peers import Recorder, Stall, ThreadedServer, aiosmtpd_server, raw_server
+from tests.lab.smtp_peers import Recorder, Stall, ThreadedServer, aiosmtpd_server, raw_server
 
 PROFILE = """
 name = "t"

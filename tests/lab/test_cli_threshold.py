@@ -14,7 +14,7 @@ from typer.testing import CliRunner, Result
 from probe.cli import app
 from probe.lab.runtime import LabInfo, ScenarioInfo
 from probe.plan.threshold import ProbePoint, ProbeVerdict, next_points, record, start
-from tests.smtp_peers import Recorder, Stall, ThreadedServer, aiosmtpd_server, raw_server
+from tests.lab.smtp_peers import Recorder, Stall, ThreadedServer, aiosmtpd_server, raw_server
 
 runner = CliRunner()
 FAST = ["--helo", "probe.invalid", "--timeout", "2", "--deadline", "60"]

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 import probe.cli.commands.trace  # noqa: F401 - registers the command
 from probe.cli.base import app
 
-DATA = Path(__file__).parent / "data" / "received"
+DATA = Path(__file__).parents[1] / "data" / "received"
 runner = CliRunner()
 
 

@@ -13,7 +13,7 @@ import trustme
 from probe.model.smtp import Conversation, Outcome
 from probe.send.converse import OutgoingMessage, converse
 from probe.send.tls import matches_name
-from tests.smtp_peers import Recorder, aiosmtpd_server, options, raw_server, scripted
+from tests.lab.smtp_peers import Recorder, aiosmtpd_server, options, raw_server, scripted
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from probe.plan.profiles import (
     profile_dirs,
 )
 
-BAD = Path(__file__).parent / "data" / "profiles"
+BAD = Path(__file__).parents[1] / "data" / "profiles"
 SHIPPED = ("attachments", "firewall", "full", "quick", "sizes", "standard")
 
 

@@ -17,7 +17,7 @@ import probe.cli.commands  # noqa: F401 - registers the commands
 from probe.cli.base import app
 from probe.model.json import from_data
 from probe.model.smtp import Conversation
-from tests.smtp_peers import Recorder, ThreadedServer, aiosmtpd_server, raw_server, scripted
+from tests.lab.smtp_peers import Recorder, ThreadedServer, aiosmtpd_server, raw_server, scripted
 
 runner = CliRunner()
 FAST = ["--timeout", "2", "--deadline", "10", "--helo", "probe.invalid"]

@@ -28,7 +28,7 @@ from probe.analyze.received.path import (
 )
 from probe.model.json import from_data, to_data
 
-DATA = Path(__file__).parent / "data" / "received"
+DATA = Path(__file__).parents[1] / "data" / "received"
 
 
 def utc(*args: int) -> dt.datetime:
@@ -556,7 +556,7 @@ def test_header_end_is_the_first_empty_line(text: str) -> None:
 def _bench_values() -> list[str]:
     import sys
 
-    sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
+    sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
     try:
         import bench_received
     finally:

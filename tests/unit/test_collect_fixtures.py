@@ -17,7 +17,7 @@ from probe.model.collect import Arrival
 from probe.model.message import PROBE_ID_PATTERN
 from tests.mta.checks import check_postfix_copy, check_postfix_dsn
 
-DATA = Path(__file__).resolve().parent / "data" / "mta"
+DATA = Path(__file__).resolve().parents[1] / "data" / "mta"
 RUN = "20240501T120000-0a0b0c"
 SENT = (DATA / "postfix-sent.eml").read_bytes()
 DELIVERED = (DATA / "postfix-delivered.eml").read_bytes()
