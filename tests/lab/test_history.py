@@ -35,6 +35,7 @@ _counter = itertools.count()
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
+    pytest.importorskip("psycopg", reason="psycopg 3 is not installed (pip install -e '.[test]')")
     reason = postgres.unavailable_reason()
     if reason:
         pytest.skip(reason)
