@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 
+from probe.analyze.run import analyze_run
 from probe.decide.context import Context, Placed, build_context, front, hop_name, link
 from probe.decide.rules.registry import RULES
 from probe.model.run import RunResult
@@ -30,48 +31,43 @@ def severity(action: HopAction, checks: Mapping[str, str]) -> Status:
     return _LEVEL[checks.get(code) or CHECK_DEFAULTS[code]]
 
 
+def judge(result: RunResult) -> RunResult:
+    """Analyse the copies and decide: the pure half of `probe run`, and all of `probe analyze`."""
+    analysed = dataclasses.replace(result, analyses=analyze_run(result))
+    decision = decide(analysed)
+    return dataclasses.replace(analysed, decision=decision, status=decision.status)
+
+
 def decide(run: RunResult) -> Decision:
+    """The verdict per hop and the run's status: the worst action's level, UNKNOWN when nothing
+    was measured, at least WARNING when the run was interrupted."""
     ctx = build_context(run)
-    unreached = _not_measured(ctx)
-    if unreached:
-        return Decision(
-            hops=(),
-            clean=False,
-            tested=_tested(ctx),
-            headline=(unreached,),
-            status=Status.UNKNOWN,
-            notes=_notes(ctx),
-        )
+    tested = _tested(ctx)
+    notes = _notes(ctx)
+    unanswered = _no_mx_answered(ctx)
+    if unanswered:  # no rule has anything to read
+        return Decision((), False, tested, (unanswered,), Status.UNKNOWN, notes)
     checks = dict(run.checks)
     placed: list[Placed] = []
     for rule in RULES:
-        placed.extend(rule(ctx))
-    placed = [
-        dataclasses.replace(
-            p,
-            action=dataclasses.replace(p.action, severity=severity(p.action, checks)),
-        )
-        if p.action is not None
-        else p
-        for p in placed
-    ]
+        placed.extend(_rated(p, checks) for p in rule(ctx))
     hops = _assemble(ctx, placed)
     acting = [h for h in hops if h.actions]
     status = worst(a.severity for h in hops for a in h.actions)
-    tested = _tested(ctx)
-    notes = _notes(ctx)
-    clean = not acting
+    unfinished = _no_variant_finished(ctx)
     if acting:
         headline = tuple(_headline(h) for h in acting)
-    elif not any(s.measured for s in run.variants):  # e.g. interrupted before any finished
-        stop = f" ({run.stop_reason})" if run.interrupted and run.stop_reason else ""
-        headline = (f"Nothing to judge: no variant finished{stop}.",)
-        status, clean = Status.UNKNOWN, False
+    elif unfinished:
+        headline = (unfinished,)
     else:
         headline = (f"No hop interferes: {'; '.join(tested)}.",)
+    if unfinished:
+        status = worst([status, Status.UNKNOWN])
+    elif run.interrupted:
+        status = worst([status, Status.WARNING])
     return Decision(
         hops=hops,
-        clean=clean,
+        clean=not acting and not unfinished,
         tested=tested,
         headline=headline,
         status=status,
@@ -79,7 +75,14 @@ def decide(run: RunResult) -> Decision:
     )
 
 
-def _not_measured(ctx: Context) -> str:
+def _rated(placed: Placed, checks: Mapping[str, str]) -> Placed:
+    if placed.action is None:
+        return placed
+    action = dataclasses.replace(placed.action, severity=severity(placed.action, checks))
+    return dataclasses.replace(placed, action=action)
+
+
+def _no_mx_answered(ctx: Context) -> str:
     """A headline when no conversation got as far as a banner: nothing to decide on. One that
     probe cut short itself (Ctrl-C, deadline) says nothing about whether the MX answers."""
     attempts = [a for s in ctx.sends for a in s.attempts]
@@ -93,6 +96,14 @@ def _not_measured(ctx: Context) -> str:
         f"Nothing measured: no MX answered ({first.outcome} at {first.stage}"
         f"{': ' + first.reason if first.reason else ''})"
     )
+
+
+def _no_variant_finished(ctx: Context) -> str:
+    """A headline when no variant was measured (e.g. interrupted before any finished)."""
+    if any(s.measured for s in ctx.run.variants):
+        return ""
+    stop = f" ({ctx.run.stop_reason})" if ctx.run.interrupted and ctx.run.stop_reason else ""
+    return f"Nothing to judge: no variant finished{stop}."
 
 
 def _assemble(ctx: Context, placed: list[Placed]) -> tuple[HopVerdict, ...]:

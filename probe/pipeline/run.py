@@ -14,17 +14,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from probe.analyze import run as analyze
 from probe.analyze.bounce.dsn import parse_bounce
 from probe.collect.secrets import Secret
-from probe.decide.decision import decide
+from probe.decide.decision import judge
 from probe.errors import DnsError, SafetyError, UsageError
 from probe.model.collect import CollectResult
 from probe.model.mx import MxResult, MxSource
 from probe.model.run import RunResult, ThresholdReport
 from probe.model.send import VariantSend
 from probe.model.smtp import Conversation, Outcome
-from probe.model.status import Status, utcnow, worst
+from probe.model.status import utcnow
 from probe.plan.craft import VariantSpec, craft, resolve_size
 from probe.send.converse import ConverseOptions, converse
 from probe.send.matrix import Built, Job, SendLog, SendSettings, Target, send_matrix
@@ -393,15 +392,3 @@ def finish_run(
         checks=req.checks,
     )
     return judge(result)
-
-
-def judge(result: RunResult) -> RunResult:
-    """Analyse the copies and decide; used by `probe run` and `probe analyze` alike."""
-    result = dataclasses.replace(result, analyses=analyze.analyze_run(result))
-    decision = decide(result)
-    status = decision.status
-    if not any(v.measured for v in result.variants):
-        status = worst([status, Status.UNKNOWN])
-    elif result.interrupted:
-        status = worst([status, Status.WARNING])
-    return dataclasses.replace(result, decision=decision, status=status)

@@ -11,13 +11,13 @@ import json
 import pytest
 
 from probe.cli.commands.run import build_request, perform
+from probe.decide.decision import judge
 from probe.lab.runtime import LabInfo
 from probe.model.json import document, from_data
 from probe.model.run import RUN_SCHEMA, RunResult
 from probe.model.smtp import Outcome
 from probe.model.status import Status
 from probe.model.verdict import Action, HopVerdict
-from probe.pipeline.run import judge
 from probe.plan.profiles import file_loader, parse_profile
 
 BASE = """

@@ -194,7 +194,6 @@ def _closure(module: str) -> set[str]:
     return seen | {n for m in seen for n in GRAPH[m]}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: pipeline.judge moves to decide")
 def test_offline_analysis_imports_no_io() -> None:
     """`probe analyze RUN.json` re-decides a stored run: nothing it loads may talk to a network."""
     loaded = _closure("probe.cli.commands.analyze")

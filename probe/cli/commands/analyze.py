@@ -1,8 +1,8 @@
 """`probe analyze RUN.json`: re-analyse and re-decide a saved run offline.
 
 Loads what `probe run --save` (or `--json`) wrote, rebuilds the `RunResult` with
-`probe.model.from_data` and runs the pure half of the pipeline (`probe.pipeline.run.judge`) again,
-so a run recorded with an older probe gets today's verdicts. Nothing is sent.
+`probe.model.from_data` and runs the pure half of the pipeline (`probe.decide.decision.judge`)
+again, so a run recorded with an older probe gets today's verdicts. Nothing is sent.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Annotated, Any
 import typer
 
 from probe.cli.base import JsonOpt, app, emit_json, emit_text, finish
+from probe.decide.decision import judge
 from probe.errors import UsageError
 from probe.model.json import from_data
 from probe.model.run import RUN_SCHEMA, RunResult
-from probe.pipeline.run import judge
 from probe.report.run import render_run
 
 _DAMAGED = (TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError)
