@@ -16,7 +16,7 @@ from pathlib import Path
 from probe.analyze.bounce.dsn import parse_bounce
 from probe.analyze.diff.compare import compare
 from probe.analyze.received.path import header_fields, trace
-from probe.decide.decision import decide
+from probe.decide.decision import decide, judge
 from probe.model.collect import Arrival, ArrivalStatus, CollectedBounce, CollectResult
 from probe.model.message import DeliveredCopy, Manifest
 from probe.model.run import RunResult, VariantAnalysis
@@ -433,3 +433,28 @@ def test_a_run_interrupted_before_any_variant_finished_judges_nothing() -> None:
         "Nothing to judge: no variant finished (deadline of 1 s passed during send).",
     )
     assert sum("control" in note for note in decision.notes) == 1
+
+
+def test_decide_alone_sets_the_status_of_an_interrupted_run() -> None:
+    """A clean control, then Ctrl-C: nothing interferes, but the run is incomplete (WARNING), and
+    `judge` hands on decide's status instead of deriving its own."""
+    ok = conversation(
+        "mx.example.com",
+        banner="220 mx.example.com ESMTP",
+        caps=("STARTTLS",),
+        final=reply(250, "2.0.0 Ok"),
+        outcome=Outcome.ACCEPTED,
+        stage="quit",
+    )
+    sent = {"control": sent_message("control")}
+    run = dataclasses.replace(
+        run_of([send("control", ok, sent["control"])], {}, sent),
+        collect=None,
+        analyses=(),
+        interrupted=True,
+        stop_reason="interrupted during collect",
+    )
+    decision = decide(run)
+    assert decision.clean and decision.status is Status.WARNING
+    judged = judge(run)
+    assert judged.decision == decision and judged.status is Status.WARNING
