@@ -20,6 +20,11 @@ class Status(enum.IntEnum):
 _SEVERITY = {Status.OK: 0, Status.WARNING: 1, Status.UNKNOWN: 2, Status.CRITICAL: 3}
 
 
+def rank(status: Status) -> int:
+    """How bad a status is, for sorting: OK 0, WARNING 1, UNKNOWN 2, CRITICAL 3."""
+    return _SEVERITY[status]
+
+
 def worst(statuses: Iterable[Status]) -> Status:
     """The status that wins when several are combined."""
     result = Status.OK

@@ -40,7 +40,6 @@ PURE_MODULES = ("probe.collect.urls", "probe.collect.match")
 IO_MODULES = (
     "socket", "asyncio", "ssl", "selectors", "subprocess", "sqlite3", "imaplib", "smtplib",
     "http", "urllib.request", "threading", "signal", "aiosmtplib", "aiosmtpd", "psycopg",
-    "prometheus_client.exposition",
     "dns.resolver", "dns.asyncresolver", "dns.query",
 )
 IO_PACKAGES = ("send", "collect", "server", "lab", "history", "pipeline", "cli")
