@@ -16,6 +16,7 @@ from probe.model.run import RunResult
 from probe.model.smtp import Conversation
 from probe.model.snapshot import PathSnapshot
 from probe.model.status import Status
+from probe.model.verdict import Action
 
 CHECK_SCHEMA = "probe.check/1"
 
@@ -33,6 +34,55 @@ class Expectation(enum.StrEnum):
     SAME_HOPS = "same-hops"  # no new, removed or changed hop
     SAME_MX = "same-mx"  # the MX set is unchanged
     DRIFT = "drift"  # anything else that changed against the previous run or the baseline
+
+
+@dataclasses.dataclass(frozen=True)
+class Limit:
+    """A figure with a warning and a critical bound; `above` says which side is bad."""
+
+    warning: float | None = None
+    critical: float | None = None
+    above: bool = True  # True: a value above the bound is bad (delay); False: below (size, days)
+
+    def level(self, value: float) -> Status:
+        def bad(bound: float | None) -> bool:
+            return bound is not None and (value > bound if self.above else value < bound)
+
+        if bad(self.critical):
+            return Status.CRITICAL
+        return Status.WARNING if bad(self.warning) else Status.OK
+
+
+@dataclasses.dataclass(frozen=True)
+class Expectations:
+    """What a target must show; None switches an expectation off. Levels are WARNING/CRITICAL."""
+
+    reachable: Status = Status.CRITICAL
+    starttls: Status | None = Status.WARNING
+    certificate_days: Limit | None = Limit(warning=21, critical=7, above=False)
+    max_size: Limit | None = None  # bytes the path must accept
+    no_actions: tuple[tuple[Action, Status], ...] = ()  # actions no hop may take, with levels
+    allow_injects: tuple[str, ...] = ()  # header names a hop may add (lower case)
+    delivered_within: Limit | None = None  # seconds
+    not_junk: Status | None = Status.WARNING
+    same_hops: Status | None = Status.WARNING
+    same_mx: Status | None = Status.WARNING
+    drift: Status | None = Status.WARNING
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetSpec:
+    """One target of a check config (or of the command line)."""
+
+    target: str  # a domain, or HOST[:PORT] with `host = true`
+    profile: str = "capabilities"
+    to: str = ""  # the recipient, for profiles that send
+    mailbox: str = ""  # the cooperating mailbox URL (no secret in it)
+    password_env: str = ""  # the environment variable holding the mailbox password
+    password_file: str = ""
+    port: int = 25
+    threshold_every: int = 0  # run the size threshold search every K-th run (0: never)
+    expect: Expectations = Expectations()
 
 
 @dataclasses.dataclass(frozen=True)
