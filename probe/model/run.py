@@ -10,9 +10,9 @@ import dataclasses
 import datetime as dt
 
 from probe.analyze.bounce.dsn import Bounce
-from probe.analyze.diff.compare import DiffResult
 from probe.analyze.received.path import Trace
 from probe.model.collect import CollectResult
+from probe.model.diff import DiffResult
 from probe.model.mx import MxResult
 from probe.model.send import VariantSend
 from probe.model.smtp import Conversation

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from probe.analyze.diff.compare import Change, DiffResult
+from probe.model.diff import Change, DiffResult
 
 
 def render_diff(result: DiffResult, *, show_trace: bool = False) -> str:

@@ -17,8 +17,9 @@ from email.message import EmailMessage
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probe.analyze.diff.compare import ChangeKind, DiffResult, compare
-from probe.analyze.diff.mime import parse_tree
+from probe.analyze.diff.compare import compare
+from probe.analyze.diff.parts import parse_tree
+from probe.model.diff import ChangeKind, DiffResult
 from probe.model.json import from_data, to_data
 from probe.model.message import Manifest, PartManifest
 

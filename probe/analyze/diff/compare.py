@@ -1,10 +1,11 @@
 """Sent vs delivered: what a delivery path changed in a probe message (pure).
 
-`compare(sent, delivered, manifest)` lists every difference as a `Change` with its evidence:
-header fields added (with their exact place among the Received headers, which is what lets the
-next stage attribute them to a hop), removed or modified (Subject tagged, addresses rewritten,
-Message-ID replaced), and per MIME part (see `analyze.diff.mime`) footers and banners, encoding,
-charset, re-wrapping, parts removed, added or replaced, structure and URL rewrites.
+`compare(sent, delivered, manifest)` lists every difference as a `Change` (`probe.model.diff`)
+with its evidence: header fields added (with their exact place among the Received headers, which
+is what lets the next stage attribute them to a hop), removed or modified (Subject tagged,
+addresses rewritten, Message-ID replaced), and per MIME part (see `probe.analyze.diff.mime`)
+footers and banners, encoding, charset, re-wrapping, parts removed, added or replaced, structure
+and URL rewrites.
 
 Headers are split by `analyze.received.path.header_fields` rather than by `email`, because
 `email` stops at the first malformed line. Trace fields that every hop adds (Received, Return-Path,
@@ -14,87 +15,16 @@ the findings. Nothing here raises on bad input: a malformed copy is a `malformed
 
 from __future__ import annotations
 
-import dataclasses
 import email.errors
 import email.header
 import email.utils
-import enum
 import re
 from typing import Final
 
+from probe.analyze.diff.mime import part_changes
 from probe.analyze.received.path import header_fields, header_positions, parse_received
+from probe.model.diff import EXACT, Change, ChangeKind, DiffResult, Placement, excerpt
 from probe.model.message import Manifest
-
-EXCERPT: Final = 200  # bound of a before/after excerpt
-EXACT: Final = 4000  # bound of text quoted exactly (footers, banners, tags)
-
-
-class ChangeKind(enum.StrEnum):
-    TRACE_ADDED = "trace-added"
-    HEADER_ADDED = "header-added"
-    HEADER_REMOVED = "header-removed"
-    HEADER_MODIFIED = "header-modified"
-    SUBJECT_TAGGED = "subject-tagged"
-    ADDRESS_REWRITTEN = "address-rewritten"
-    MESSAGE_ID_REPLACED = "message-id-replaced"
-    BODY_APPENDED = "body-appended"
-    BODY_PREPENDED = "body-prepended"
-    BODY_INSERTED = "body-inserted"  # text inserted in the middle of a part
-    BODY_CHANGED = "body-changed"
-    ENCODING_CHANGED = "encoding-changed"
-    CHARSET_CHANGED = "charset-changed"
-    CONTENT_TYPE_CHANGED = "content-type-changed"
-    LINE_REWRAPPED = "line-rewrapped"
-    LINE_ENDINGS_CHANGED = "line-endings-changed"  # CRLF stored as LF: a mailbox artifact
-    PART_REMOVED = "part-removed"
-    PART_ADDED = "part-added"
-    ATTACHMENT_REPLACED = "attachment-replaced"
-    ATTACHMENT_RENAMED = "attachment-renamed"
-    STRUCTURE_CHANGED = "structure-changed"
-    URL_REWRITTEN = "url-rewritten"
-    MALFORMED = "malformed"  # the delivered copy has MIME defects the sent one did not
-
-
-@dataclasses.dataclass(frozen=True)
-class Placement:
-    """Where a header sits in the delivered header block.
-
-    Headers are prepended, so one found below the Received header of hop k (and above that of
-    hop k-1) was added by hop k or by an invisible hop between them. `received_above_by` and
-    `received_below_by` name those Received headers by their `by` host.
-    """
-
-    index: int  # 0-based index in the delivered header block
-    received_above: int  # Received headers above it
-    received_total: int  # Received headers in the whole block
-    received_above_by: str | None = None  # `by` of the Received header directly above
-    received_below_by: str | None = None  # `by` of the Received header directly below
-
-
-@dataclasses.dataclass(frozen=True)
-class Change:
-    kind: ChangeKind
-    where: str  # header name, or MIME part path ("0" root, "1", "1.2"; "1->2" when it moved)
-    before: str = ""
-    after: str = ""
-    detail: str = ""  # one line
-    inserted: str = ""  # exact text a hop added: footer, banner, subject tag
-    placement: Placement | None = None  # header additions and modifications
-    trace: bool = False  # expected hop bookkeeping, listed but not a finding
-
-
-@dataclasses.dataclass(frozen=True)
-class DiffResult:
-    changes: tuple[Change, ...]
-    size_sent: int
-    size_delivered: int
-    size_delta: int
-
-    @property
-    def findings(self) -> tuple[Change, ...]:
-        """The changes that are not trace bookkeeping."""
-        return tuple(c for c in self.changes if not c.trace)
-
 
 TRACE_HEADERS: Final = frozenset({"received", "return-path", "delivered-to", "x-original-to"})
 # Compared per MIME part by probe.analyze.diff.mime, so not twice as headers.
@@ -107,15 +37,8 @@ ADDRESS_HEADERS: Final = frozenset(
 _SPACE: Final = re.compile(r"\s+")
 
 
-def excerpt(text: str, limit: int = EXCERPT) -> str:
-    """`text` cut to `limit` characters, marking the cut."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def compare(sent: bytes, delivered: bytes, manifest: Manifest | None = None) -> DiffResult:
     """Every difference between the message as sent and the copy as delivered, in order."""
-    from probe.analyze.diff import mime as mimediff  # mimediff builds on the types above
-
     changes = list(header_changes(sent, delivered))
     if b"\r\n" in sent and b"\r\n" not in delivered and b"\n" in delivered:
         changes.append(
@@ -128,7 +51,7 @@ def compare(sent: bytes, delivered: bytes, manifest: Manifest | None = None) -> 
                 trace=True,
             )
         )
-    changes.extend(mimediff.part_changes(sent, delivered, manifest))
+    changes.extend(part_changes(sent, delivered, manifest))
     return DiffResult(tuple(changes), len(sent), len(delivered), len(delivered) - len(sent))
 
 
@@ -243,30 +166,13 @@ def _modified(name: str, before: str, after: str, placement: Placement) -> Chang
         old_addrs = _addresses(before)
         new_addrs = _addresses(after)
         if old_addrs != new_addrs:
-            return Change(
-                ChangeKind.ADDRESS_REWRITTEN,
-                name,
-                excerpt(old),
-                excerpt(new),
-                f"address {', '.join(old_addrs) or '?'} -> {', '.join(new_addrs) or '?'}",
-                placement=placement,
-            )
-        return Change(
-            ChangeKind.HEADER_MODIFIED,
-            name,
-            excerpt(old),
-            excerpt(new),
-            "display name changed, address kept",
-            placement=placement,
-        )
-    return Change(
-        ChangeKind.HEADER_MODIFIED,
-        name,
-        excerpt(old),
-        excerpt(new),
-        f"{name} modified",
-        placement=placement,
-    )
+            kind = ChangeKind.ADDRESS_REWRITTEN
+            detail = f"address {', '.join(old_addrs) or '?'} -> {', '.join(new_addrs) or '?'}"
+        else:
+            kind, detail = ChangeKind.HEADER_MODIFIED, "display name changed, address kept"
+    else:
+        kind, detail = ChangeKind.HEADER_MODIFIED, f"{name} modified"
+    return Change(kind, name, excerpt(old), excerpt(new), detail, placement=placement)
 
 
 def _norm(value: str) -> str:

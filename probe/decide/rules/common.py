@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from probe.analyze.diff.compare import Change, ChangeKind
 from probe.analyze.fingerprint import match as fingerprint
 from probe.analyze.received.path import header_fields
 from probe.decide.context import Context, Placed, front, link
+from probe.model.diff import Change, ChangeKind
 from probe.model.send import VariantSend
 from probe.model.smtp import Conversation, Outcome, Reply
 from probe.model.verdict import Evidence

@@ -4,7 +4,6 @@ attachments stripped by a scanner (pure).
 
 from __future__ import annotations
 
-from probe.analyze.diff.compare import Change, ChangeKind
 from probe.analyze.fingerprint import match as fingerprint
 from probe.decide.context import Context, Placed
 from probe.decide.rules.common import (
@@ -16,6 +15,7 @@ from probe.decide.rules.common import (
     rejection_host,
     reply_line,
 )
+from probe.model.diff import Change, ChangeKind
 from probe.model.smtp import Outcome
 from probe.model.verdict import Action, Confidence, Evidence, HopAction
 from probe.plan.craft import AttachmentKind

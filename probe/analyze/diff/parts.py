@@ -1,0 +1,245 @@
+"""A message as its leaf parts, and the sent and delivered leaves aligned (pure).
+
+Both messages are flattened into their leaf parts (paths like IMAP part numbers, "0" for the
+root), reduced to what the comparison needs: decoded text (charset applied, line endings
+normalised), hashes, sizes, encoding and the longest encoded line. Leaves are aligned by content
+first, so a removed or inserted part does not shift every later comparison, then the remaining
+ones slot by slot. When the sent bytes are not at hand, craft's manifest stands in for them.
+
+Parsing uses `email.policy.compat32`, which accepts anything; a part that still cannot be read
+is a leaf keyed by its path and a defect, never an exception.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import email.message
+import email.parser
+import email.policy
+import hashlib
+from collections.abc import Iterator
+from typing import Final
+
+from probe.model.message import Manifest, PartManifest
+
+_PARSER: Final = email.parser.BytesParser(policy=email.policy.compat32)
+_MAX_DEPTH: Final = 30
+_REWRAPPABLE: Final = ("base64", "quoted-printable")
+# What reading a broken part can raise inside `email`.
+PART_ERRORS: Final = (ValueError, LookupError, TypeError, AttributeError, IndexError, UnicodeError)
+
+
+@dataclasses.dataclass(frozen=True)
+class Part:
+    """One leaf part, reduced to what the comparison needs."""
+
+    path: str
+    content_type: str
+    charset: str | None = None
+    encoding: str = "7bit"
+    filename: str | None = None
+    attachment: bool = False
+    text: str | None = None  # decoded text, LF line endings (text/* parts only)
+    sha256: str = ""  # of the decoded bytes
+    size: int = 0  # decoded bytes
+    line_length: int | None = None  # longest encoded line (base64 / quoted-printable)
+    key: str = ""  # alignment key: equal keys mean equal content
+
+    @property
+    def is_text(self) -> bool:
+        return self.content_type.startswith("text/")
+
+    @property
+    def label(self) -> str:
+        name = f" {self.filename!r}" if self.filename else ""
+        return f"{self.content_type}{name}, {self.size} bytes"
+
+
+@dataclasses.dataclass(frozen=True)
+class Tree:
+    leaves: tuple[Part, ...]
+    skeleton: str  # "multipart/mixed[text/plain, application/pdf]"
+    shape: str  # the containers alone: "multipart/mixed[]"; "*" for a single part
+    defects: tuple[str, ...]
+
+    @property
+    def from_manifest(self) -> bool:
+        """Built from craft's manifest (no bytes parsed, so no skeleton)."""
+        return self.skeleton == ""
+
+
+def trees(sent: bytes, delivered: bytes, manifest: Manifest | None) -> tuple[Tree, Tree]:
+    """The sent and delivered trees; the sent leaves from `manifest` when `sent` is empty."""
+    empty = not sent.strip()
+    old = _with_manifest(parse_tree(sent), manifest, empty=empty)
+    new = parse_tree(delivered)
+    if manifest is not None and empty:
+        new = _keyed_by_manifest(new, manifest)
+    return old, new
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_tree(raw: bytes) -> Tree:
+    """The leaves of a message; never raises."""
+    try:
+        msg = _PARSER.parsebytes(raw)
+    except PART_ERRORS as exc:
+        return Tree((), "", "", (f"unparsable: {type(exc).__name__}",))
+    leaves: list[Part] = []
+    defects: list[str] = []
+    skeleton, shape = _walk(msg, "0", leaves, defects, 0)
+    return Tree(tuple(leaves), skeleton, shape, tuple(defects))
+
+
+def _walk(
+    msg: email.message.Message, path: str, leaves: list[Part], defects: list[str], depth: int
+) -> tuple[str, str]:
+    """(skeleton with leaf types, shape of the containers alone) of one subtree."""
+    defects.extend(type(d).__name__ for d in msg.defects)
+    ctype = msg.get_content_type()
+    payload = msg.get_payload()
+    if msg.is_multipart() and isinstance(payload, list) and depth < _MAX_DEPTH:
+        inner = []
+        for i, child in enumerate(payload, 1):
+            if isinstance(child, email.message.Message):
+                child_path = str(i) if path == "0" else f"{path}.{i}"
+                inner.append(_walk(child, child_path, leaves, defects, depth + 1))
+        skeleton = ", ".join(s for s, _ in inner)
+        shape = ", ".join(s for _, s in inner if s != "*")
+        return f"{ctype}[{skeleton}]", f"{ctype}[{shape}]"
+    try:
+        leaves.append(_leaf(msg, path, ctype))
+    except PART_ERRORS as exc:
+        defects.append(f"UnreadablePart({path}: {type(exc).__name__})")
+        leaves.append(Part(path, ctype, key=f"unreadable:{path}"))
+    return ctype, "*"
+
+
+def _leaf(msg: email.message.Message, path: str, ctype: str) -> Part:
+    data = msg.get_payload(decode=True)
+    if not isinstance(data, bytes):
+        data = str(msg.get_payload()).encode("utf-8", "surrogateescape")
+    charset = msg.get_content_charset()
+    encoding = str(msg.get("Content-Transfer-Encoding", "7bit")).strip().lower() or "7bit"
+    filename = msg.get_filename()
+    disposition = str(msg.get("Content-Disposition", "")).split(";")[0].strip().lower()
+    sha = hashlib.sha256(data).hexdigest()
+    text = _decode(data, charset) if ctype.startswith("text/") else None
+    key = "t:" + hashlib.sha256(text.rstrip().encode()).hexdigest() if text is not None else sha
+    raw = msg.get_payload()
+    line_length = None
+    if encoding in _REWRAPPABLE and isinstance(raw, str):
+        lengths = [len(line.rstrip()) for line in raw.splitlines() if line.strip()]
+        line_length = max(lengths) if lengths else None
+    return Part(
+        path=path,
+        content_type=ctype,
+        charset=charset,
+        encoding=encoding,
+        filename=str(filename) if filename else None,
+        attachment=disposition == "attachment" or bool(filename),
+        text=text,
+        sha256=sha,
+        size=len(data),
+        line_length=line_length,
+        key=key,
+    )
+
+
+def _decode(data: bytes, charset: str | None) -> str:
+    try:
+        text = data.decode(charset or "utf-8", "replace")
+    except (LookupError, ValueError):
+        text = data.decode("utf-8", "replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+def _with_manifest(tree: Tree, manifest: Manifest | None, *, empty: bool) -> Tree:
+    """The sent leaves: parsed from the bytes, or from craft's manifest when there are none."""
+    if manifest is None or not manifest.parts or not empty:
+        return tree
+    leaves = tuple(_from_manifest(p) for p in manifest.parts if not _container(p))
+    return Tree(leaves, "", "", ())
+
+
+def _from_manifest(part: PartManifest) -> Part:
+    return Part(
+        path=part.path,
+        content_type=part.content_type,
+        charset=part.charset,
+        encoding=(part.transfer_encoding or "7bit").lower(),
+        filename=part.filename,
+        attachment=part.disposition == "attachment" or bool(part.filename),
+        sha256=part.decoded_sha256,
+        size=part.decoded_size,
+        key="m:" + part.decoded_sha256,
+    )
+
+
+def _keyed_by_manifest(tree: Tree, manifest: Manifest) -> Tree:
+    """Delivered leaves whose decoded hash is one craft recorded align with that part."""
+    known = {p.decoded_sha256 for p in manifest.parts if p.decoded_sha256}
+    leaves = tuple(
+        dataclasses.replace(leaf, key="m:" + leaf.sha256) if leaf.sha256 in known else leaf
+        for leaf in tree.leaves
+    )
+    return dataclasses.replace(tree, leaves=leaves)
+
+
+def _container(part: PartManifest) -> bool:
+    return part.content_type.startswith("multipart/")
+
+
+# --------------------------------------------------------------------------- alignment
+
+
+def align(
+    old: tuple[Part, ...], new: tuple[Part, ...]
+) -> Iterator[tuple[Part | None, Part | None]]:
+    """Pairs (sent, delivered); None on one side for a removed or added part."""
+    matcher = difflib.SequenceMatcher(
+        None, [p.key for p in old], [p.key for p in new], autojunk=False
+    )
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            yield from zip(old[i1:i2], new[j1:j2], strict=True)
+        elif op == "delete":
+            yield from ((p, None) for p in old[i1:i2])
+        elif op == "insert":
+            yield from ((None, p) for p in new[j1:j2])
+        else:
+            yield from _slot_pairs(old[i1:i2], new[j1:j2])
+
+
+def _slot_pairs(
+    old: tuple[Part, ...], new: tuple[Part, ...]
+) -> Iterator[tuple[Part | None, Part | None]]:
+    """Changed parts: same number -> slot by slot; otherwise by matching type, in order."""
+    if len(old) == len(new):
+        yield from zip(old, new, strict=True)
+        return
+    j = 0
+    for part in old:
+        hit = next(
+            (k for k in range(j, len(new)) if _same_slot(part, new[k])),
+            None,
+        )
+        if hit is None:
+            yield part, None
+            continue
+        yield from ((None, p) for p in new[j:hit])
+        yield part, new[hit]
+        j = hit + 1
+    yield from ((None, p) for p in new[j:])
+
+
+def _same_slot(old: Part, new: Part) -> bool:
+    if old.filename and old.filename == new.filename:
+        return True
+    return old.content_type == new.content_type and old.attachment == new.attachment
