@@ -19,7 +19,7 @@ import tomllib
 from importlib import resources
 from typing import Any
 
-from probe.analyze.fingerprint import match as fingerprint
+from probe.analyze import fingerprint
 from probe.errors import ConfigError, UsageError
 from probe.smtp.replies import enhanced_status
 
@@ -179,7 +179,7 @@ def tables() -> Tables:
 
 def _vendors() -> tuple[_Vendor, ...]:
     where = "probe/data/vendor_replies.toml"
-    known = fingerprint.knowledge().products
+    known = fingerprint.shipped_knowledge().products
     result = []
     for item in _read("vendor_replies.toml").get("reply", []):
         key = f"reply {item.get('id', '?')}"
@@ -269,10 +269,11 @@ def explain(code: int | None, text: str = "", enhanced: str | None = None) -> Ex
     parts, detail, subject = _parts(t, enhanced)
     vendors = _vendor_matches(t, code, text)
     products: tuple[fingerprint.ProductMatch, ...] = ()
-    found_format = fingerprint.id_format(text) if text else None
+    knowledge = fingerprint.shipped_knowledge()
+    found_format = fingerprint.id_format(knowledge, text) if text else None
     if text:
-        reply = fingerprint.Evidence(replies=(("any", code, text),))
-        products = fingerprint.identify(reply)
+        reply = fingerprint.Observations(replies=(("any", code, text),))
+        products = fingerprint.match_products(knowledge, reply)
     known_entries = [v.entry for v in vendors] + [e for e in (detail, subject, basic) if e]
     cause = next((e.cause for e in known_entries if e.cause), "")
     remedies = tuple(
@@ -334,7 +335,8 @@ def _vendor_matches(t: Tables, code: int | None, text: str) -> list[_Vendor]:
 
 
 def _vendor_match(v: _Vendor) -> VendorMatch:
-    names = tuple(fingerprint.product(p).name for p in v.products)
+    products = fingerprint.shipped_knowledge().products
+    names = tuple(products[p].name for p in v.products)
     e = v.entry
     return VendorMatch(v.id, v.products, names, e.meaning, e.cause, e.remedy, e.source)
 

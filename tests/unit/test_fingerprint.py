@@ -10,11 +10,22 @@ import datetime as dt
 
 import pytest
 
-from probe.analyze.fingerprint import match as fp
+from probe.analyze import fingerprint as fp
+from probe.analyze.fingerprint.knowledge import parse_signature
 from probe.errors import ConfigError
 from probe.model.smtp import Conversation, Outcome, RcptResult, Reply
+from probe.model.verdict import Confidence
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+def matches_for(seen: fp.Observations) -> tuple[fp.ProductMatch, ...]:
+    return fp.match_products(fp.shipped_knowledge(), seen)
+
+
+def same_id_format(a: str, b: str) -> str | None:
+    return fp.same_id_format(fp.shipped_knowledge(), a, b)
+
 
 REQUIRED_PRODUCTS = {
     "checkpoint", "cisco-asa", "fortigate", "fortimail", "sophos", "barracuda", "mimecast",
@@ -106,7 +117,7 @@ def candidates(matches: tuple[fp.ProductMatch, ...]) -> set[str]:
 
 
 def test_data_loads_with_every_required_product_and_a_source_everywhere() -> None:
-    known = fp.knowledge()
+    known = fp.shipped_knowledge()
     assert REQUIRED_PRODUCTS <= set(known.products)
     assert all(p.source.strip() for p in known.products.values())
     assert all(s.source.strip() for s in known.signatures)
@@ -116,7 +127,7 @@ def test_data_loads_with_every_required_product_and_a_source_everywhere() -> Non
 
 
 def test_shared_signatures_name_several_products_and_specific_ones_one() -> None:
-    for sig in fp.knowledge().signatures:
+    for sig in fp.shipped_knowledge().signatures:
         assert (sig.specificity is fp.Specificity.SHARED) == (len(sig.products) > 1), sig.id
 
 
@@ -141,7 +152,7 @@ def test_a_broken_entry_is_refused_naming_file_and_entry(
     item: dict[str, object], message: str
 ) -> None:
     with pytest.raises(ConfigError) as info:
-        fp._signature(item, "probe/data/fingerprints_x.toml", fp.knowledge().products)
+        parse_signature(item, "probe/data/fingerprints_x.toml", fp.shipped_knowledge().products)
     assert "probe/data/fingerprints_x.toml: signature x:" in str(info.value)
     assert message in str(info.value)
 
@@ -150,12 +161,10 @@ def test_a_broken_entry_is_refused_naming_file_and_entry(
 
 
 def test_seed_names_checkpoint_only_from_its_specific_evidence() -> None:
-    evidence = fp.combine(
-        fp.evidence_from_conversation(SEED), fp.evidence_from_headers(SEED_HEADERS)
-    )
-    matches = fp.identify(evidence)
+    evidence = fp.combine(fp.observe_conversation(SEED), fp.observe_headers(SEED_HEADERS))
+    matches = matches_for(evidence)
     checkpoint = by_product(matches)["checkpoint"]
-    assert checkpoint.confidence is fp.Confidence.HIGH
+    assert checkpoint.confidence is Confidence.HIGH
     assert checkpoint.role is fp.Role.MIDDLEBOX
     assert {c.signature for c in checkpoint.evidence} == {
         "checkpoint-554-scan-failure",
@@ -173,35 +182,35 @@ def test_seed_names_checkpoint_only_from_its_specific_evidence() -> None:
         "asyncos-354-go-ahead",
         "asyncos-ehlo-tls",
     }
-    assert shared[0].confidence is not fp.Confidence.HIGH
+    assert shared[0].confidence is not Confidence.HIGH
 
 
 def test_seed_554_alone_is_checkpoint_with_medium_confidence() -> None:
-    only_554 = fp.Evidence(replies=(("final", 554, SEED.final_reply.text),))  # type: ignore[union-attr]
-    (match,) = fp.identify(only_554)
-    assert (match.product, match.confidence) == ("checkpoint", fp.Confidence.MEDIUM)
+    only_554 = fp.Observations(replies=(("final", 554, SEED.final_reply.text),))  # type: ignore[union-attr]
+    (match,) = matches_for(only_554)
+    assert (match.product, match.confidence) == ("checkpoint", Confidence.MEDIUM)
 
 
 def test_ironport_transcript_without_554_is_never_attributed_to_checkpoint() -> None:
-    matches = fp.identify(fp.evidence_from_conversation(IRONPORT))
+    matches = matches_for(fp.observe_conversation(IRONPORT))
     assert "checkpoint" not in by_product(matches)
     assert all(m.product != "checkpoint" for m in matches)
-    assert by_product(matches)["cisco-ironport"].confidence is fp.Confidence.LOW  # indicative only
+    assert by_product(matches)["cisco-ironport"].confidence is Confidence.LOW  # indicative only
 
 
 def test_ironport_with_its_av_header_is_named() -> None:
-    headers = fp.evidence_from_headers(
+    headers = fp.observe_headers(
         [("X-IronPort-AV", 'E=Sophos;i="5.82,313,1613462400"; d="scan\'208";a="201421274"')]
     )
-    matches = fp.identify(fp.combine(fp.evidence_from_conversation(IRONPORT), headers))
-    assert by_product(matches)["cisco-ironport"].confidence is fp.Confidence.HIGH
+    matches = matches_for(fp.combine(fp.observe_conversation(IRONPORT), headers))
+    assert by_product(matches)["cisco-ironport"].confidence is Confidence.HIGH
     assert "checkpoint" not in by_product(matches)
 
 
 def test_plain_postfix_transcript_is_postfix_and_no_middlebox() -> None:
-    matches = fp.identify(fp.evidence_from_conversation(POSTFIX))
-    assert by_product(matches)["postfix"].confidence is fp.Confidence.HIGH
-    known = fp.knowledge().products
+    matches = matches_for(fp.observe_conversation(POSTFIX))
+    assert by_product(matches)["postfix"].confidence is Confidence.HIGH
+    known = fp.shipped_knowledge().products
     assert not [p for p in candidates(matches) if known[p].role is fp.Role.MIDDLEBOX]
 
 
@@ -215,8 +224,8 @@ def test_asa_masked_banner_and_starttls() -> None:
         "354 go ahead",
         "250 ok:  Message 1 accepted",
     )
-    asa = by_product(fp.identify(fp.evidence_from_conversation(conv)))["cisco-asa"]
-    assert asa.confidence is fp.Confidence.HIGH
+    asa = by_product(matches_for(fp.observe_conversation(conv)))["cisco-asa"]
+    assert asa.confidence is Confidence.HIGH
     assert {c.observed for c in asa.evidence} == {
         "220 ************************************",
         "XXXXXXXA",
@@ -227,14 +236,16 @@ def test_asa_masked_banner_and_starttls() -> None:
     "banner", ["220 mail.example.com ESMTP", "220 2 0 0", "220 mx.example.com ESMTP Postfix"]
 )
 def test_unmasked_banners_are_not_asa(banner: str) -> None:
-    evidence = fp.Evidence(banner=(banner,), ehlo=("PIPELINING", "XCLIENT NAME ADDR", "STARTTLS"))
-    assert "cisco-asa" not in candidates(fp.identify(evidence))
+    evidence = fp.Observations(
+        banner=(banner,), ehlo=("PIPELINING", "XCLIENT NAME ADDR", "STARTTLS")
+    )
+    assert "cisco-asa" not in candidates(matches_for(evidence))
 
 
 def test_asa_old_pix_banner_keeps_digits() -> None:
     # notes §2, S15: PIX 5.1+ keeps 2, 0 and spaces
     banner = "220 *********0*****************************************************************"
-    assert "cisco-asa" in by_product(fp.identify(fp.Evidence(banner=(banner,))))
+    assert "cisco-asa" in by_product(matches_for(fp.Observations(banner=(banner,))))
 
 
 @pytest.mark.parametrize(
@@ -253,13 +264,13 @@ def test_asa_old_pix_banner_keeps_digits() -> None:
     ],
 )  # fmt: skip
 def test_ehlo_lists(ehlo: tuple[str, ...], product: str) -> None:
-    assert product in by_product(fp.identify(fp.Evidence(ehlo=ehlo)))
+    assert product in by_product(matches_for(fp.Observations(ehlo=ehlo)))
 
 
 def test_postfix_order_does_not_fire_on_a_reordered_list() -> None:
     ehlo = ("SIZE 10240000", "PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES", "DSN", "VRFY",
             "ETRN", "STARTTLS")  # fmt: skip
-    assert "postfix" not in candidates(fp.identify(fp.Evidence(ehlo=ehlo)))
+    assert "postfix" not in candidates(matches_for(fp.Observations(ehlo=ehlo)))
 
 
 @pytest.mark.parametrize(
@@ -288,14 +299,14 @@ def test_postfix_order_does_not_fire_on_a_reordered_list() -> None:
     ],
 )
 def test_reply_texts(stage: str, code: int, text: str, product: set[str]) -> None:
-    matches = fp.identify(fp.Evidence(replies=((stage, code, text),)))
+    matches = matches_for(fp.Observations(replies=((stage, code, text),)))
     assert {p for m in matches for p in (m.product, *m.alternatives)} == product
 
 
 def test_reply_stage_and_code_must_agree() -> None:
     # "go ahead" as a 250 or at MAIL is not AsyncOS's 354
-    evidence = fp.Evidence(replies=(("mail", 250, "go ahead"), ("data", 250, "go ahead")))
-    assert fp.identify(evidence) == ()
+    evidence = fp.Observations(replies=(("mail", 250, "go ahead"), ("data", 250, "go ahead")))
+    assert matches_for(evidence) == ()
 
 
 # --------------------------------------------------------------------------- headers
@@ -331,7 +342,7 @@ def test_reply_stage_and_code_must_agree() -> None:
     ],
 )
 def test_vendor_headers(name: str, value: str, product: str) -> None:
-    matches = by_product(fp.identify(fp.evidence_from_headers([(name, value)])))
+    matches = by_product(matches_for(fp.observe_headers([(name, value)])))
     assert set(matches) == {product}
 
 
@@ -345,12 +356,12 @@ def test_vendor_headers(name: str, value: str, product: str) -> None:
     ],
 )
 def test_unrelated_headers_name_nothing(name: str, value: str) -> None:
-    assert fp.identify(fp.evidence_from_headers([(name, value)])) == ()
+    assert matches_for(fp.observe_headers([(name, value)])) == ()
 
 
 def test_spam_status_alone_is_only_a_shared_candidate() -> None:
-    (match,) = fp.identify(fp.evidence_from_headers([("X-Spam-Status", "No, score=-2.9")]))
-    assert match.alternatives and match.confidence is fp.Confidence.LOW
+    (match,) = matches_for(fp.observe_headers([("X-Spam-Status", "No, score=-2.9")]))
+    assert match.alternatives and match.confidence is Confidence.LOW
 
 
 # --------------------------------------------------------------------------- Received
@@ -398,12 +409,12 @@ def test_spam_status_alone_is_only_a_shared_candidate() -> None:
     ],
 )  # fmt: skip
 def test_received_formats(value: str, product: set[str]) -> None:
-    matches = fp.identify(fp.evidence_from_headers([("Received", value)]))
+    matches = matches_for(fp.observe_headers([("Received", value)]))
     assert candidates(matches) == product
 
 
 def test_evidence_from_headers_unfolds_and_separates_received() -> None:
-    evidence = fp.evidence_from_headers([("Received", "from a\r\n\tby b"), ("Subject", "x\r\n y")])
+    evidence = fp.observe_headers([("Received", "from a\r\n\tby b"), ("Subject", "x\r\n y")])
     assert evidence.received == ("from a by b",)
     assert evidence.headers == (("Subject", "x y"),)
 
@@ -413,10 +424,10 @@ def test_evidence_from_headers_unfolds_and_separates_received() -> None:
 
 def test_same_id_format_seed_rule() -> None:
     reply = "554 Permanent scan failure. Email Session ID: {4C209928-2-3A6A8C0-1FFFF}"
-    assert fp.same_id_format(reply, "X-CheckPoint: {4BA23672-7-3A6A8C0-7B6}") == (
-        "checkpoint-session-id"
-    )
-    assert fp.same_id_format(reply, "{67C811DE-42-F35B2447-E1635CDE}") == "checkpoint-session-id"
+    assert fp.same_id_format(
+        fp.shipped_knowledge(), reply, "X-CheckPoint: {4BA23672-7-3A6A8C0-7B6}"
+    ) == ("checkpoint-session-id")
+    assert same_id_format(reply, "{67C811DE-42-F35B2447-E1635CDE}") == "checkpoint-session-id"
 
 
 @pytest.mark.parametrize(
@@ -429,4 +440,4 @@ def test_same_id_format_seed_rule() -> None:
     ],
 )
 def test_same_id_format_negative(other: str) -> None:
-    assert fp.same_id_format("{4C209928-2-3A6A8C0-1FFFF}", other) is None
+    assert same_id_format("{4C209928-2-3A6A8C0-1FFFF}", other) is None

@@ -1,1 +1,41 @@
-"""Which product wrote a reply, a header or a queue id: knowledge and matching (pure)."""
+"""Which product wrote a reply, a header or a queue id: knowledge and matching (pure).
+
+`types` holds the vocabulary, `knowledge` loads and validates `probe/data/fingerprints_*.toml`,
+`observe` turns a conversation or a header block into `Observations`, `signature` applies one
+signature to them and `match` names the products. This module is the package's interface:
+`match_products(shipped_knowledge(), observe_conversation(conv))`.
+"""
+
+from probe.analyze.fingerprint.knowledge import shipped_knowledge
+from probe.analyze.fingerprint.match import id_format, match_products, same_id_format
+from probe.analyze.fingerprint.observe import combine, observe_conversation, observe_headers
+from probe.analyze.fingerprint.types import (
+    Clue,
+    Kind,
+    Knowledge,
+    Observations,
+    Product,
+    ProductMatch,
+    Role,
+    Signature,
+    Specificity,
+)
+
+__all__ = [
+    "Clue",
+    "Kind",
+    "Knowledge",
+    "Observations",
+    "Product",
+    "ProductMatch",
+    "Role",
+    "Signature",
+    "Specificity",
+    "combine",
+    "id_format",
+    "match_products",
+    "observe_conversation",
+    "observe_headers",
+    "same_id_format",
+    "shipped_knowledge",
+]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from probe.analyze.fingerprint import match as fingerprint
+from probe.analyze import fingerprint
 from probe.analyze.received.path import header_fields
 from probe.decide.context import Context, Placed, front, link
 from probe.model.diff import Change, ChangeKind
@@ -106,18 +106,18 @@ def hop1_conversations(ctx: Context) -> list[Conversation]:
 
 
 def hop1_matches(ctx: Context) -> list[fingerprint.ProductMatch]:
-    parts = [fingerprint.evidence_from_conversation(c) for c in hop1_conversations(ctx)]
-    return list(fingerprint.identify(fingerprint.combine(*parts))) if parts else []
+    parts = [fingerprint.observe_conversation(c) for c in hop1_conversations(ctx)]
+    known = fingerprint.shipped_knowledge()
+    return list(fingerprint.match_products(known, fingerprint.combine(*parts))) if parts else []
 
 
 def trace_products(ctx: Context) -> set[str]:
     """Products the first Received header (written by the MTA behind hop 1) names."""
     if not ctx.first_received:
         return set()
-    ev = fingerprint.Evidence(received=(ctx.first_received,))
-    return {m.product for m in fingerprint.identify(ev)} | {
-        alt for m in fingerprint.identify(ev) for alt in m.alternatives
-    }
+    seen = fingerprint.Observations(received=(ctx.first_received,))
+    matches = fingerprint.match_products(fingerprint.shipped_knowledge(), seen)
+    return {m.product for m in matches} | {alt for m in matches for alt in m.alternatives}
 
 
 def is_middlebox(match: fingerprint.ProductMatch) -> bool:
@@ -208,7 +208,7 @@ def rejection_host(ctx: Context, reply_texts: list[str]) -> tuple[str, str]:
     for key, header, _ in injected_headers(ctx):
         value = header.partition(":")[2].strip()
         for text in reply_texts:
-            fmt = fingerprint.same_id_format(text, value)
+            fmt = fingerprint.same_id_format(fingerprint.shipped_knowledge(), text, value)
             if fmt:
                 return (
                     key,
@@ -280,8 +280,9 @@ def inserted_in_place(ctx: Context, probe_id: str, index: int) -> bool:
 
 
 def added_by_middlebox(change: Change) -> bool:
-    matches = fingerprint.identify(
-        fingerprint.evidence_from_headers(((change.where, change.after),))
+    matches = fingerprint.match_products(
+        fingerprint.shipped_knowledge(),
+        fingerprint.observe_headers(((change.where, change.after),)),
     )
     return any(is_middlebox(m) for m in matches)
 

@@ -4,7 +4,7 @@ attachments stripped by a scanner (pure).
 
 from __future__ import annotations
 
-from probe.analyze.fingerprint import match as fingerprint
+from probe.analyze import fingerprint
 from probe.decide.context import Context, Placed
 from probe.decide.rules.common import (
     REWRITE_WORDS,
@@ -36,7 +36,9 @@ def rule_injected_headers(ctx: Context) -> list[Placed]:
             variant, _, header = entries[0].partition("|")
             evidence.append(Evidence("header", header, variant))
             name, _, value = header.partition(": ")
-            matches = fingerprint.identify(fingerprint.evidence_from_headers(((name, value),)))
+            matches = fingerprint.match_products(
+                fingerprint.shipped_knowledge(), fingerprint.observe_headers(((name, value),))
+            )
             products.extend(label(m) for m in matches)
             if VIRUS.search(name) or any(m.role is fingerprint.Role.SCANNER for m in matches):
                 scanner_headers.append(Evidence("header", header, variant))

@@ -1,6 +1,6 @@
 """The rules of `decide`, in the order they run; each takes the run's context and returns
 placed findings (pure). One function per way a hop shows itself (DESIGN.md, "How a hop is
-pinpointed"); product names come only from `probe.analyze.fingerprint.match`."""
+pinpointed"); product names come only from `probe.analyze.fingerprint`."""
 
 from __future__ import annotations
 

@@ -1,0 +1,112 @@
+"""The vocabulary of fingerprinting: products, signatures, observations, clues and matches.
+
+A `Signature` (from `probe/data/fingerprints_*.toml`, see `knowledge`) names the products that
+write a banner, an EHLO list, a reply text, a header or a Received stamp, and how specific that
+is to them. `Observations` are what was seen of one hop; a `Clue` is one observation that matched
+one signature, and a `ProductMatch` names a product (or a candidate set) with its clues.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+
+from probe.model.verdict import Confidence
+
+
+class Kind(enum.StrEnum):
+    BANNER = "banner"
+    EHLO_KEYWORD = "ehlo-keyword"
+    EHLO_EXACT = "ehlo-exact"
+    EHLO_ORDER = "ehlo-order"
+    REPLY = "reply"
+    HEADER = "header"
+    RECEIVED = "received"
+    ID_FORMAT = "id-format"
+
+
+class Specificity(enum.StrEnum):
+    SPECIFIC = "specific"  # only this product writes it
+    INDICATIVE = "indicative"  # typical of the product, but configurable or imitated
+    SHARED = "shared"  # byte-identical in several products: never attributes alone
+
+
+class Role(enum.StrEnum):
+    MIDDLEBOX = "middlebox"
+    MTA = "mta"
+    SCANNER = "scanner"
+    HOSTED_FILTER = "hosted-filter"
+
+
+@dataclasses.dataclass(frozen=True)
+class Product:
+    id: str
+    name: str
+    role: Role
+    source: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Signature:
+    id: str
+    kind: Kind
+    products: tuple[str, ...]
+    specificity: Specificity
+    source: str
+    file: str
+    pattern: re.Pattern[str] | None = None  # banner, ehlo-keyword, reply, received, id-format
+    name: re.Pattern[str] | None = None  # header: the field name (whole match)
+    value: re.Pattern[str] | None = None  # header: the value (optional)
+    code: int | None = None  # reply
+    stage: str | None = None  # reply
+    exact: tuple[str, ...] = ()  # ehlo-exact
+    order: tuple[str, ...] = ()  # ehlo-order
+    min_match: int = 0  # ehlo-order
+    first: str | None = None  # ehlo-order: the keyword that must come first
+    note: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Knowledge:
+    """Every product and signature, validated (`knowledge.shipped_knowledge`)."""
+
+    products: dict[str, Product]
+    signatures: tuple[Signature, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Observations:
+    """What was seen of one hop, as plain text (built by `probe.analyze.fingerprint.observe`)."""
+
+    banner: tuple[str, ...] = ()  # banner lines as on the wire: "220 mx.example.com ESMTP"
+    ehlo: tuple[str, ...] = ()  # capability lines in order: "SIZE 10485760"
+    replies: tuple[tuple[str, int | None, str], ...] = ()  # (stage, code, text without code)
+    headers: tuple[tuple[str, str], ...] = ()  # (name, unfolded value), Received excluded
+    received: tuple[str, ...] = ()  # unfolded Received values, top (newest) first
+
+
+@dataclasses.dataclass(frozen=True)
+class Clue:
+    """One piece of evidence: what was observed, which signature it matched, and the source."""
+
+    kind: Kind
+    observed: str
+    signature: str
+    source: str
+    specificity: Specificity
+
+
+@dataclasses.dataclass(frozen=True)
+class ProductMatch:
+    """A product (or, for shared evidence, a set of candidates) and the clues for it."""
+
+    product: str  # product id; for shared evidence the first-listed candidate
+    name: str
+    role: Role
+    confidence: Confidence
+    evidence: tuple[Clue, ...]
+    alternatives: tuple[str, ...] = ()  # other candidates the same evidence fits equally
+    summary: str = (
+        ""  # "Check Point" or "Cisco IronPort/ESA (AsyncOS) or Check Point (shared evidence)"
+    )
