@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable, Sequence
 
-from probe.analyze.diff.compare import ChangeKind
+from probe.model.diff import ChangeKind
 from probe.model.mx import MxResult
 from probe.model.run import RunResult
 from probe.model.smtp import Conversation
