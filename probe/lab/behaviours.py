@@ -11,7 +11,8 @@ import time
 
 from probe.lab import mime
 from probe.server import stamps
-from probe.server.listener import Behaviour, ListenerRecord
+from probe.server.engine import Behaviour
+from probe.server.records import ListenerRecord
 
 SIZE_EXCEEDED = "552 5.3.4 Message size exceeds fixed limit"
 POSTGREY = (

@@ -20,7 +20,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Final
 
-from probe.server.listener import ListenerRecord, RcptRecord
+from probe.server.records import ListenerRecord, RcptRecord
 from probe.server.stamps import postfix_queue_id, rfc5322_date
 from probe.smtp.replies import enhanced_status
 

@@ -23,17 +23,9 @@ import aiosmtplib
 from probe.errors import ConfigError
 from probe.lab import asa, behaviours, bounce
 from probe.lab.certs import LabCA
-from probe.server.listener import (
-    POSTFIX_KEYWORDS,
-    Behaviour,
-    Delivery,
-    HopHandler,
-    ListenerRecord,
-    MaildirDelivery,
-    Personality,
-    RcptRecord,
-    SmtpHop,
-)
+from probe.server.engine import Behaviour, Delivery, HopHandler, SmtpHop
+from probe.server.maildir import MaildirDelivery
+from probe.server.records import POSTFIX_KEYWORDS, ListenerRecord, Personality, RcptRecord
 
 FORWARD_TIMEOUT = 60.0
 RETRY_DELAYS = (1.0, 5.0, 15.0)  # a store-and-forward hop's retries after a 4xx

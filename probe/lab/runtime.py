@@ -33,7 +33,8 @@ from probe.lab import hops
 from probe.lab.certs import LabCA
 from probe.lab.dnsserver import DnsResponder, DnsZone
 from probe.lab.scenarios import LAB_ZONE, Scenario, load_scenarios
-from probe.server.listener import MaildirDelivery, SmtpHop
+from probe.server.engine import SmtpHop
+from probe.server.maildir import MaildirDelivery
 
 FIRST_HOST = 10
 PORT_ATTEMPTS = 20

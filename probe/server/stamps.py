@@ -1,8 +1,8 @@
-"""What simulated hops write: Received headers, queue ids and session ids in real MTAs' formats.
+"""What probe's SMTP server writes as the MTA it plays: Received headers, queue ids, session ids.
 
-The formats follow the MTAs' sources (see research/fingerprints.md: Postfix smtpd.c, Exim
-received_header_text, Check Point `{%08X-%X-%X-%X}` ids) so the trace parser and the fingerprints
-are exercised on the same shapes they meet in the wild.
+The formats follow the MTAs' sources (Postfix smtpd.c, Exim received_header_text, Check Point
+`{%08X-%X-%X-%X}` ids), so the trace parser and the fingerprints are exercised on the same
+shapes they meet in the wild.
 """
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ import itertools
 import secrets
 import string
 import time
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from probe.server.listener import ListenerRecord, Personality
+from probe.server.records import ListenerRecord, Personality
 
 # Postfix long queue ids: base-52 without vowels, "z" separates the time part from the inode part.
 _POSTFIX_ALPHABET = "0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxy"

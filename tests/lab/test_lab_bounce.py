@@ -19,7 +19,7 @@ from probe.lab import bounce
 from probe.lab.runtime import LabInfo, ScenarioInfo
 from probe.model.verdict import Action
 from probe.plan.profiles import file_loader, parse_profile
-from probe.server.listener import ListenerRecord, RcptRecord
+from probe.server.records import ListenerRecord, RcptRecord
 
 SAMPLE = Path(__file__).parents[1] / "data" / "mta" / "postfix-dsn.eml"
 SENDER = "probe@probe.invalid"

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from probe.cli import app
 from probe.lab.certs import LabCA
-from probe.server.listener import Listener, load_record
+from probe.server.listener import Listener
+from probe.server.records import load_record
 
 
 def _free_port() -> int:

@@ -56,7 +56,6 @@ KNOWN_UPWARD = {
 }
 KNOWN_CYCLES: list[list[str]] = [
     ["probe.collect.imap", "probe.collect.mailboxes", "probe.collect.maildir"],
-    ["probe.server.listener", "probe.server.stamps"],
 ]
 
 

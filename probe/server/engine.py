@@ -1,0 +1,370 @@
+"""The SMTP engine behind `probe listen` and every SMTP hop of the lab (I/O).
+
+A hop is an aiosmtpd server (`RecordingSMTP`) driven by a `HopHandler`: a `Personality` (banner,
+EHLO list, reply texts, the Received stamp it writes), a chain of `Behaviour`s (checks that may
+reject at MAIL, RCPT or after DATA, and transforms of the message) and a `Delivery` (a Maildir,
+`probe.server.maildir`, or the next hop in the lab). The dialogue of each message is kept as a
+`ListenerRecord` (`probe.server.records`). `SmtpHop` listens and tracks its connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import functools
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
+
+from aiosmtpd.smtp import SMTP
+
+from probe.model.status import utcnow
+from probe.server import stamps
+from probe.server.records import ListenerRecord, Personality, RcptRecord
+
+DSN_MAIL_PARAMS = frozenset({"RET", "ENVID"})
+DSN_RCPT_PARAMS = frozenset({"NOTIFY", "ORCPT"})
+
+
+class Behaviour:
+    """A pluggable piece of hop logic. Checks return a reply to reject, or None to go on."""
+
+    async def on_mail(self, peer: str, address: str, params: dict[str, str]) -> str | None:
+        return None
+
+    async def on_rcpt(self, peer: str, mail_from: str, address: str) -> str | None:
+        return None
+
+    async def on_data(self, record: ListenerRecord, data: bytes) -> str | None:
+        return None
+
+    def transform(self, record: ListenerRecord, data: bytes) -> bytes:
+        return data
+
+
+class Delivery(Protocol):
+    """Where an accepted message goes; returns the final reply for the client. `close` ends
+    work still under way when the server stops."""
+
+    async def deliver(self, record: ListenerRecord, data: bytes) -> str: ...
+
+    async def close(self) -> None: ...
+
+
+# --------------------------------------------------------------------------- per connection
+
+
+@dataclasses.dataclass
+class _Connection:
+    peer: str
+    peer_port: int
+    local: str
+    local_port: int
+    connected_at: dt.datetime
+    helo: str = ""
+    esmtp: bool = False
+    tls_protocol: str | None = None
+    tls_cipher: str | None = None
+    mail_params: tuple[str, ...] = ()
+    rcpts: list[RcptRecord] = dataclasses.field(default_factory=list)
+    data_at: dt.datetime | None = None
+    commands: list[str] = dataclasses.field(default_factory=list)
+
+
+def _split_command(arg: str, keyword: str) -> tuple[str, list[str]] | None:
+    """`FROM:<a@b> SIZE=1 RET=HDRS` -> ("<a@b>", ["SIZE=1", "RET=HDRS"]), or None if malformed."""
+    if arg[: len(keyword)].upper() != keyword:
+        return None
+    rest = arg[len(keyword) :].strip()
+    if rest.startswith("<"):
+        end = rest.find(">")
+        if end < 0:
+            return None
+        return rest[: end + 1], rest[end + 1 :].split()
+    parts = rest.split()
+    return (parts[0], parts[1:]) if parts else None
+
+
+class RecordingSMTP(SMTP):
+    """aiosmtpd's server with a personality, DSN parameters accepted, and the dialogue recorded."""
+
+    line_length_limit = 1 << 20  # like Postfix, accept long lines in DATA
+
+    def __init__(
+        self,
+        handler: HopHandler,
+        *,
+        tls_context: ssl.SSLContext | None = None,
+        connections: set[RecordingSMTP] | None = None,
+    ) -> None:
+        self.personality = handler.personality
+        super().__init__(
+            handler,
+            hostname=handler.personality.hostname,
+            ident=handler.personality.banner,
+            data_size_limit=None,
+            enable_SMTPUTF8=True,
+            tls_context=tls_context,
+            timeout=120,
+        )
+        self.conn: _Connection | None = None
+        self._registry = connections
+        for name, method in list(self._smtp_methods.items()):
+            self._smtp_methods[name] = self._recorded(name, method)
+
+    def _recorded(self, name: str, method: Callable[[str | None], Awaitable[None]]) -> Any:
+        @functools.wraps(method)
+        async def wrapper(arg: str | None) -> None:
+            if self.conn is not None:
+                shown = "***" if name == "AUTH" and arg else (arg or "")
+                self.conn.commands.append(f"{name} {shown}".rstrip())
+                if name == "DATA":
+                    self.conn.data_at = utcnow()
+            await method(arg)
+
+        return wrapper
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if self.conn is None:
+            peer = transport.get_extra_info("peername") or ("", 0)
+            local = transport.get_extra_info("sockname") or ("", 0)
+            self.conn = _Connection(
+                str(peer[0]), int(peer[1]), str(local[0]), int(local[1]), utcnow()
+            )
+            if self._registry is not None:
+                self._registry.add(self)
+        else:  # the same connection after STARTTLS
+            ssl_object = transport.get_extra_info("ssl_object")
+            if ssl_object is not None:
+                self.conn.tls_protocol = ssl_object.version()
+                cipher = ssl_object.cipher()
+                self.conn.tls_cipher = cipher[0] if cipher else None
+            self.conn.helo = ""
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._registry is not None:
+            self._registry.discard(self)
+        super().connection_lost(error)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    async def push(self, status: Any) -> None:
+        if isinstance(status, str):
+            status = self._rewrite(status)
+        await super().push(status)
+
+    def _rewrite(self, status: str) -> str:
+        """aiosmtpd's fixed texts -> the personality's (the 354 text is a fingerprint)."""
+        p = self.personality
+        if status == "354 End data with <CR><LF>.<CR><LF>":
+            return p.data_reply
+        if status == "220 Ready to start TLS":
+            return p.starttls_reply
+        if status.startswith('500 Error: command "'):
+            return p.unknown_reply
+        return status
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        await super().smtp_MAIL(self._take_params(arg, "FROM:", DSN_MAIL_PARAMS, rcpt=False))
+
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        await super().smtp_RCPT(self._take_params(arg, "TO:", DSN_RCPT_PARAMS, rcpt=True))
+
+    async def smtp_ETRN(self, arg: str | None) -> None:
+        await self.push("250 Queuing started" if arg else "500 5.5.4 Syntax: ETRN domain")
+
+    def _take_params(
+        self, arg: str | None, keyword: str, dsn: frozenset[str], *, rcpt: bool
+    ) -> str | None:
+        """Record the parameters and strip the DSN ones aiosmtpd would refuse with 555."""
+        split = _split_command(arg or "", keyword)
+        if split is None or self.conn is None:
+            return arg
+        address, params = split
+        if rcpt:
+            self.conn.rcpts.append(RcptRecord(address.strip("<>"), tuple(params)))
+        else:
+            self.conn.mail_params = tuple(params)
+            self.conn.rcpts.clear()
+        kept = [p for p in params if p.partition("=")[0].upper() not in dsn]
+        return " ".join([keyword + address, *kept])
+
+
+# --------------------------------------------------------------------------- the handler
+
+
+def _param_dict(options: Sequence[str]) -> dict[str, str]:
+    result = {}
+    for option in options:
+        key, _, value = option.partition("=")
+        result[key.upper()] = value
+    return result
+
+
+class HopHandler:
+    """aiosmtpd hooks: the personality's replies, the behaviours' checks, then the delivery."""
+
+    def __init__(
+        self,
+        personality: Personality,
+        delivery: Delivery,
+        behaviours: Sequence[Behaviour] = (),
+    ) -> None:
+        self.personality = personality
+        self.delivery = delivery
+        self.behaviours = tuple(behaviours)
+
+    def ehlo_lines(self, server: RecordingSMTP) -> list[str]:
+        tls_possible = server.tls_context is not None and server._tls_protocol is None
+        keywords = [k for k in self.personality.keywords if k != "STARTTLS" or tls_possible]
+        lines = [self.personality.hostname, *keywords]
+        return [f"250-{line}" for line in lines[:-1]] + [f"250 {lines[-1]}"]
+
+    async def handle_EHLO(
+        self, server: RecordingSMTP, session: Any, envelope: Any, hostname: str, responses: Any
+    ) -> list[str]:
+        session.host_name = hostname
+        if server.conn is not None:
+            server.conn.helo, server.conn.esmtp = hostname, True
+        return self.ehlo_lines(server)
+
+    async def handle_HELO(
+        self, server: RecordingSMTP, session: Any, envelope: Any, hostname: str
+    ) -> str:
+        session.host_name = hostname
+        if server.conn is not None:
+            server.conn.helo, server.conn.esmtp = hostname, False
+        return self.personality.helo_reply.format(hostname=self.personality.hostname)
+
+    async def handle_MAIL(
+        self, server: RecordingSMTP, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        peer = server.conn.peer if server.conn else ""
+        for behaviour in self.behaviours:
+            reply = await behaviour.on_mail(peer, address, _param_dict(options))
+            if reply:
+                return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return self.personality.mail_reply.format(address=address)
+
+    async def handle_RCPT(
+        self, server: RecordingSMTP, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        peer = server.conn.peer if server.conn else ""
+        for behaviour in self.behaviours:
+            reply = await behaviour.on_rcpt(peer, envelope.mail_from or "", address)
+            if reply:
+                if server.conn is not None and server.conn.rcpts:
+                    server.conn.rcpts.pop()
+                return reply
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return self.personality.rcpt_reply.format(address=address)
+
+    async def handle_DATA(self, server: RecordingSMTP, session: Any, envelope: Any) -> str:
+        data: bytes = envelope.original_content or b""
+        record = self.record(server, envelope, len(data))
+        for behaviour in self.behaviours:
+            reply = await behaviour.on_data(record, data)
+            if reply:
+                return reply
+        if self.personality.stamp:
+            data = stamps.received(self.personality, record) + data
+        for behaviour in self.behaviours:
+            data = behaviour.transform(record, data)
+        return await self.delivery.deliver(record, data)
+
+    def record(self, server: RecordingSMTP, envelope: Any, size: int) -> ListenerRecord:
+        conn = server.conn or _Connection("", 0, "", 0, utcnow())
+        accepted = set(envelope.rcpt_tos)
+        rcpts = tuple(r for r in conn.rcpts if r.address in accepted) or tuple(
+            RcptRecord(a) for a in envelope.rcpt_tos
+        )
+        return ListenerRecord(
+            server=self.personality.hostname,
+            queue_id=stamps.queue_id(self.personality.stamp),
+            peer=conn.peer,
+            peer_port=conn.peer_port,
+            local=conn.local,
+            local_port=conn.local_port,
+            helo=conn.helo,
+            esmtp=conn.esmtp,
+            tls=conn.tls_protocol is not None,
+            tls_protocol=conn.tls_protocol,
+            tls_cipher=conn.tls_cipher,
+            mail_from=envelope.mail_from or "",
+            mail_params=conn.mail_params,
+            rcpts=rcpts,
+            size=size,
+            connected_at=conn.connected_at,
+            data_at=conn.data_at,
+            received_at=utcnow(),
+            commands=tuple(conn.commands),
+        )
+
+    async def handle_RSET(self, server: RecordingSMTP, session: Any, envelope: Any) -> str:
+        if server.conn is not None:
+            server.conn.rcpts.clear()
+        return self.personality.ok_reply
+
+    async def handle_NOOP(
+        self, server: RecordingSMTP, session: Any, envelope: Any, arg: str
+    ) -> str:
+        return self.personality.ok_reply
+
+    async def handle_QUIT(self, server: RecordingSMTP, session: Any, envelope: Any) -> str:
+        return self.personality.quit_reply
+
+    async def handle_VRFY(
+        self, server: RecordingSMTP, session: Any, envelope: Any, address: str
+    ) -> str:
+        return self.personality.vrfy_reply.format(address=address)
+
+
+# --------------------------------------------------------------------------- serving
+
+
+class SmtpHop:
+    """One listening SMTP server built from a handler; tracks its connections to close them."""
+
+    def __init__(self, handler: HopHandler, tls_context: ssl.SSLContext | None = None) -> None:
+        self.handler = handler
+        self.tls_context = tls_context
+        self.server: asyncio.Server | None = None
+        self.connections: set[RecordingSMTP] = set()
+        self.host = ""
+        self.port = 0
+
+    def _protocol(self) -> RecordingSMTP:
+        return RecordingSMTP(
+            self.handler, tls_context=self.tls_context, connections=self.connections
+        )
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0, *, sock: Any = None) -> None:
+        loop = asyncio.get_running_loop()
+        if sock is not None:
+            self.server = await loop.create_server(self._protocol, sock=sock)
+        else:
+            self.server = await loop.create_server(self._protocol, host, port)
+        address = self.server.sockets[0].getsockname()
+        self.host, self.port = str(address[0]), int(address[1])
+
+    async def close(self, grace: float = 0.0) -> None:
+        """Stop listening; give open sessions `grace` seconds to finish (QUIT), then cut them."""
+        if self.server is None:
+            return
+        self.server.close()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self.connections and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        for connection in list(self.connections):
+            connection.close()
+        await self.server.wait_closed()
+        await self.handler.delivery.close()
+        self.server = None
