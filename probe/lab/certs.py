@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from probe.server.tls import server_context
+
 
 def _name(common_name: str) -> x509.Name:
     return x509.Name(
@@ -107,11 +109,3 @@ class LabCA:
         cert_file, key_file = self.issue(hostname)
         return server_context(cert_file, key_file)
 
-
-def server_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
-    """A server-side context (no client certificates asked), as an MTA offers STARTTLS."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    context.load_cert_chain(str(cert_file), str(key_file))
-    return context

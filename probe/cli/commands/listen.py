@@ -12,10 +12,10 @@ from tabulate import tabulate
 
 from probe.cli.base import JsonOpt, app, emit_json, emit_text, finish, say
 from probe.errors import UsageError
-from probe.lab.certs import server_context
 from probe.model.status import Status
 from probe.server.listener import Listener
 from probe.server.records import ListenerRecord
+from probe.server.tls import server_context
 
 
 @dataclasses.dataclass(frozen=True)
