@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from probe.errors import MeasurementError
-from probe.lab import hops
+from probe.lab import kinds
 from probe.lab.certs import LabCA
 from probe.lab.dnsserver import DnsResponder, DnsZone
 from probe.lab.scenarios import LAB_ZONE, Scenario, load_scenarios
@@ -154,7 +154,7 @@ class Lab:
         self._own_directory = directory is None
         self.port = port
         self.dns_port = dns_port
-        self.hops: list[hops.Hop] = []
+        self.hops: list[kinds.Hop] = []
         self.dns: DnsResponder | None = None
         self.info: LabInfo | None = None
 
@@ -200,7 +200,7 @@ class Lab:
         mailbox: MaildirDelivery | None = None  # the last hop's: the senders' mailbox too
         for index in range(len(scenario.hops) - 1, -1, -1):
             spec = scenario.hops[index]
-            ctx = hops.HopContext(
+            ctx = kinds.HopContext(
                 scenario.name,
                 scenario.domain,
                 address,
@@ -210,7 +210,7 @@ class Lab:
                 next_name=next_name,
                 mailbox=mailbox,
             )
-            hop = hops.build(spec.kind, ctx, spec.options, last=next_hop is None)
+            hop = kinds.build(spec.kind, ctx, spec.options, last=next_hop is None)
             if isinstance(hop, SmtpHop):
                 next_name = hop.handler.personality.hostname
                 if isinstance(hop.handler.delivery, MaildirDelivery):

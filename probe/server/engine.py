@@ -318,7 +318,7 @@ class HopHandler:
         return self.personality.ok_reply
 
     async def handle_QUIT(self, server: RecordingSMTP, session: Any, envelope: Any) -> str:
-        return self.personality.quit_reply
+        return self.personality.quit_reply.format(hostname=self.personality.hostname)
 
     async def handle_VRFY(
         self, server: RecordingSMTP, session: Any, envelope: Any, address: str
