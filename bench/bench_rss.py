@@ -33,7 +33,7 @@ KINDS = ("binary", "text")  # padding in a base64 attachment, or in the 7bit tex
 
 
 def spec_for(size: int, kind: str) -> Any:
-    from probe.plan.craft import AttachmentKind, AttachmentSpec, VariantSpec
+    from probe.model.variant import AttachmentKind, AttachmentSpec, VariantSpec
 
     attachments = (AttachmentSpec(AttachmentKind.BINARY),) if kind == "binary" else ()
     return VariantSpec(

@@ -12,8 +12,8 @@ from probe.model.collect import Arrival, ArrivalStatus
 from probe.model.message import DeliveredCopy
 from probe.model.run import RunResult, VariantAnalysis
 from probe.model.send import VariantSend
+from probe.model.variant import VariantSpec
 from probe.model.verdict import Evidence, HopAction
-from probe.plan.craft import VariantSpec
 
 
 @dataclasses.dataclass(frozen=True)

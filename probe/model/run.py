@@ -17,9 +17,9 @@ from probe.model.mx import MxResult
 from probe.model.send import VariantSend
 from probe.model.smtp import Conversation
 from probe.model.status import Status
+from probe.model.threshold import SearchState
+from probe.model.variant import VariantSpec
 from probe.model.verdict import Decision
-from probe.plan.craft import VariantSpec
-from probe.plan.threshold import SearchState
 
 RUN_SCHEMA = "probe.run/1"
 

@@ -24,7 +24,8 @@ from probe.model.run import RunResult, ThresholdReport
 from probe.model.send import VariantSend
 from probe.model.smtp import Conversation, Outcome
 from probe.model.status import utcnow
-from probe.plan.craft import VariantSpec, craft, resolve_size
+from probe.model.variant import VariantSpec
+from probe.plan.craft import craft, resolve_size
 from probe.send.converse import ConverseOptions, converse
 from probe.send.matrix import Built, Job, SendLog, SendSettings, Target, send_matrix
 from probe.send.threshold import size_search

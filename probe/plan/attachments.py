@@ -12,7 +12,6 @@ from __future__ import annotations
 import binascii
 import dataclasses
 import datetime as dt
-import enum
 import functools
 import hashlib
 import io
@@ -22,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from email.utils import format_datetime
 
 from probe.model.message import PartManifest
+from probe.model.variant import AttachmentKind, AttachmentSpec, Encoding
 
 # 64 printable characters without "=" and space, so padding text is its own quoted-printable
 # encoding and can never contain a multipart boundary (ours start with "=_").
@@ -30,25 +30,6 @@ _TO_ALPHABET = bytes(ALPHABET[i & 63] for i in range(256))
 LINE = 76  # characters per padding line (and per base64 line)
 _TEXT_BLOCK_LINES = 13_443  # ~1 MB of padding text per block
 RANDOM_BLOCK = 57 * 18_396  # ~1 MB, a multiple of 57 so base64 blocks end on a full line
-
-
-class Encoding(enum.StrEnum):
-    SEVEN_BIT = "7bit"
-    EIGHT_BIT = "8bit"
-    QUOTED_PRINTABLE = "quoted-printable"
-    BASE64 = "base64"
-
-
-class AttachmentKind(enum.StrEnum):
-    TEXT = "text"  # text/plain
-    BINARY = "binary"  # application/octet-stream, random
-    ZIP = "zip"  # stored ZIP of random data
-    ZIP_EXE = "zip-exe"  # ZIP holding setup.exe
-    EXE = "exe"  # setup.exe starting with an MZ header
-    PDF = "pdf"  # minimal valid PDF 1.4
-    RFC822 = "rfc822"  # nested message/rfc822
-    LONGNAME = "longname"  # very long non-ASCII filename (RFC 2231 continuations)
-    EICAR = "eicar"  # the EICAR anti-virus test file: exists to trigger scanners
 
 
 # --------------------------------------------------------------------------- random data
@@ -334,14 +315,6 @@ LONG_FILENAME = (
 
 
 # --------------------------------------------------------------------------- attachment parts
-
-
-@dataclasses.dataclass(frozen=True)
-class AttachmentSpec:
-    kind: AttachmentKind
-    size: int | None = None  # exact decoded bytes; None: a small default, or the padding
-    filename: str | None = None  # None: the kind's usual name
-    encoding: Encoding | None = None  # None: the kind's usual transfer encoding
 
 
 @dataclasses.dataclass(frozen=True)

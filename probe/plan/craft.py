@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
-import enum
 import hashlib
 import io
 import re
@@ -23,11 +22,9 @@ from email.utils import format_datetime
 from probe import __version__
 from probe.errors import ConfigError, UsageError
 from probe.model.message import Manifest, PartManifest
+from probe.model.variant import AttachmentKind, AttachmentSpec, Encoding, VariantSpec
 from probe.plan.attachments import (
     KINDS,
-    AttachmentKind,
-    AttachmentSpec,
-    Encoding,
     Part,
     TextContent,
     attachment_part,
@@ -38,13 +35,7 @@ from probe.plan.attachments import (
 )
 
 __all__ = [
-    "AttachmentKind",
-    "AttachmentSpec",
     "CraftedMessage",
-    "Encoding",
-    "Expect",
-    "SizeBase",
-    "VariantSpec",
     "craft",
     "expand_recipients",
     "minimum_size",
@@ -70,49 +61,6 @@ _RESERVED_HEADERS = frozenset(
         "Received",
     )
 )  # fmt: skip
-
-
-class Expect(enum.StrEnum):
-    """What a healthy path does with the variant (for the decide stage)."""
-
-    DELIVER = "deliver"  # must arrive; a rejection is a finding
-    REJECT_OK = "reject-ok"  # a rejection is acceptable (EICAR, SIZE+1, 101 recipients)
-
-
-class SizeBase(enum.StrEnum):
-    ADVERTISED = "advertised"  # the SIZE hop 1 advertises in EHLO, known only at run time
-
-
-@dataclasses.dataclass(frozen=True)
-class VariantSpec:
-    """One test message of the matrix, as data."""
-
-    id: str
-    description: str
-    size: int | None = None  # exact total bytes, or None for the natural size
-    size_relative: SizeBase | None = None  # size = advertised SIZE + size_offset (run time)
-    size_offset: int = 0
-    attachments: tuple[AttachmentSpec, ...] = ()
-    encoding: Encoding = Encoding.SEVEN_BIT  # of the body text
-    charset: str | None = None  # None: us-ascii for 7bit, utf-8 otherwise
-    line_length: int | None = None  # one body line of exactly this many octets (before CRLF)
-    allow_long_lines: bool = False  # opt-in for line_length > 998
-    smtputf8: bool = False  # UTF-8 sender local part and raw UTF-8 headers
-    recipients: int = 1  # > 1: subaddresses local+1@domain ... of the first recipient
-    received_headers: int = 0  # synthetic Received headers already on the message
-    declare_size: bool = True  # MAIL FROM SIZE= when the server offers SIZE
-    headers: tuple[tuple[str, str], ...] = ()  # extra headers
-    expect: Expect = Expect.DELIVER
-
-    @property
-    def eicar(self) -> bool:
-        return any(a.kind is AttachmentKind.EICAR for a in self.attachments)
-
-    @property
-    def body_charset(self) -> str:
-        if self.charset:
-            return self.charset
-        return "us-ascii" if self.encoding is Encoding.SEVEN_BIT else "utf-8"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,20 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from probe.errors import ConfigError
-from probe.model.verdict import CHECK_DEFAULTS
-from probe.plan.craft import (
-    MAX_RECEIVED,
-    MAX_RECIPIENTS,
-    MAX_SIZE,
+from probe.model.variant import (
     AttachmentKind,
     AttachmentSpec,
     Encoding,
     Expect,
     SizeBase,
     VariantSpec,
-    minimum_size,
-    spec_problems,
 )
+from probe.model.verdict import CHECK_DEFAULTS
+from probe.plan.craft import MAX_RECEIVED, MAX_RECIPIENTS, MAX_SIZE, minimum_size, spec_problems
 
 CONTROL = "control"
 

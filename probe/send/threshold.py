@@ -14,16 +14,10 @@ from collections.abc import Callable
 
 from probe.model.run import ThresholdReport
 from probe.model.smtp import Conversation, Outcome
-from probe.plan.craft import VariantSpec, craft
-from probe.plan.threshold import (
-    ProbePoint,
-    ProbeVerdict,
-    SearchRound,
-    SearchState,
-    next_points,
-    record,
-    start,
-)
+from probe.model.threshold import ProbePoint, ProbeVerdict, SearchRound, SearchState
+from probe.model.variant import VariantSpec
+from probe.plan.craft import craft
+from probe.plan.threshold import next_points, record, start
 from probe.send.converse import ConverseOptions, OutgoingMessage, converse
 from probe.send.matrix import Target
 from probe.smtp.replies import deciding_reply

@@ -13,7 +13,8 @@ from typer.testing import CliRunner, Result
 
 from probe.cli import app
 from probe.lab.runtime import LabInfo, ScenarioInfo
-from probe.plan.threshold import ProbePoint, ProbeVerdict, next_points, record, start
+from probe.model.threshold import ProbePoint, ProbeVerdict
+from probe.plan.threshold import next_points, record, start
 from tests.lab.smtp_peers import Recorder, Stall, ThreadedServer, aiosmtpd_server, raw_server
 
 runner = CliRunner()

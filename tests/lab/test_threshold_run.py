@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from probe.model.run import ThresholdReport
-from probe.plan.threshold import ProbeVerdict
+from probe.model.threshold import ProbeVerdict
 from probe.send.matrix import Target
 from probe.send.threshold import size_search
 from tests.lab.smtp_peers import Stall, options, raw_server

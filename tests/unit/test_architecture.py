@@ -48,8 +48,6 @@ IO_PACKAGES = ("send", "collect", "server", "lab", "history", "pipeline", "cli")
 KNOWN_UPWARD = {
     ("probe.model.run", "probe.analyze.bounce.dsn"),
     ("probe.model.run", "probe.analyze.received.path"),
-    ("probe.model.run", "probe.plan.craft"),
-    ("probe.model.run", "probe.plan.threshold"),
     ("probe.pipeline.demo", "probe.cli.commands.run"),
     ("probe.send.converse", "probe.report.transcript"),
     ("probe.send.resolve", "probe.analyze.mx"),

@@ -18,14 +18,10 @@ from hypothesis import strategies as st
 
 from probe.errors import ConfigError, UsageError
 from probe.model.message import PROBE_ID_PATTERN
+from probe.model.variant import AttachmentKind, AttachmentSpec, Encoding, SizeBase, VariantSpec
 from probe.plan.attachments import LONG_FILENAME, eicar
 from probe.plan.craft import (
-    AttachmentKind,
-    AttachmentSpec,
     CraftedMessage,
-    Encoding,
-    SizeBase,
-    VariantSpec,
     craft,
     expand_recipients,
     minimum_size,

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from probe.errors import ConfigError
-from probe.plan.craft import AttachmentKind, Expect, SizeBase, craft, resolve_size
+from probe.model.variant import AttachmentKind, Expect, SizeBase
+from probe.plan.craft import craft, resolve_size
 from probe.plan.profiles import (
     CheckLevel,
     available_profiles,

@@ -10,15 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from probe.plan.threshold import (
-    MAX_STALLS,
-    ProbePoint,
-    ProbeVerdict,
-    SearchState,
-    next_points,
-    record,
-    start,
-)
+from probe.model.threshold import ProbePoint, ProbeVerdict, SearchState
+from probe.plan.threshold import MAX_STALLS, next_points, record, start
 
 KB = 1024
 MB = 1024 * 1024

@@ -40,10 +40,10 @@ from probe.errors import MeasurementError, UsageError
 from probe.model.run import ThresholdReport
 from probe.model.smtp import Outcome
 from probe.model.status import Status
+from probe.model.threshold import ProbePoint, ProbeVerdict
 from probe.pipeline.run import RunRequest, check_target, new_state, probe_hop1, resolve_targets
 from probe.plan.craft import MAX_SIZE
 from probe.plan.profiles import load_profile
-from probe.plan.threshold import ProbePoint, ProbeVerdict
 from probe.report.run import human_size
 from probe.send.matrix import Target
 from probe.send.threshold import check_size, size_search

@@ -13,8 +13,8 @@ from probe.decide.context import Context, Placed, front, link
 from probe.model.diff import Change, ChangeKind
 from probe.model.send import VariantSend
 from probe.model.smtp import Conversation, Outcome, Reply
+from probe.model.variant import Expect
 from probe.model.verdict import Evidence
-from probe.plan.craft import Expect
 
 Rule = Callable[[Context], list[Placed]]
 

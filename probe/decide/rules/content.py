@@ -17,8 +17,8 @@ from probe.decide.rules.common import (
 )
 from probe.model.diff import Change, ChangeKind
 from probe.model.smtp import Outcome
+from probe.model.variant import AttachmentKind
 from probe.model.verdict import Action, Confidence, Evidence, HopAction
-from probe.plan.craft import AttachmentKind
 
 
 def rule_injected_headers(ctx: Context) -> list[Placed]:
