@@ -553,23 +553,17 @@ def test_header_end_is_the_first_empty_line(text: str) -> None:
 # answer exactly what the general path `parse_general` does.
 
 
-def _bench_values() -> list[str]:
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
-    try:
-        import bench_received
-    finally:
-        sys.path.pop(0)
+def _sample_values() -> list[str]:
     from probe.analyze.received.path import header_fields
+    from tests.unit.received_samples import generate
 
-    messages = bench_received.generate(200, seed=7)
+    messages = generate(200, seed=7)
     return [v for m in messages for n, v in header_fields(m) if n.lower() == "received"]
 
 
 def test_fast_path_equals_the_general_path_on_every_sample() -> None:
 
-    values = [value for _, value, _ in CASES] + _bench_values()
+    values = [value for _, value, _ in CASES] + _sample_values()
     taken = _fast_answers_as_general(values)
     assert len(taken) > len(values) // 2  # the common shapes do take it
 
