@@ -1,4 +1,4 @@
-"""One Received header -> one `Hop`, for any stamp (pure): the general parser.
+"""One Received header -> one `Hop`, for any stamp (pure).
 
 Clauses are found on the top-level tokens of `received_tokens.tokenize`: `from`, `by`, `via`,
 `with`, `id`, `for` (and `tls`, RFC 8314; `envelope-from`, Haraka/ecelerity) are keywords only as
@@ -6,11 +6,9 @@ whole words outside comments, in any order; the first `from` wins. The date is w
 last top-level `;` (or, with no `;`, a date-like run at the end). The TCP-info comment of `from`
 gives the reverse name and the address, in the shapes Postfix, Sendmail, Exim, qmail and Exchange
 write. TLS details come from wherever the MTA put them (research/received.md, section 2.5).
-Anything not understood is kept in `unparsed` and flagged, never dropped.
-
-This parser is the reference: `received_fast` answers the common shapes faster and must answer
-exactly as this does (the tests compare). What kind of hop a stamp records is decided here for
-both, in `static_kind` (what the MTA's configuration says) and `settle_kind` (the sender).
+Anything not understood is kept in `unparsed` and flagged, never dropped. What kind of hop a
+stamp records is decided in `static_kind` (what the MTA's configuration says) and `settle_kind`
+(the sender).
 """
 
 from __future__ import annotations
@@ -36,7 +34,7 @@ from probe.analyze.received.fields import (
     tls_from_comment,
 )
 from probe.analyze.received.lexer import COMMENT, WORD, Clause, Token, parse_date, segment
-from probe.analyze.received.types import Hop, HopKind, ParseStatus, new_hop
+from probe.analyze.received.types import Hop, HopKind, ParseStatus
 
 _OVER_TLS: Final = ["over", "tls", "secured", "channel"]
 
@@ -162,7 +160,7 @@ def _build(
         status = ParseStatus.OK
     if unparsed:
         warnings.append("text not understood: " + " ".join(unparsed))
-    return new_hop(
+    return Hop(
         raw=value,
         kind=kind,
         status=status,
@@ -244,10 +242,6 @@ def static_kind(
     return None
 
 
-_LOCAL: Final = HopKind.LOCAL  # an enum member costs a metaclass lookup per access
-_FILTER: Final = HopKind.FILTER
-
-
 def settle_kind(
     kind: HopKind | None,
     has_from: bool,
@@ -257,19 +251,19 @@ def settle_kind(
     from_comments: list[str] | tuple[str, ...],
 ) -> HopKind:
     """The kind, given `static_kind` and what the stamp says of its sender."""
-    if kind is not None and kind is not _LOCAL:
+    if kind is not None and kind is not HopKind.LOCAL:
         return kind
     if from_ip is not None and is_loopback(from_ip):
-        return _FILTER
-    if kind is _LOCAL:
+        return HopKind.FILTER
+    if kind is HopKind.LOCAL:
         if not has_from and by_host is not None and ip_of(by_host) is not None:
             return HopKind.INTERNAL  # Google: `by 2002:a05:... with SMTP id ...`
-        return _LOCAL
+        return HopKind.LOCAL
     if from_ip is None and (
         (from_helo or "").lower() == "localhost"
         or any("[local]" in comment.lower() for comment in from_comments)
     ):
-        return _LOCAL
+        return HopKind.LOCAL
     return HopKind.NETWORK
 
 

@@ -19,7 +19,6 @@ import re
 from email.message import Message
 from typing import Final
 
-from probe.analyze.received.fast import parse_fast
 from probe.analyze.received.fields import TlsInfo
 from probe.analyze.received.parser import parse_general
 from probe.analyze.received.types import Hop, HopKind, ParseStatus
@@ -52,10 +51,7 @@ class HeaderPosition:
 
 @dataclasses.dataclass(frozen=True)
 class Link:
-    """From hop `index - 1` to hop `index` (1-based, origin first).
-
-    No slots: `_link` fills the instance dict directly, as fast as a plain object.
-    """
+    """From hop `index - 1` to hop `index` (1-based, origin first)."""
 
     index: int
     delay: float | None  # seconds, signed; None when either stamp has no date
@@ -65,7 +61,7 @@ class Link:
 
 @dataclasses.dataclass(frozen=True)
 class Trace:
-    """No slots, as `Link`."""
+    """The delivery path of one message."""
 
     hops: tuple[Hop, ...]  # origin first
     links: tuple[Link, ...]
@@ -89,19 +85,12 @@ _FIRST_FIELD_RE: Final = re.compile(_BYTES_FIELD + rb")")
 _LINE_FIELD_RE: Final = re.compile(rb"\n" + _BYTES_FIELD + rb"|(\r?\n)(?s:.*))")
 _UNFOLD_RE: Final = re.compile(r"\r?\n(?=[ \t])")
 _GAP_SECONDS: Final = 3600.0
-# Enum members as module constants: `HopKind.NETWORK` is a descriptor call on every access.
-_RAW: Final = ParseStatus.RAW
-_NETWORK: Final = HopKind.NETWORK
-_FILTER: Final = HopKind.FILTER
 
 
 def parse_received(value: str) -> Hop:
-    """Parse one Received header value (folded or not). Never raises; `raw` is always kept.
-
-    The fast path takes the common shapes; the general parser, its reference, the rest.
-    """
+    """Parse one Received header value (folded or not). Never raises; `raw` is always kept."""
     try:
-        return parse_fast(value) or parse_general(value)
+        return parse_general(value)
     except Exception as exc:  # noqa: BLE001 - a parser bug must not lose the header
         return Hop(raw=value, warnings=(f"internal parse error: {type(exc).__name__}",))
 
@@ -197,27 +186,27 @@ def build_trace(hops: tuple[Hop, ...], *, header_count: int = 0) -> Trace:
     before: Hop | None = None
     for n, hop in enumerate(hops, 1):
         date = hop.date
-        if hop.status is _RAW:
-            hop_anomalies.append(_anomaly("unparsable-hop", f"hop {n}", hop.raw))
+        if hop.status is ParseStatus.RAW:
+            hop_anomalies.append(Anomaly("unparsable-hop", f"hop {n}", hop.raw))
         elif date is None:
             if hop.date_raw:
-                hop_anomalies.append(_anomaly("unparsable-date", f"hop {n}", hop.date_raw))
+                hop_anomalies.append(Anomaly("unparsable-date", f"hop {n}", hop.date_raw))
             else:
-                hop_notes.append(_anomaly("no-date", f"hop {n}", "the stamp carries no date"))
+                hop_notes.append(Anomaly("no-date", f"hop {n}", "the stamp carries no date"))
         kind = hop.kind
         change = None
-        if kind is _NETWORK:
+        if kind is HopKind.NETWORK:
             network += 1
             encrypted = hop.encrypted
             if encrypted is not None:
                 if last_tls is not None and encrypted != last_tls:
                     change = "starts" if encrypted else "stops"
                     tls_notes.append(
-                        _anomaly(f"tls-{change}", f"hop {n}", f"with {hop.with_protocol}")
+                        Anomaly(f"tls-{change}", f"hop {n}", f"with {hop.with_protocol}")
                     )
                 last_tls = encrypted
-        elif kind is _FILTER:
-            hop_notes.append(_anomaly("filter-loop", f"hop {n}", f"re-injection by {hop.by_host}"))
+        elif kind is HopKind.FILTER:
+            hop_notes.append(Anomaly("filter-loop", f"hop {n}", f"re-injection by {hop.by_host}"))
         if date is not None:
             if first_date is None:
                 first_date = date
@@ -231,68 +220,45 @@ def build_trace(hops: tuple[Hop, ...], *, header_count: int = 0) -> Trace:
                 delay = (date - before_date).total_seconds()
                 if delay < 0:
                     link_anomalies.append(
-                        _anomaly("clock-skew", f"hop {n - 1} -> {n}", f"delay {delay:g} s")
+                        Anomaly("clock-skew", f"hop {n - 1} -> {n}", f"delay {delay:g} s")
                     )
                 elif delay > _GAP_SECONDS:
                     link_notes.append(
-                        _anomaly("long-delay", f"hop {n - 1} -> {n}", f"delay {delay:g} s")
+                        Anomaly("long-delay", f"hop {n - 1} -> {n}", f"delay {delay:g} s")
                     )
             match = _by_from_match(before, hop)
             if match is False:
-                finding = _anomaly(
+                finding = Anomaly(
                     "by-from-mismatch",
                     f"hop {n - 1} -> {n}",
                     f"by {before.by_host} but from {_from_text(hop)}",
                 )
-                if before.kind is _NETWORK and kind in _MISMATCH_WARNS:
+                if before.kind is HopKind.NETWORK and kind in _MISMATCH_WARNS:
                     link_anomalies.append(finding)
                 else:
                     link_notes.append(finding)
             if before.raw == hop.raw:
                 link_notes.append(
-                    _anomaly("duplicate-stamp", f"hop {n - 1} -> {n}", "identical Received headers")
+                    Anomaly("duplicate-stamp", f"hop {n - 1} -> {n}", "identical Received headers")
                 )
-            links.append(_link(n, delay, match, change))
+            links.append(Link(n, delay, match, change))
         before = hop
 
     total = None
     if dated >= 2 and first_date is not None and last_date is not None:
         total = (last_date - first_date).total_seconds()
-    result = _new(Trace)  # as `_link`
-    fields = result.__dict__
-    fields["hops"] = hops
-    fields["links"] = tuple(links)
-    fields["total_delay"] = total
-    fields["network_hops"] = network
-    fields["anomalies"] = tuple(hop_anomalies + link_anomalies)
-    fields["notes"] = tuple(hop_notes + link_notes + tls_notes)
-    fields["header_count"] = header_count
-    return result
+    return Trace(
+        hops=hops,
+        links=tuple(links),
+        total_delay=total,
+        network_hops=network,
+        anomalies=tuple(hop_anomalies + link_anomalies),
+        notes=tuple(hop_notes + link_notes + tls_notes),
+        header_count=header_count,
+    )
 
 
 _MISMATCH_WARNS: Final = (HopKind.NETWORK, HopKind.INTERNAL)
-_new: Final = object.__new__
-
-
-def _anomaly(code: str, subject: str, detail: str) -> Anomaly:
-    """An Anomaly without the frozen __init__ (one object.__setattr__ per field)."""
-    anomaly = _new(Anomaly)
-    fields = anomaly.__dict__
-    fields["code"] = code
-    fields["subject"] = subject
-    fields["detail"] = detail
-    return anomaly
-
-
-def _link(index: int, delay: float | None, match: bool | None, change: str | None) -> Link:
-    """A Link without the frozen __init__, as `_anomaly`."""
-    link = _new(Link)
-    fields = link.__dict__
-    fields["index"] = index
-    fields["delay"] = delay
-    fields["by_from_match"] = match
-    fields["tls_change"] = change
-    return link
 
 
 def _norm_text(name: str) -> str:

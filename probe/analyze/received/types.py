@@ -1,16 +1,10 @@
-"""What one Received stamp says, as data (pure): the `Hop` both parsers build, and its kinds.
-
-Kept apart from the parsers so that the general parser (`received_hop`), the fast path
-(`received_fast`) and the chain analysis (`received`) share one definition without importing
-each other.
-"""
+"""What one Received stamp says, as data (pure): the `Hop` the parser builds, and its kinds."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import enum
-from typing import Any
 
 from probe.analyze.received.fields import TlsInfo
 
@@ -60,10 +54,3 @@ class Hop:
     warnings: tuple[str, ...] = ()
     unparsed: tuple[str, ...] = ()  # fragments kept as written
 
-
-def new_hop(**fields: Any) -> Hop:
-    """A Hop without the frozen __init__ (one object.__setattr__ per field costs a third of the
-    parse time)."""
-    hop = object.__new__(Hop)
-    hop.__dict__.update(fields)
-    return hop
