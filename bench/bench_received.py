@@ -26,7 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from probe.analyze.received.path import Hop, header_fields, parse_received, trace
+from probe.analyze.received.path import header_fields, parse_received, trace
+from probe.model.trace import Hop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: tests/
 from tests.unit.received_samples import generate  # noqa: E402 - needs the root on the path

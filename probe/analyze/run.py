@@ -6,13 +6,15 @@ again from the variant spec, the probe id and the run's Date when a copy needs c
 
 from __future__ import annotations
 
-from probe.analyze.bounce.dsn import Bounce, parse_bounce
+from probe.analyze.bounce.dsn import parse_bounce
 from probe.analyze.diff.compare import compare
-from probe.analyze.received.path import Trace, trace
+from probe.analyze.received.path import trace
 from probe.errors import ProbeError
+from probe.model.bounce import Bounce
 from probe.model.diff import DiffResult
 from probe.model.message import DeliveredCopy
 from probe.model.run import RunResult, VariantAnalysis
+from probe.model.trace import Trace
 from probe.plan.craft import craft, resolve_size
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from probe.analyze.bounce.dsn import Bounce
-from probe.analyze.received.path import Trace
+from probe.model.bounce import Bounce
 from probe.model.collect import CollectResult
 from probe.model.diff import DiffResult
 from probe.model.mx import MxResult
@@ -18,6 +17,7 @@ from probe.model.send import VariantSend
 from probe.model.smtp import Conversation
 from probe.model.status import Status
 from probe.model.threshold import SearchState
+from probe.model.trace import Trace
 from probe.model.variant import VariantSpec
 from probe.model.verdict import Decision
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from tabulate import tabulate
 
-from probe.analyze.received.path import Hop, Trace
+from probe.model.trace import Hop, Trace
 
 
 def render_trace(trace: Trace) -> str:

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from probe.analyze.bounce.dsn import BounceKind, StatusClass, parse_bounce
+from probe.analyze.bounce.dsn import parse_bounce
 from probe.cli.commands.run import build_request, perform
 from probe.lab import bounce
 from probe.lab.runtime import LabInfo, ScenarioInfo
+from probe.model.bounce import BounceKind, StatusClass
 from probe.model.verdict import Action
 from probe.plan.profiles import file_loader, parse_profile
 from probe.server.records import ListenerRecord, RcptRecord

@@ -24,7 +24,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probe.analyze.bounce.dsn import Bounce, BounceKind, StatusClass, parse_bounce
+from probe.analyze.bounce.dsn import parse_bounce
+from probe.model.bounce import Bounce, BounceKind, StatusClass
 from probe.model.json import from_data, to_data
 
 DATA = Path(__file__).parents[1] / "data" / "dsn"

@@ -17,16 +17,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from probe.analyze.received.path import (
-    Hop,
-    HopKind,
-    ParseStatus,
-    Trace,
-    header_positions,
-    parse_received,
-    trace,
-)
+from probe.analyze.received.path import header_positions, parse_received, trace
 from probe.model.json import from_data, to_data
+from probe.model.trace import Hop, HopKind, ParseStatus, Trace
 
 DATA = Path(__file__).parents[1] / "data" / "received"
 
@@ -803,7 +796,7 @@ _MATCH_NAMES = [
 def test_by_from_match_follows_its_definition(
     by: tuple[str | None, str | None], frm: tuple[str | None, ...], kind: HopKind
 ) -> None:
-    from probe.analyze.received.path import Hop, _by_from_match
+    from probe.analyze.received.path import _by_from_match
 
     before = Hop(raw="b", kind=HopKind.NETWORK, by_host=by[0], by_ip=by[1])
     after = Hop(raw="a", kind=kind, from_helo=frm[0], from_rdns=frm[1], from_ip=frm[2])

@@ -11,7 +11,6 @@ Returns None for messages that are not bounces (feedback reports, vacation repli
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import email.errors
 import email.header
@@ -19,61 +18,12 @@ import email.message
 import email.parser
 import email.policy
 import email.utils
-import enum
 import re
 from collections.abc import Iterator
 from typing import Final
 
+from probe.model.bounce import Bounce, BounceKind, BounceRecipient, StatusClass
 from probe.model.message import PROBE_ID_PATTERN
-
-
-class BounceKind(enum.StrEnum):
-    RFC3464 = "rfc3464"
-    EXCHANGE_NDR = "exchange-ndr"
-    QMAIL = "qmail"
-    SENDMAIL_LEGACY = "sendmail-legacy"
-    EXIM_LEGACY = "exim-legacy"  # Exim's plain-text bounce (no delivery-status part)
-    HEURISTIC = "heuristic"
-
-
-class StatusClass(enum.StrEnum):
-    PERMANENT = "permanent"  # failed, 5.x.x
-    TEMPORARY = "temporary"  # failed after 4.x.x (given up), or a 4xx without an action
-    DELAYED = "delayed"  # Action: delayed: still trying
-    SUCCESS = "success"  # delivered / relayed / expanded (a positive DSN)
-    UNKNOWN = "unknown"
-
-
-@dataclasses.dataclass(frozen=True)
-class BounceRecipient:
-    final_recipient: str  # the address, without the "rfc822;" type
-    original_recipient: str | None = None
-    action: str | None = None  # failed, delayed, delivered, relayed, expanded
-    status: str | None = None  # enhanced status code "5.1.1"
-    remote_mta: str | None = None  # without the "dns;" type
-    diagnostic_code: str | None = None  # as written, e.g. "smtp; 550 5.1.1 <x@y>: ..."
-    smtp_code: int | None = None  # the reply code inside the diagnostic
-    last_attempt_date: dt.datetime | None = None  # UTC
-    status_class: StatusClass = StatusClass.UNKNOWN
-
-
-@dataclasses.dataclass(frozen=True)
-class Bounce:
-    kind: BounceKind
-    recipients: tuple[BounceRecipient, ...]
-    probe_ids: tuple[str, ...]
-    status_class: StatusClass
-    diagnostic: str  # one line summary
-    reporting_mta: str | None = None
-    arrival_date: dt.datetime | None = None  # UTC
-    original_envelope_id: str | None = None
-    subject: str = ""
-    from_addr: str = ""
-    message_id: str = ""
-    original_message_id: str | None = None  # of the returned message or headers
-    returned: str = "none"  # "message", "headers" or "none"
-    extra_fields: tuple[tuple[str, str], ...] = ()  # other per-message fields (X-Postfix-...)
-
 
 _PARSER: Final = email.parser.BytesParser(policy=email.policy.compat32)
 _HEADERS: Final = email.parser.HeaderParser(policy=email.policy.compat32)

@@ -8,7 +8,6 @@ clause, IronPort's `ESMTP/TLS/cipher` and MessageLabs' `cipher encrypted SMTP`.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import functools
 import ipaddress
@@ -16,17 +15,7 @@ import re
 from typing import Final
 
 from probe.analyze.received.lexer import Clause, date_start, parse_date
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class TlsInfo:
-    """TLS details as the stamp states them (any field may be missing)."""
-
-    version: str | None = None
-    cipher: str | None = None
-    bits: int | None = None
-    source: str = ""  # "protocol" (ESMTPS...), "comment", "clause" (RFC 8314 `tls`), "with"
-
+from probe.model.trace import TlsInfo
 
 TLS_PROTOCOLS: Final = frozenset(
     "ESMTPS ESMTPSA LMTPS LMTPSA UTF8SMTPS UTF8SMTPSA UTF8LMTPS UTF8LMTPSA SMTPS HTTPS".split()

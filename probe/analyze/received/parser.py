@@ -23,7 +23,6 @@ from probe.analyze.received.fields import (
     LMTP_PROTOCOLS,
     PLAIN_PROTOCOLS,
     TLS_PROTOCOLS,
-    TlsInfo,
     date_without_semicolon,
     first_ip,
     from_clause,
@@ -34,7 +33,7 @@ from probe.analyze.received.fields import (
     tls_from_comment,
 )
 from probe.analyze.received.lexer import COMMENT, WORD, Clause, Token, parse_date, segment
-from probe.analyze.received.types import Hop, HopKind, ParseStatus
+from probe.model.trace import Hop, HopKind, ParseStatus, TlsInfo
 
 _OVER_TLS: Final = ["over", "tls", "secured", "channel"]
 

@@ -14,63 +14,13 @@ malformed line between two Received headers and drops the rest (research/receive
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from email.message import Message
 from typing import Final
 
-from probe.analyze.received.fields import TlsInfo
 from probe.analyze.received.parser import parse_general
-from probe.analyze.received.types import Hop, HopKind, ParseStatus
 from probe.model.mx import Anomaly
-
-__all__ = [
-    "HeaderPosition",
-    "Hop",
-    "HopKind",
-    "Link",
-    "ParseStatus",
-    "TlsInfo",
-    "Trace",
-    "header_fields",
-    "header_positions",
-    "parse_received",
-    "trace",
-]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class HeaderPosition:
-    """One header field and where it sits: `received_above` Received headers precede it."""
-
-    name: str
-    value: str  # unfolded
-    index: int  # 0-based position in the header block
-    received_above: int
-
-
-@dataclasses.dataclass(frozen=True)
-class Link:
-    """From hop `index - 1` to hop `index` (1-based, origin first)."""
-
-    index: int
-    delay: float | None  # seconds, signed; None when either stamp has no date
-    by_from_match: bool | None  # None: nothing to compare (local stamp, no names)
-    tls_change: str | None = None  # "starts" or "stops" at this hop (network hops only)
-
-
-@dataclasses.dataclass(frozen=True)
-class Trace:
-    """The delivery path of one message."""
-
-    hops: tuple[Hop, ...]  # origin first
-    links: tuple[Link, ...]
-    total_delay: float | None  # newest dated stamp minus oldest dated stamp, seconds
-    network_hops: int
-    anomalies: tuple[Anomaly, ...] = ()  # warnings: clock skew, unparsable stamp, by/from mismatch
-    notes: tuple[Anomaly, ...] = ()  # facts worth showing: TLS starts/stops, gaps, filter loops
-    header_count: int = 0  # 0 means the input had no header block: not a message
-
+from probe.model.trace import HeaderPosition, Hop, HopKind, Link, ParseStatus, Trace
 
 _FIELD_RE: Final = re.compile(r"^([!-9;-~]+)[ \t]*:(.*(?:\n[ \t].*)*)", re.M)
 # Header fields of raw bytes for `trace`, found without decoding the block: a Received field

@@ -4,12 +4,12 @@ between hops (pure).
 
 from __future__ import annotations
 
-from probe.analyze.bounce.dsn import Bounce
 from probe.decide.context import Context, Placed
 from probe.decide.rules.common import (
     condition_of,
     reply_line,
 )
+from probe.model.bounce import Bounce
 from probe.model.collect import Arrival
 from probe.model.smtp import Outcome
 from probe.model.verdict import Action, Confidence, Evidence, HopAction

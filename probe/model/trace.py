@@ -1,4 +1,8 @@
-"""What one Received stamp says, as data (pure): the `Hop` the parser builds, and its kinds."""
+"""Received traces as data: one stamp (`Hop`), the path of a message (`Trace`), header places.
+
+What `probe.analyze.received` reads from a message's Received header fields and what a stored
+run holds (`probe trace --json`, `VariantAnalysis.trace`). Hops are listed origin first.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,17 @@ import dataclasses
 import datetime as dt
 import enum
 
-from probe.analyze.received.fields import TlsInfo
+from probe.model.mx import Anomaly
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TlsInfo:
+    """TLS details as the stamp states them (any field may be missing)."""
+
+    version: str | None = None
+    cipher: str | None = None
+    bits: int | None = None
+    source: str = ""  # "protocol" (ESMTPS...), "comment", "clause" (RFC 8314 `tls`), "with"
 
 
 class HopKind(enum.StrEnum):
@@ -54,3 +68,35 @@ class Hop:
     warnings: tuple[str, ...] = ()
     unparsed: tuple[str, ...] = ()  # fragments kept as written
 
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HeaderPosition:
+    """One header field and where it sits: `received_above` Received headers precede it."""
+
+    name: str
+    value: str  # unfolded
+    index: int  # 0-based position in the header block
+    received_above: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Link:
+    """From hop `index - 1` to hop `index` (1-based, origin first)."""
+
+    index: int
+    delay: float | None  # seconds, signed; None when either stamp has no date
+    by_from_match: bool | None  # None: nothing to compare (local stamp, no names)
+    tls_change: str | None = None  # "starts" or "stops" at this hop (network hops only)
+
+
+@dataclasses.dataclass(frozen=True)
+class Trace:
+    """The delivery path of one message."""
+
+    hops: tuple[Hop, ...]  # origin first
+    links: tuple[Link, ...]
+    total_delay: float | None  # newest dated stamp minus oldest dated stamp, seconds
+    network_hops: int
+    anomalies: tuple[Anomaly, ...] = ()  # warnings: clock skew, unparsable stamp, by/from mismatch
+    notes: tuple[Anomaly, ...] = ()  # facts worth showing: TLS starts/stops, gaps, filter loops
+    header_count: int = 0  # 0 means the input had no header block: not a message
