@@ -62,11 +62,11 @@ def segment(value: str) -> tuple[dict[str, Clause], list[Token] | None, int, boo
         value = value[:MAX_VALUE]
     pieces = _SPLIT_RE.split(value)
     unclosed = False
-    if '"' in value or any("(" in pieces[i] for i in range(0, len(pieces), 2)):
+    text = "".join(pieces[::2])  # outside comments
+    if '"' in value or "(" in text:
         pieces, unclosed = _pieces_from_tokens(value)
-    semis = 0
-    for i in range(0, len(pieces), 2):
-        semis += pieces[i].count(";")
+        text = "".join(pieces[::2])
+    semis = text.count(";")
     tail: list[Token] | None = None
     if semis:
         i = len(pieces) - 1 if len(pieces) % 2 else len(pieces) - 2
