@@ -31,7 +31,7 @@ from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import TypeVar
 
-from probe.collect.mailboxes import Stored, is_junk_name
+from probe.collect.base import Stored, is_junk_name
 from probe.collect.match import identify, looks_like_bounce, run_ids_of
 from probe.collect.secrets import MASK, Secret
 from probe.collect.urls import MailboxSpec

@@ -1,61 +1,16 @@
-"""The Mailbox protocol every cooperating mailbox implements, and `open_mailbox` to get one.
+"""`open_mailbox`: a cooperating mailbox from a URL (IMAP, Maildir or mbox).
 
-The methods are coroutines because reading a mailbox is I/O; implementations offload blocking
-work (imaplib, file reads) to a thread so the run's event loop keeps going.
+The implementations are imported when needed, so a run against a Maildir never loads imaplib
+and ssl; the protocol they implement is `base.Mailbox`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
 from pathlib import Path
-from typing import Protocol
 
+from probe.collect.base import Mailbox
 from probe.collect.secrets import Secret
 from probe.collect.urls import MailboxSpec, parse_mailbox_url
-from probe.model.collect import FoundMessage
-from probe.model.message import DeliveredCopy
-
-JUNK_NAMES = frozenset({"junk", "spam", "junk e-mail", "junk email", "bulk mail", "junkmail"})
-
-
-class Stored(Protocol):
-    """Anything found in a mailbox that `delete` can remove (a copy or a bounce)."""
-
-    @property
-    def raw(self) -> bytes: ...
-
-    @property
-    def folder(self) -> str: ...
-
-
-class Mailbox(Protocol):
-    source: str  # the mailbox URL without secrets
-
-    async def find(self, probe_ids: Collection[str]) -> dict[str, list[DeliveredCopy]]:
-        """Copies of the given probes in the folder and the junk folders (every id is a key)."""
-        ...
-
-    async def find_bounces(self, run_ids: Collection[str]) -> list[FoundMessage]:
-        """Bounce-like messages that mention one of the run ids."""
-        ...
-
-    async def wait_for_change(self, timeout: float) -> bool:
-        """Return when the mailbox may have changed (True) or after `timeout` seconds (False)."""
-        ...
-
-    async def delete(self, found: Iterable[Stored]) -> int:
-        """Remove messages found earlier (for --cleanup); returns how many were removed."""
-        ...
-
-    async def close(self) -> None: ...
-
-
-def is_junk_name(name: str, delimiter: str | None = None) -> bool:
-    """A folder named like a junk folder (Junk, Spam, "Junk E-Mail", INBOX.Junk, [Gmail]/Spam)."""
-    last = name
-    for sep in {delimiter or "", ".", "/"} - {""}:
-        last = last.rsplit(sep, 1)[-1]
-    return last.strip().lower() in JUNK_NAMES
 
 
 async def open_mailbox(

@@ -15,7 +15,7 @@ import os
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
-from probe.collect.mailboxes import Mailbox, Stored, is_junk_name
+from probe.collect.base import Mailbox, Stored, is_junk_name
 from probe.collect.match import identify, looks_like_bounce, may_concern_probe, mentions
 from probe.collect.urls import MailboxSpec
 from probe.errors import MailboxError

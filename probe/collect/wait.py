@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 
-from probe.collect.mailboxes import Mailbox
+from probe.collect.base import Mailbox
 from probe.collect.match import run_ids_of
 from probe.model.collect import (
     Arrival,

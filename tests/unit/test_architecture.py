@@ -50,9 +50,7 @@ KNOWN_UPWARD = {
     ("probe.send.converse", "probe.report.transcript"),
     ("probe.send.resolve", "probe.analyze.mx"),
 }
-KNOWN_CYCLES: list[list[str]] = [
-    ["probe.collect.imap", "probe.collect.mailboxes", "probe.collect.maildir"],
-]
+KNOWN_CYCLES: list[list[str]] = []
 
 
 def _module_name(path: Path) -> str:

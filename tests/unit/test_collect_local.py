@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from probe.collect.mailboxes import Mailbox, open_mailbox
+from probe.collect.base import Mailbox
+from probe.collect.mailboxes import open_mailbox
 from probe.collect.maildir import MaildirMailbox
 from probe.collect.urls import parse_mailbox_url
 from probe.collect.wait import collect
