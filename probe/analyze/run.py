@@ -41,7 +41,7 @@ def analyze_run(run: RunResult) -> tuple[VariantAnalysis, ...]:
         return ()
     bounces: dict[str, list[Bounce]] = {}
     for collected in run.collect.bounces:
-        parsed = parse_bounce(collected.raw)
+        parsed = parse_bounce(collected.message.raw)
         if parsed is None:
             continue
         for probe_id in collected.probe_ids:

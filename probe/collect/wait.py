@@ -18,7 +18,6 @@ from probe.model.collect import (
     ArrivalStatus,
     CollectedBounce,
     CollectResult,
-    FoundMessage,
 )
 from probe.model.message import DeliveredCopy
 from probe.model.status import utcnow
@@ -57,7 +56,7 @@ async def collect(
         for found in await bounces_from.find_bounces(run_ids):
             ids = _bounced_ids(is_bounce_for(found.raw), expected)
             if ids and found.raw not in bounces:
-                bounces[found.raw] = _bounce(found, ids)
+                bounces[found.raw] = CollectedBounce(ids, found)
         bounced = {p for b in bounces.values() for p in b.probe_ids}
         now = time.monotonic()
         news = 0
@@ -96,17 +95,6 @@ def _bounced_ids(named: tuple[str, ...], expected: Mapping[str, str]) -> tuple[s
             of_run = [p for p in expected if p.startswith(name + ".")]
             ids.extend(of_run if len(of_run) == 1 else ())
     return tuple(dict.fromkeys(ids))
-
-
-def _bounce(found: FoundMessage, ids: tuple[str, ...]) -> CollectedBounce:
-    return CollectedBounce(
-        probe_ids=ids,
-        raw=found.raw,
-        folder=found.folder,
-        junk=found.junk,
-        source=found.source,
-        found_at=found.found_at,
-    )
 
 
 def _status(

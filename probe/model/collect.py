@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import enum
 
+from probe.model.json import INLINE
 from probe.model.message import DeliveredCopy
 
 
@@ -33,14 +34,14 @@ class FoundMessage:
 
 @dataclasses.dataclass(frozen=True)
 class CollectedBounce:
-    """A raw bounce matched to the probe ids it reports on; `analyze.bounce.dsn` parses it later."""
+    """A bounce found in a mailbox, matched to the probe ids it reports on.
+
+    `analyze.bounce` parses `message.raw` later. In JSON the message's fields sit next to
+    `probe_ids` (one flat object, as before the bounce held a `FoundMessage`).
+    """
 
     probe_ids: tuple[str, ...]
-    raw: bytes
-    folder: str
-    junk: bool = False
-    source: str = ""
-    found_at: dt.datetime | None = None
+    message: FoundMessage = dataclasses.field(metadata=INLINE)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """The JSON projection of results: `to_data`/`from_data` round-trip every frozen result.
 
 Every document written to stdout carries a `schema` field (`probe.<kind>/<version>`); bump the
-version on breaking changes.
+version on breaking changes. A field declared with `metadata=INLINE` holds a dataclass whose
+fields are written into its parent's object (and read back from it), so a result can hold a
+smaller one without nesting it in the JSON.
 """
 
 from __future__ import annotations
@@ -12,17 +14,25 @@ import datetime as dt
 import enum
 import types
 import typing
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from probe.model.status import Status
 
 T = TypeVar("T")
+INLINE: Final = types.MappingProxyType({"json": "inline"})
 
 
 def to_data(obj: Any) -> Any:
     """Project a result into JSON-ready data (dicts, lists, str, int, float, bool, None)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_data(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(obj):
+            value = to_data(getattr(obj, f.name))
+            if is_inline(f):
+                out.update(value)
+            else:
+                out[f.name] = value
+        return out
     if isinstance(obj, Status):
         return obj.name  # "CRITICAL" reads better than 2 in a monitoring pipeline
     if isinstance(obj, enum.Enum):
@@ -85,9 +95,9 @@ def _convert(tp: Any, value: Any) -> Any:
                 raise TypeError(f"expected an object for {tp.__name__}, got {type(value).__name__}")
             hints = typing.get_type_hints(tp)
             kwargs = {
-                f.name: _convert(hints[f.name], value[f.name])
+                f.name: _convert(hints[f.name], value if is_inline(f) else value[f.name])
                 for f in dataclasses.fields(tp)
-                if f.name in value and f.init
+                if f.init and (f.name in value or is_inline(f))
             }
             return tp(**kwargs)
         if issubclass(tp, Status) and isinstance(value, str):
@@ -105,3 +115,7 @@ def _convert(tp: Any, value: Any) -> Any:
         if tp in (int, str, bool, float):
             raise TypeError(f"expected {tp.__name__}, got {type(value).__name__}")
     return value
+
+
+def is_inline(field: dataclasses.Field[Any]) -> bool:
+    return field.metadata.get("json") == "inline"

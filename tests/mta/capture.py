@@ -61,7 +61,7 @@ def main() -> int:
         return 2
     (DATA / "postfix-sent.eml").write_bytes(sent)
     (DATA / "postfix-delivered.eml").write_bytes(copies[0].raw)
-    (DATA / "postfix-dsn.eml").write_bytes(bounces[0].raw)
+    (DATA / "postfix-dsn.eml").write_bytes(bounces[0].message.raw)
     print(f"wrote {DATA}/postfix-sent.eml, postfix-delivered.eml, postfix-dsn.eml")
     return 0
 

@@ -33,4 +33,4 @@ def test_live_copy_and_dsn_through_probe_parsers(mail_system: System, run_id: st
     )
     assert result.status_of(ok) is Arrival.DELIVERED and result.status_of(gone) is Arrival.BOUNCED
     check_postfix_copy(sent, result.delivered[0].raw, ok)
-    check_postfix_dsn(result.bounces[0].raw, gone, servers.GONE)
+    check_postfix_dsn(result.bounces[0].message.raw, gone, servers.GONE)

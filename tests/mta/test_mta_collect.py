@@ -168,7 +168,7 @@ def test_postfix_dsn_is_collected_as_bounce(mail_system: System, run_id: str) ->
     assert result.status_of(pid) is Arrival.BOUNCED, result.statuses
     (bounce,) = result.bounces
     assert bounce.probe_ids == (pid,)
-    raw = bounce.raw
+    raw = bounce.message.raw
     assert b"Content-Type: multipart/report; report-type=delivery-status;" in raw
     assert b"Reporting-MTA: dns; mx.mta.probe.test" in raw
     assert f"Original-Envelope-Id: {pid}".encode() in raw

@@ -165,9 +165,10 @@ def test_collect_waits_for_late_deliveries_and_bounces(tmp_path: Path) -> None:
     assert [b.probe_ids for b in result.bounces] == [(EXE,)]
     assert result.bounce_mailbox.endswith("bounces")
     assert all(s.first_seen_ms is not None and s.first_seen_ms > 100 for s in result.statuses)
-    # the JSON projection keeps the raw bytes and loads back
+    # the JSON projection keeps the raw bytes and loads back; a bounce is one flat object
     data = json.loads(json.dumps(to_data(result)))
     assert from_data(CollectResult, data) == result
+    assert list(data["bounces"][0]) == ["probe_ids", "raw", "folder", "junk", "source", "found_at"]
 
 
 def test_deadline_is_honoured_and_missing_reported(tmp_path: Path) -> None:

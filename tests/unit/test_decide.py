@@ -17,7 +17,13 @@ from probe.analyze.bounce.dsn import parse_bounce
 from probe.analyze.diff.compare import compare
 from probe.analyze.received.path import header_fields, trace
 from probe.decide.decision import decide, judge
-from probe.model.collect import Arrival, ArrivalStatus, CollectedBounce, CollectResult
+from probe.model.collect import (
+    Arrival,
+    ArrivalStatus,
+    CollectedBounce,
+    CollectResult,
+    FoundMessage,
+)
 from probe.model.message import DeliveredCopy, Manifest
 from probe.model.run import RunResult, VariantAnalysis
 from probe.model.send import VariantSend
@@ -296,7 +302,7 @@ def test_real_postfix_dsn_is_a_post_acceptance_rejection() -> None:
         stage="quit",
     )
     s = VariantSend(variant, pid, variant, Outcome.ACCEPTED, "quit", attempts=(conv,))
-    collected = CollectedBounce((pid,), raw, "INBOX")
+    collected = CollectedBounce((pid,), FoundMessage(raw, "INBOX"))
     run = RunResult(
         run_id=pid.split(".")[0],
         domain="mta.probe.test",

@@ -23,7 +23,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from probe.model.json import document, from_data, to_data
+from probe.model.json import document, from_data, is_inline, to_data
 from probe.model.run import RUN_SCHEMA, RunResult
 from probe.model.status import Status
 
@@ -53,11 +53,12 @@ def _shape(tp: Any, seen: tuple[type, ...] = ()) -> Any:
         if tp in seen:
             return f"(recursive {tp.__name__})"
         hints = typing.get_type_hints(tp)
-        return {
-            f.name: _shape(hints[f.name], (*seen, tp))
-            for f in dataclasses.fields(tp)
-            if f.init
-        }
+        fields: dict[str, Any] = {}
+        for f in dataclasses.fields(tp):
+            if f.init:
+                shape = _shape(hints[f.name], (*seen, tp))
+                fields.update(shape if is_inline(f) else {f.name: shape})
+        return fields
     if isinstance(tp, type) and issubclass(tp, Status):
         return {"enum": [s.name for s in tp]}
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
