@@ -1,9 +1,7 @@
-"""The cooperating mailbox over IMAP (stdlib imaplib, run in a thread: it is blocking I/O).
+"""The cooperating mailbox over IMAP: the session (stdlib imaplib, run in a thread: it blocks).
 
-Security: TLS is verified by default (`ca_file` to trust a private CA); `imap://` must upgrade
-with STARTTLS before LOGIN unless `insecure` (which also skips certificate checks). The password
-is a `Secret` revealed only inside the login call; errors are one line without it, and imaplib's
-debug output stays off.
+Connecting, the TLS policy and the login are in `imap_login`; reading the server's replies into
+values is in `imap_parse` (pure). This module holds what a logged-in session does.
 
 Search: one `UID SEARCH HEADER X-Probe-Id <run id>` per folder covers every probe of a run (the
 run id prefixes each probe id; IMAP header search is a substring match). When probes are still
@@ -19,11 +17,9 @@ by the caller; otherwise a plain sleep (the caller's backoff makes that polling)
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
 import hashlib
 import imaplib
-import re
 import select
 import ssl
 import time
@@ -31,9 +27,11 @@ from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import TypeVar
 
+from probe.collect import imap_parse as parse
 from probe.collect.base import Stored, is_junk_name
+from probe.collect.imap_login import login, logout, tls_context
 from probe.collect.match import identify, looks_like_bounce, run_ids_of
-from probe.collect.secrets import MASK, Secret
+from probe.collect.secrets import Secret
 from probe.collect.urls import MailboxSpec
 from probe.errors import MailboxError
 from probe.model.collect import FoundMessage
@@ -44,10 +42,6 @@ T = TypeVar("T")
 
 FALLBACK_SEARCHES = (("HEADER", "Message-ID"), ("SUBJECT",))
 FETCH_BATCH = 50
-_LIST_LINE = re.compile(rb'^\((?P<flags>[^)]*)\) (?P<delim>"(?:[^"\\]|\\.)*"|NIL) ?(?P<name>.*)$')
-_FETCH_UID = re.compile(rb"UID (\d+)")
-_EXISTS = re.compile(rb"^\* \d+ (EXISTS|RECENT)")
-_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 
 
 class _Folder:
@@ -70,7 +64,7 @@ class ImapMailbox:
         self._folders: list[_Folder] = []
         self._cache: dict[tuple[str, str, int], bytes] = {}  # (folder, uidvalidity, uid) -> raw
         self._uidvalidity: dict[str, str] = {}
-        self._since = _imap_date(utcnow() - dt.timedelta(days=2))
+        self._since = parse.imap_date(utcnow() - dt.timedelta(days=2))
         self._idle_tags = 0
 
     @property
@@ -97,8 +91,8 @@ class ImapMailbox:
                 f"{spec} needs a password: set PROBE_IMAP_PASSWORD or use --password-file"
             )
         secret = password if isinstance(password, Secret) else Secret(password)
-        context = _tls_context(ca_file, insecure)
-        conn = await asyncio.to_thread(_login, spec, secret, context, insecure, timeout)
+        context = tls_context(ca_file, insecure)
+        conn = await asyncio.to_thread(login, spec, secret, context, insecure, timeout)
         box = cls(spec, conn, timeout)
         try:
             await box._call(box._discover)
@@ -128,7 +122,7 @@ class ImapMailbox:
 
     async def close(self) -> None:
         async with self._lock:
-            await asyncio.to_thread(_logout, self._conn)
+            await asyncio.to_thread(logout, self._conn)
 
     # blocking work, one call at a time ---------------------------------------
     async def _call(self, fn: Callable[..., T], *args: object) -> T:
@@ -142,49 +136,38 @@ class ImapMailbox:
                 await asyncio.wait([task])
                 raise
             except (imaplib.IMAP4.error, OSError) as exc:
-                raise MailboxError(f"IMAP {self.spec.display}: {_text(exc)}") from None
+                raise MailboxError(f"IMAP {self.spec.display}: {parse.reply_text(exc)}") from None
 
     def _discover(self) -> None:
         self._capabilities = _capabilities(self._conn)
         junk: list[_Folder] = []
         main: _Folder | None = None
-        for flags, delim, name in self._list():
-            if "\\noselect" in flags or "\\nonexistent" in flags:
+        for row in self._list():
+            if "\\noselect" in row.flags or "\\nonexistent" in row.flags:
                 continue
-            display = _decode_mutf7(name)
-            if name == self.spec.folder or display == self.spec.folder:
-                main = _Folder(name, display, "\\junk" in flags)
-            elif "\\junk" in flags or is_junk_name(display, delim):
-                junk.append(_Folder(name, display, True))
+            display = parse.decode_mutf7(row.name)
+            if row.name == self.spec.folder or display == self.spec.folder:
+                main = _Folder(row.name, display, "\\junk" in row.flags)
+            elif "\\junk" in row.flags or is_junk_name(display, row.delimiter):
+                junk.append(_Folder(row.name, display, True))
         if main is None and self.spec.folder.upper() == "INBOX":
             main = _Folder("INBOX", "INBOX", False)
         if main is None:
             raise MailboxError(f"IMAP {self.spec.display}: no folder {self.spec.folder!r}")
         self._folders = [main, *junk]
 
-    def _list(self) -> list[tuple[set[str], str | None, str]]:
+    def _list(self) -> list[parse.ListRow]:
         typ, data = self._conn.list()
         if typ != "OK":
-            raise MailboxError(f"IMAP {self.spec.display}: LIST failed: {_text(data)}")
-        rows = []
-        for item in data:
-            line = b" ".join(item) if isinstance(item, tuple) else item
-            if not isinstance(line, bytes):
-                continue
-            m = _LIST_LINE.match(line)
-            if not m:
-                continue
-            flags = {f.lower() for f in m.group("flags").decode("ascii", "replace").split()}
-            delim = None if m.group("delim") == b"NIL" else _unquote(m.group("delim"))
-            rows.append((flags, delim, _unquote(m.group("name"))))
-        return rows
+            raise MailboxError(f"IMAP {self.spec.display}: LIST failed: {parse.reply_text(data)}")
+        return parse.list_rows(data)
 
     def _select(self, folder: _Folder, *, readonly: bool = True) -> str:
-        typ, data = self._conn.select(_quote(folder.name), readonly=readonly)
+        typ, data = self._conn.select(parse.quote(folder.name), readonly=readonly)
         if typ != "OK":
             raise MailboxError(f"IMAP {self.spec.display}: cannot open {folder.display}")
         _, validity = self._conn.response("UIDVALIDITY")
-        uidvalidity = _text(validity[0]) if validity and validity[0] else "0"
+        uidvalidity = parse.uidvalidity(validity)
         self._uidvalidity[folder.name] = uidvalidity
         return uidvalidity
 
@@ -192,7 +175,7 @@ class ImapMailbox:
         typ, data = self._conn.uid("SEARCH", "SINCE", self._since, *criteria)
         if typ != "OK":
             return set()
-        return {int(u) for chunk in data if chunk for u in chunk.split()}
+        return parse.search_uids(data)
 
     def _fetch(self, folder: _Folder, validity: str, uids: set[int]) -> dict[int, bytes]:
         out = {
@@ -206,7 +189,7 @@ class ImapMailbox:
             typ, data = self._conn.uid("FETCH", batch, "(UID BODY.PEEK[])")
             if typ != "OK":
                 continue
-            for uid, raw in _fetched(data):
+            for uid, raw in parse.fetched(data):
                 self._cache[(folder.name, validity, uid)] = raw
                 out[uid] = raw
         return out
@@ -276,7 +259,7 @@ class ImapMailbox:
             line = conn.readline()
             if not line:
                 raise MailboxError(f"IMAP {self.spec.display}: connection closed during IDLE")
-            if _EXISTS.match(line):
+            if parse.is_change(line):
                 changed = True
                 break
         conn.send(b"DONE\r\n")
@@ -286,7 +269,7 @@ class ImapMailbox:
                 raise MailboxError(f"IMAP {self.spec.display}: connection closed during IDLE")
             if line.startswith(tag + b" "):
                 return changed
-            changed = changed or bool(_EXISTS.match(line))
+            changed = changed or parse.is_change(line)
 
     def _delete(self, wanted: set[tuple[str, str]]) -> int:
         removed = 0
@@ -321,171 +304,12 @@ class ImapMailbox:
 # --------------------------------------------------------------------------- helpers
 
 
-def _tls_context(ca_file: Path | None, insecure: bool) -> ssl.SSLContext:
-    try:
-        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
-    except (OSError, ssl.SSLError) as exc:
-        raise MailboxError(f"cannot load CA file {ca_file}: {_text(exc)}") from None
-    if insecure:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def _login(
-    spec: MailboxSpec, secret: Secret, context: ssl.SSLContext, insecure: bool, timeout: float
-) -> imaplib.IMAP4:
-    where = f"{spec.host}:{spec.port}"
-    conn: imaplib.IMAP4 | None = None
-    stage = "connect"
-    try:
-        if spec.scheme == "imaps":
-            conn = imaplib.IMAP4_SSL(spec.host, spec.port, ssl_context=context, timeout=timeout)
-        else:
-            conn = imaplib.IMAP4(spec.host, spec.port, timeout=timeout)
-            if "STARTTLS" in conn.capabilities:
-                stage = "STARTTLS"
-                conn.starttls(ssl_context=context)
-            elif not insecure:
-                raise MailboxError(
-                    f"IMAP server {where} offers no STARTTLS; refusing to send the password "
-                    "in plaintext (use imaps:// or --insecure)"
-                )
-        conn.debug = 0
-        stage = "login"
-        try:
-            _authenticate(conn, spec, secret)
-        finally:
-            _forget_commands(conn)
-        return conn
-    except MailboxError:
-        _logout(conn)
-        raise
-    except ssl.SSLCertVerificationError as exc:
-        _logout(conn)
-        reason = exc.verify_message or _text(exc)
-        raise MailboxError(
-            f"TLS certificate of IMAP server {where} not trusted: {reason} (use --ca-file)"
-        ) from None
-    except imaplib.IMAP4.error as exc:
-        _logout(conn)
-        text = _scrub(_text(exc), secret)
-        if stage == "login":
-            raise MailboxError(f"IMAP login refused for {spec.display}: {text}") from None
-        raise MailboxError(f"IMAP {stage} with {where} failed: {text}") from None
-    except (OSError, ssl.SSLError) as exc:
-        _logout(conn)
-        raise MailboxError(f"IMAP {stage} with {where} failed: {_text(exc)}") from None
-
-
-def _authenticate(conn: imaplib.IMAP4, spec: MailboxSpec, secret: Secret) -> None:
-    if "LOGINDISABLED" in conn.capabilities:
-        raise MailboxError(f"IMAP server {spec.host} disables LOGIN on this connection")
-    user, password = spec.user, secret.reveal()
-    if (user + password).isascii():
-        conn.login(user, password)
-        return
-    # imaplib sends LOGIN arguments as ASCII; SASL PLAIN carries UTF-8 (RFC 4616).
-    token = b"\0" + user.encode() + b"\0" + password.encode()
-    conn.authenticate("PLAIN", lambda _challenge: token)
-
-
-def _forget_commands(conn: imaplib.IMAP4) -> None:
-    """imaplib keeps the last commands (LOGIN with its password) for debugging: drop them."""
-    log = getattr(conn, "_cmd_log", None)
-    if isinstance(log, dict):
-        log.clear()
-
-
 def _capabilities(conn: imaplib.IMAP4) -> frozenset[str]:
     """Capabilities after login (servers announce more once authenticated)."""
     typ, data = conn.capability()
-    if typ == "OK" and data and data[-1]:
-        return frozenset(_text(data[-1]).upper().split())
-    return frozenset(c.upper() for c in conn.capabilities)
-
-
-def _logout(conn: imaplib.IMAP4 | None) -> None:
-    if conn is None:
-        return
-    try:
-        conn.logout()
-    except Exception:  # noqa: BLE001 - closing a broken connection: nothing left to report
-        try:
-            conn.shutdown()
-        except Exception:  # noqa: BLE001
-            pass
-
-
-def _fetched(data: list[object]) -> list[tuple[int, bytes]]:
-    """(uid, raw) pairs from a FETCH response, wherever the server put the UID item."""
-    out: list[tuple[int, bytes]] = []
-    pending: bytes | None = None
-    for item in data:
-        if isinstance(item, tuple) and len(item) == 2:
-            prefix, raw = item
-            m = _FETCH_UID.search(prefix) if isinstance(prefix, bytes) else None
-            if m and isinstance(raw, bytes):
-                out.append((int(m.group(1)), raw))
-                pending = None
-            else:
-                pending = raw if isinstance(raw, bytes) else None
-        elif isinstance(item, bytes) and pending is not None:
-            m = _FETCH_UID.search(item)
-            if m:
-                out.append((int(m.group(1)), pending))
-            pending = None
-    return out
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _unquote(token: bytes) -> str:
-    text = token.decode("utf-8", "replace").strip()
-    if len(text) >= 2 and text[0] == text[-1] == '"':
-        return re.sub(r"\\(.)", r"\1", text[1:-1])
-    return text
-
-
-def _decode_mutf7(name: str) -> str:
-    """IMAP modified UTF-7 (RFC 3501 5.1.3) folder names, for display."""
-
-    def piece(m: re.Match[str]) -> str:
-        body = m.group(1)
-        if not body:
-            return "&"
-        b64 = body.replace(",", "/")
-        b64 += "=" * (-len(b64) % 4)
-        try:
-            return base64.b64decode(b64).decode("utf-16-be")
-        except (ValueError, UnicodeDecodeError):
-            return m.group(0)
-
-    return re.sub(r"&([A-Za-z0-9+,]*)-", piece, name)
-
-
-def _imap_date(when: dt.datetime) -> str:
-    return f"{when.day}-{_MONTHS[when.month - 1]}-{when.year}"
+    found = parse.capabilities(data) if typ == "OK" else frozenset()
+    return found or frozenset(c.upper() for c in conn.capabilities)
 
 
 def _reveal(password: Secret | str) -> str:
     return password.reveal() if isinstance(password, Secret) else password
-
-
-def _scrub(text: str, secret: Secret) -> str:
-    value = secret.reveal()
-    return text.replace(value, MASK) if value else text
-
-
-def _text(value: object) -> str:
-    """One line of text from an exception or a server datum (bytes or str)."""
-    if isinstance(value, BaseException):
-        args = value.args
-        value = args[0] if len(args) == 1 else (str(value) or type(value).__name__)
-    if isinstance(value, list | tuple) and value:
-        value = value[-1]
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    return " ".join(str(value).split())

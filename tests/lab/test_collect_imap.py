@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from probe.collect import imap
+from probe.collect import imap_login
 from probe.collect.imap import ImapMailbox
 from probe.collect.mailboxes import open_mailbox
 from probe.collect.secrets import Secret
@@ -156,7 +156,9 @@ def test_imaplib_command_log_forgets_the_login(tmp_path: Path) -> None:
         spec = parse_mailbox_url(f"imap://u@127.0.0.1:{port}/INBOX")
         context = ssl.create_default_context(cafile=str(ca))
         try:
-            conn = await asyncio.to_thread(imap._login, spec, Secret(PASSWORD), context, False, 5)
+            conn = await asyncio.to_thread(
+                imap_login.login, spec, Secret(PASSWORD), context, False, 5
+            )
             state = repr(vars(conn))
             await asyncio.to_thread(conn.logout)
             return state

@@ -36,7 +36,7 @@ ALLOWED: dict[str, set[str]] = {
             "server", "lab", "history", "pipeline", "errors"},
 }
 PURE_PACKAGES = ("model", "smtp", "plan", "analyze", "decide", "report")
-PURE_MODULES = ("probe.collect.urls", "probe.collect.match")
+PURE_MODULES = ("probe.collect.urls", "probe.collect.match", "probe.collect.imap_parse")
 IO_MODULES = (
     "socket", "asyncio", "ssl", "selectors", "subprocess", "sqlite3", "imaplib", "smtplib",
     "http", "urllib.request", "threading", "signal", "aiosmtplib", "aiosmtpd", "psycopg",
