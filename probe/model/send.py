@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from probe.model.message import Manifest
-from probe.model.smtp import Conversation, Outcome, Reply
+from probe.model.smtp import Conversation, Outcome, Reply, Stage
 
 
 @dataclasses.dataclass(frozen=True)
@@ -16,7 +16,7 @@ class VariantSend:
     probe_id: str
     description: str
     outcome: Outcome
-    stage: str
+    stage: Stage
     reason: str = ""
     reply: Reply | None = None  # the reply that decided the outcome
     target: str = ""  # "host [address]:port" of the deciding attempt

@@ -1,4 +1,5 @@
-"""Send stage results: one timed SMTP conversation as observed (replies, steps, TLS, transcript)."""
+"""Send stage results: one timed SMTP conversation as observed (replies, steps, TLS, transcript),
+and the `Stage`s it is described in."""
 
 from __future__ import annotations
 
@@ -36,6 +37,33 @@ class Reply:
         return self.code is not None and 500 <= self.code < 600
 
 
+class Stage(enum.StrEnum):
+    """Where a conversation is, or where it (or a variant's delivery) ended. Steps carry it too."""
+
+    PLAN = "plan"  # the message could not be built: nothing was sent
+    NOT_STARTED = "not-started"  # the run stopped before this variant's first conversation
+    CONNECT = "connect"
+    BANNER = "banner"
+    EHLO = "ehlo"
+    HELO = "helo"  # EHLO refused, HELO tried instead
+    STARTTLS = "starttls"  # the STARTTLS command and the handshake
+    TLS = "tls"  # the handshake, as a step of its own
+    EHLO_TLS = "ehlo-tls"  # EHLO again, inside TLS
+    MAIL = "mail"
+    RCPT = "rcpt"
+    DATA = "data"  # the DATA command, before any message byte
+    UPLOAD = "upload"  # the message bytes
+    DATA_END = "data-end"  # end-of-data to the final reply
+    QUIT = "quit"  # also: the conversation went through to the end
+
+
+# Where a rejection can be about the message's size: MAIL (the SIZE= declared there), the
+# upload and the final reply (the bytes themselves). Not DATA: the DATA command comes before
+# any byte, and a size declared at MAIL was judged at MAIL, so a refusal of DATA is the same
+# at every size. Not RCPT: a refused recipient is refused whatever the message.
+SIZE_STAGES = frozenset({Stage.MAIL, Stage.UPLOAD, Stage.DATA_END})
+
+
 class Direction(enum.StrEnum):
     INFO = "*"
     CLIENT = ">"
@@ -71,9 +99,9 @@ class Outcome(enum.StrEnum):
 
 @dataclasses.dataclass(frozen=True)
 class Step:
-    """One timed step of a conversation: connect, banner, ehlo, starttls, mail, rcpt, data..."""
+    """One timed step of a conversation: connect, banner, ehlo, tls, mail, rcpt, data..."""
 
-    name: str
+    name: Stage
     started_at: dt.datetime
     duration_ms: float
     outcome: Outcome
@@ -132,7 +160,7 @@ class Conversation:
     started_at: dt.datetime
     duration_ms: float
     outcome: Outcome
-    stage: str  # the step where the conversation ended (or "quit" when complete)
+    stage: Stage  # where the conversation ended (QUIT when it went through to the end)
     reason: str = ""
     banner: Reply | None = None
     ehlo: Reply | None = None  # the EHLO (or HELO) reply before TLS

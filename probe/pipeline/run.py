@@ -22,7 +22,7 @@ from probe.model.collect import CollectResult
 from probe.model.mx import MxResult, MxSource
 from probe.model.run import RunResult, ThresholdReport
 from probe.model.send import VariantSend
-from probe.model.smtp import Conversation, Outcome
+from probe.model.smtp import SIZE_STAGES, Conversation, Outcome
 from probe.model.status import utcnow
 from probe.model.variant import VariantSpec
 from probe.plan.craft import craft, resolve_size
@@ -268,9 +268,7 @@ async def execute(
 async def _threshold(req: RunRequest, state: RunState, progress: ProgressFn) -> None:
     sends = state.log.results(state.keys)
     size_fail = [
-        s
-        for s in sends
-        if s.outcome is Outcome.REJECTED and s.size and s.stage in ("data-end", "upload", "mail")
+        s for s in sends if s.outcome is Outcome.REJECTED and s.size and s.stage in SIZE_STAGES
     ]
     passed = [s.size for s in sends if s.outcome is Outcome.ACCEPTED and s.size]
     if not size_fail or not passed:

@@ -30,6 +30,7 @@ from probe.model.smtp import (
     Outcome,
     RcptResult,
     Reply,
+    Stage,
     Step,
     TlsResult,
     TranscriptLine,
@@ -85,7 +86,7 @@ class OutgoingMessage:
 class _Stop(Exception):
     """Internal: the conversation ends here (with a polite QUIT when `quit` is set)."""
 
-    def __init__(self, outcome: Outcome, stage: str, reason: str, *, quit: bool = False) -> None:
+    def __init__(self, outcome: Outcome, stage: Stage, reason: str, *, quit: bool = False) -> None:
         super().__init__(reason)
         self.outcome = outcome
         self.stage = stage
@@ -119,9 +120,9 @@ class _Session:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.buf = bytearray()
-        self.stage = "connect"
-        self.open_step: tuple[str, tuple[Any, float]] | None = None  # begun, not yet recorded
-        self.result: tuple[Outcome, str, str] | None = None  # outcome, stage, reason once known
+        self.stage: Stage = Stage.CONNECT
+        self.open_step: tuple[Stage, tuple[Any, float]] | None = None  # begun, not yet recorded
+        self.result: tuple[Outcome, Stage, str] | None = None  # outcome, stage, reason once known
         self.closed = False
 
     # ------------------------------------------------------------------ bookkeeping
@@ -134,7 +135,7 @@ class _Session:
 
     def add_step(
         self,
-        name: str,
+        name: Stage,
         started: tuple[Any, float],
         outcome: Outcome,
         reply: Reply | None = None,
@@ -145,13 +146,13 @@ class _Session:
         self.steps.append(Step(name, at, duration, outcome, reply, detail))
         self.open_step = None
 
-    def mark(self, name: str) -> tuple[Any, float]:
+    def mark(self, name: Stage) -> tuple[Any, float]:
         """Start timing step `name` (remembered, so an interruption can still record it)."""
         started = utcnow(), time.monotonic()
         self.open_step = name, started
         return started
 
-    async def bounded(self, awaitable: Awaitable[T], stage: str, timeout: float) -> T:
+    async def bounded(self, awaitable: Awaitable[T], stage: Stage, timeout: float) -> T:
         """Await with the stage timeout (capped by the deadline); I/O errors become `_Stop`."""
         left = self.deadline - time.monotonic()
         limit = min(timeout, left)
@@ -214,18 +215,18 @@ class _Session:
                 self.fields.setdefault("garbage", replies.garbage_reply(raw))
                 raise _Stop(Outcome.GARBAGE, self.stage, _one_line(exc)) from None
 
-    async def read_reply(self, stage: str, timeout: float) -> Reply:
+    async def read_reply(self, stage: Stage, timeout: float) -> Reply:
         self.stage = stage
         return await self.bounded(self._read_reply(), stage, timeout)
 
-    async def send_line(self, stage: str, line: str, shown: str | None = None) -> None:
+    async def send_line(self, stage: Stage, line: str, shown: str | None = None) -> None:
         assert self.writer is not None
         self.stage = stage
         self.log(Direction.CLIENT, shown if shown is not None else line)
         self.writer.write(line.encode("utf-8") + b"\r\n")
         await self.bounded(self.writer.drain(), stage, self.options.timeouts.command)
 
-    async def command(self, stage: str, line: str) -> Reply:
+    async def command(self, stage: Stage, line: str) -> Reply:
         """Send one command and read its reply, as one timed step."""
         started = self.mark(stage)
         try:
@@ -242,33 +243,33 @@ class _Session:
     async def connect(self) -> None:
         target = f"[{self.address}]" if ":" in self.address else self.address
         self.log(Direction.INFO, f"attempting to connect to {target}:{self.options.port}")
-        started = self.mark("connect")
+        started = self.mark(Stage.CONNECT)
         try:
             self.reader, self.writer = await self.bounded(
                 asyncio.open_connection(self.address, self.options.port, limit=2**16),
-                "connect",
+                Stage.CONNECT,
                 self.options.timeouts.connect,
             )
         except _Stop as stop:
             if stop.outcome is Outcome.RESET and stop.reason.startswith("socket error"):
-                stop = _Stop(Outcome.UNREACHABLE, "connect", stop.reason)
-            self.add_step("connect", started, stop.outcome, detail=stop.reason)
+                stop = _Stop(Outcome.UNREACHABLE, Stage.CONNECT, stop.reason)
+            self.add_step(Stage.CONNECT, started, stop.outcome, detail=stop.reason)
             raise stop from None
-        self.add_step("connect", started, Outcome.OK)
+        self.add_step(Stage.CONNECT, started, Outcome.OK)
         self.log(Direction.INFO, "connected")
 
     async def banner(self) -> None:
-        started = self.mark("banner")
+        started = self.mark(Stage.BANNER)
         try:
-            reply = await self.read_reply("banner", self.options.timeouts.banner)
+            reply = await self.read_reply(Stage.BANNER, self.options.timeouts.banner)
         except _Stop as stop:
-            self.add_step("banner", started, stop.outcome, detail=stop.reason)
+            self.add_step(Stage.BANNER, started, stop.outcome, detail=stop.reason)
             raise
         self.fields["banner"] = reply
-        self.add_step("banner", started, _reply_outcome(reply), reply)
-        self.refuse_if_failed(reply, "banner")
+        self.add_step(Stage.BANNER, started, _reply_outcome(reply), reply)
+        self.refuse_if_failed(reply, Stage.BANNER)
 
-    def refuse_if_failed(self, reply: Reply, stage: str, what: str = "") -> None:
+    def refuse_if_failed(self, reply: Reply, stage: Stage, what: str = "") -> None:
         outcome = _reply_outcome(reply)
         if outcome is not Outcome.OK:
             verb = "refused" if outcome is Outcome.REJECTED else "temporarily refused"
@@ -276,18 +277,18 @@ class _Session:
             raise _Stop(outcome, stage, reason, quit=True)
 
     async def hello(self, after_tls: bool) -> tuple[str, ...]:
-        name = "ehlo-tls" if after_tls else "ehlo"
+        name = Stage.EHLO_TLS if after_tls else Stage.EHLO
         reply = await self.command(name, f"EHLO {self.options.helo}")
         used_helo = False
         if reply.is_permanent and not after_tls:
-            reply = await self.command("helo", f"HELO {self.options.helo}")
+            reply = await self.command(Stage.HELO, f"HELO {self.options.helo}")
             used_helo = True
         if after_tls:
             self.fields["ehlo_after_tls"] = reply
         else:
             self.fields["ehlo"] = reply
             self.fields["used_helo"] = used_helo
-        self.refuse_if_failed(reply, "ehlo", "HELO" if used_helo else "EHLO")
+        self.refuse_if_failed(reply, Stage.EHLO, "HELO" if used_helo else "EHLO")
         caps = () if used_helo else replies.capabilities(reply)
         self.fields["capabilities_after_tls" if after_tls else "capabilities"] = caps
         return caps
@@ -299,7 +300,7 @@ class _Session:
             if offered:
                 self.log(Direction.INFO, "STARTTLS offered but not used (--no-starttls)")
             return caps
-        reply = await self.command("starttls", "STARTTLS")
+        reply = await self.command(Stage.STARTTLS, "STARTTLS")
         if reply.code != 220:
             self.fields["tls"] = TlsResult(
                 offered=True, attempted=True, error=f"{reply.code} {_one_line(reply.text)}"
@@ -309,14 +310,14 @@ class _Session:
         if self.buf:  # bytes sent before the handshake could be injected commands
             self.log(Direction.INFO, f"peer sent {len(self.buf)} bytes before TLS (discarded)")
             self.buf.clear()
-        started = self.mark("tls")
+        started = self.mark(Stage.TLS)
         assert self.writer is not None
         name = self.options.tls_name or self.host
         sni = None if _is_ip(name) else name.rstrip(".")
         try:
             await self.bounded(
                 self.writer.start_tls(tlscheck.make_probe_context(), server_hostname=sni),
-                "starttls",
+                Stage.STARTTLS,
                 self.options.timeouts.tls,
             )
         except _Stop as stop:
@@ -324,8 +325,8 @@ class _Session:
             if stop.outcome is not Outcome.TLS_FAILED:
                 reason = f"TLS handshake failed: {stop.reason}"
             self.fields["tls"] = TlsResult(offered=True, attempted=True, error=reason)
-            self.add_step("tls", started, Outcome.TLS_FAILED, detail=reason)
-            raise _Stop(Outcome.TLS_FAILED, "starttls", reason) from None
+            self.add_step(Stage.TLS, started, Outcome.TLS_FAILED, detail=reason)
+            raise _Stop(Outcome.TLS_FAILED, Stage.STARTTLS, reason) from None
         ssl_object = self.writer.get_extra_info("ssl_object")
         cipher = ssl_object.cipher() if ssl_object else None
         protocol = ssl_object.version() if ssl_object else None
@@ -348,7 +349,7 @@ class _Session:
             certificate=cert,
         )
         self.add_step(
-            "tls", started, Outcome.OK, detail=f"{protocol} {cipher[0] if cipher else ''}"
+            Stage.TLS, started, Outcome.OK, detail=f"{protocol} {cipher[0] if cipher else ''}"
         )
         self.log(Direction.INFO, f"{TLS_STARTED}: {protocol} {cipher[0] if cipher else ''}")
         if cert is not None:
@@ -357,7 +358,7 @@ class _Session:
 
     async def quit(self) -> None:
         try:
-            await self.command("quit", "QUIT")
+            await self.command(Stage.QUIT, "QUIT")
         except _Stop as stop:
             self.log(Direction.INFO, f"QUIT not answered: {stop.reason}")
 
@@ -402,21 +403,23 @@ class _Session:
         ):
             if needed and replies.capability(caps, keyword) is None:
                 raise _Stop(
-                    Outcome.SKIPPED, "mail", f"message needs {keyword}, not offered", quit=True
+                    Outcome.SKIPPED, Stage.MAIL, f"message needs {keyword}, not offered", quit=True
                 )
         mail_params, rcpt_params = envelope_params(caps, message)
         self.fields["envelope"] = Envelope(
             message.mail_from, message.rcpt_to, tuple(mail_params), tuple(rcpt_params)
         )
         mail = await self.command(
-            "mail", _with_params(f"MAIL FROM:<{message.mail_from}>", mail_params)
+            Stage.MAIL, _with_params(f"MAIL FROM:<{message.mail_from}>", mail_params)
         )
         self.fields["mail_reply"] = mail
-        self.refuse_if_failed(mail, "mail", "sender")
+        self.refuse_if_failed(mail, Stage.MAIL, "sender")
         results: list[RcptResult] = []
         try:
             for rcpt in message.rcpt_to:
-                reply = await self.command("rcpt", _with_params(f"RCPT TO:<{rcpt}>", rcpt_params))
+                reply = await self.command(
+                    Stage.RCPT, _with_params(f"RCPT TO:<{rcpt}>", rcpt_params)
+                )
                 results.append(RcptResult(rcpt, reply, reply.code in (250, 251, 252)))
         finally:
             self.fields["rcpt_results"] = tuple(results)
@@ -424,57 +427,61 @@ class _Session:
             worst = next((r.reply for r in results if r.reply and r.reply.is_temporary), None)
             last = (worst or results[-1].reply) if results else None
             if last is None:
-                raise _Stop(Outcome.ERROR, "rcpt", "no recipients given", quit=True)
-            self.refuse_if_failed(last, "rcpt", "every recipient")
-            raise _Stop(Outcome.REJECTED, "rcpt", f"no recipient accepted: {last.code}", quit=True)
-        data = await self.command("data", "DATA")
+                raise _Stop(Outcome.ERROR, Stage.RCPT, "no recipients given", quit=True)
+            self.refuse_if_failed(last, Stage.RCPT, "every recipient")
+            raise _Stop(
+                Outcome.REJECTED, Stage.RCPT, f"no recipient accepted: {last.code}", quit=True
+            )
+        data = await self.command(Stage.DATA, "DATA")
         self.fields["data_reply"] = data
-        self.refuse_if_failed(data, "data", "DATA")
+        self.refuse_if_failed(data, Stage.DATA, "DATA")
         if data.code != 354:
             raise _Stop(
-                Outcome.GARBAGE, "data", f"expected 354 after DATA, got {data.code}", quit=True
+                Outcome.GARBAGE, Stage.DATA, f"expected 354 after DATA, got {data.code}", quit=True
             )
         await self.upload(message.data)
-        started = self.mark("data-end")
+        started = self.mark(Stage.DATA_END)
         try:
-            final = await self.read_reply("data-end", self.options.timeouts.final_reply)
+            final = await self.read_reply(Stage.DATA_END, self.options.timeouts.final_reply)
         except _Stop as stop:
-            self.add_step("data-end", started, stop.outcome, detail=stop.reason)
+            self.add_step(Stage.DATA_END, started, stop.outcome, detail=stop.reason)
             raise
         self.fields["final_reply_ms"] = round((time.monotonic() - started[1]) * 1000, 3)
         self.fields["final_reply"] = final
-        self.add_step("data-end", started, _reply_outcome(final), final)
+        self.add_step(Stage.DATA_END, started, _reply_outcome(final), final)
         found = replies.queue_id(final)
         self.fields["queue_id"] = found[1] if found else None
-        self.refuse_if_failed(final, "data-end", "message")
+        self.refuse_if_failed(final, Stage.DATA_END, "message")
 
     async def upload(self, data: bytes) -> None:
         assert self.writer is not None
-        self.stage = "upload"
-        started = self.mark("upload")
+        self.stage = Stage.UPLOAD
+        started = self.mark(Stage.UPLOAD)
         sent = 0
         self.log(Direction.CLIENT, f"[{len(data)} bytes of message data]")
         try:
             for block in dot_stuffed(data):
                 self.writer.write(block)
                 sent += len(block)
-                await self.bounded(self.writer.drain(), "upload", self.options.timeouts.data_block)
+                await self.bounded(
+                    self.writer.drain(), Stage.UPLOAD, self.options.timeouts.data_block
+                )
         except _Stop as stop:
             self.fields["bytes_sent"] = sent
-            self.add_step("upload", started, stop.outcome, detail=stop.reason)
+            self.add_step(Stage.UPLOAD, started, stop.outcome, detail=stop.reason)
             await self.late_reply(stop)
             raise
         self.log(Direction.CLIENT, ".")
         self.fields["bytes_sent"] = sent
         self.fields["upload_ms"] = round((time.monotonic() - started[1]) * 1000, 3)
-        self.add_step("upload", started, Outcome.OK, detail=f"{sent} bytes")
+        self.add_step(Stage.UPLOAD, started, Outcome.OK, detail=f"{sent} bytes")
 
     async def late_reply(self, stop: _Stop) -> None:
         """A server that hangs up mid-upload often said why first (`552 too big`): read it."""
         if stop.outcome not in (Outcome.RESET, Outcome.DISCONNECTED):
             return
         try:
-            reply = await self.read_reply("upload", min(1.0, self.options.timeouts.command))
+            reply = await self.read_reply(Stage.UPLOAD, min(1.0, self.options.timeouts.command))
         except _Stop:
             return
         self.fields["final_reply"] = reply
@@ -542,9 +549,9 @@ async def _hold(session: _Session, message: OutgoingMessage | None) -> None:
                 await session.transaction(caps, message)
                 final = session.fields["final_reply"]
                 reason = f"message accepted: {final.code} {_one_line(final.text)}"
-                session.result = Outcome.ACCEPTED, "quit", reason
+                session.result = Outcome.ACCEPTED, Stage.QUIT, reason
             else:
-                session.result = Outcome.OK, "quit", ""
+                session.result = Outcome.OK, Stage.QUIT, ""
             await session.quit()
         except _Stop as stop:
             session.result = stop.outcome, stop.stage, stop.reason

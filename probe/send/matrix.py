@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from probe.errors import ProbeError
 from probe.model.message import Manifest
 from probe.model.send import VariantSend
-from probe.model.smtp import Conversation, Outcome
+from probe.model.smtp import Conversation, Outcome, Stage
 from probe.send.converse import ConverseOptions, OutgoingMessage, converse
 from probe.smtp.replies import deciding_reply
 
@@ -32,7 +32,7 @@ _FALLTHROUGH = {
     Outcome.TEMP_FAILED,
     Outcome.TLS_FAILED,
 }
-_EARLY_STAGES = {"connect", "banner", "ehlo", "helo", "starttls", "tls"}
+_EARLY_STAGES = {Stage.CONNECT, Stage.BANNER, Stage.EHLO, Stage.HELO, Stage.STARTTLS, Stage.TLS}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,7 +113,7 @@ class SendLog:
                     probe_id=job.probe_id,
                     description=job.description,
                     outcome=last.outcome if last else Outcome.SKIPPED,
-                    stage=last.stage if last else "not-started",
+                    stage=last.stage if last else Stage.NOT_STARTED,
                     reason="interrupted before this variant finished",
                     target=target,
                     size=size,
@@ -201,7 +201,7 @@ async def _send_one(
         built = await asyncio.to_thread(job.build, advertised_size)
     except (ValueError, ProbeError) as exc:  # e.g. a relative size with no SIZE advertised
         return VariantSend(
-            job.variant, job.probe_id, job.description, Outcome.SKIPPED, "plan", reason=str(exc)
+            job.variant, job.probe_id, job.description, Outcome.SKIPPED, Stage.PLAN, reason=str(exc)
         )
     log.built[key] = (len(built.data), built.manifest)
     message = OutgoingMessage(

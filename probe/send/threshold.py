@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable
 
 from probe.model.run import ThresholdReport
-from probe.model.smtp import Conversation, Outcome
+from probe.model.smtp import SIZE_STAGES, Conversation, Outcome, Stage
 from probe.model.threshold import ProbePoint, ProbeVerdict, SearchRound, SearchState
 from probe.model.variant import VariantSpec
 from probe.plan.craft import craft
@@ -23,16 +23,15 @@ from probe.send.matrix import Target
 from probe.smtp.replies import deciding_reply
 
 MAX_ROUNDS = 24  # bound whatever happens: 50 MB to the byte needs 12 with k = 4
-_SIZE_STAGES = {"mail", "data", "upload", "data-end"}
 
 
 def classify(conv: Conversation) -> ProbeVerdict:
     """Did this size pass, fail because of its size, or fail for another reason?"""
     if conv.outcome is Outcome.ACCEPTED:
         return ProbeVerdict.PASS
-    if conv.outcome is Outcome.REJECTED and conv.stage in _SIZE_STAGES:
+    if conv.outcome is Outcome.REJECTED and conv.stage in SIZE_STAGES:
         return ProbeVerdict.FAIL
-    if conv.outcome in (Outcome.DISCONNECTED, Outcome.RESET) and conv.stage == "upload":
+    if conv.outcome in (Outcome.DISCONNECTED, Outcome.RESET) and conv.stage is Stage.UPLOAD:
         return ProbeVerdict.FAIL  # some boxes cut the connection at their limit
     if conv.outcome is Outcome.REJECTED:
         return ProbeVerdict.HARD  # e.g. 550 for the recipient: not about size

@@ -19,7 +19,7 @@ import tomllib
 from collections.abc import Sequence
 from importlib import resources
 
-from probe.model.smtp import Conversation, Outcome, Reply
+from probe.model.smtp import Conversation, Outcome, Reply, Stage
 
 MAX_LINE = 4096  # bytes per reply line (RFC 5321 says 512; real servers exceed it a little)
 MAX_LINES = 100  # lines per multi-line reply
@@ -171,16 +171,16 @@ def deciding_reply(conv: Conversation) -> Reply | None:
     reply of the step it ended at (the RCPT refusal, not MAIL's 250), else the last one."""
     if conv.outcome is Outcome.ACCEPTED and conv.final_reply is not None:
         return conv.final_reply
-    replies = [s for s in conv.steps if s.reply is not None and s.name != "quit"]
+    replies = [s for s in conv.steps if s.reply is not None and s.name is not Stage.QUIT]
     ended = [s for s in replies if s.name == conv.stage]
     if ended or replies:
         return (ended or replies)[-1].reply
     rcpts = [r.reply for r in conv.rcpt_results if r.reply is not None]
     by_stage = {
-        "data-end": conv.final_reply,
-        "data": conv.data_reply,
-        "mail": conv.mail_reply,
-        "rcpt": rcpts[-1] if rcpts else None,
-        "banner": conv.banner,
+        Stage.DATA_END: conv.final_reply,
+        Stage.DATA: conv.data_reply,
+        Stage.MAIL: conv.mail_reply,
+        Stage.RCPT: rcpts[-1] if rcpts else None,
+        Stage.BANNER: conv.banner,
     }
     return by_stage.get(conv.stage)
