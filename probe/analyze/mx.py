@@ -11,6 +11,7 @@ from collections import Counter
 
 from probe.model.mx import AddressLookup, Anomaly, LookupOutcome, MxHost, MxResult, MxSource
 from probe.model.status import Status
+from probe.smtp.hosts import is_ip_literal
 
 LONG_LIST = 10  # more exchanges than this is unusual enough to name
 NULL_EXCHANGE = "."  # how a null MX ("0 .") appears in MxResult.hosts
@@ -41,14 +42,6 @@ def _anomaly(code: str, subject: str, extra: str = "") -> Anomaly:
 
 def is_null(host: MxHost) -> bool:
     return host.exchange == NULL_EXCHANGE
-
-
-def is_ip_literal(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def failed_lookups(host: MxHost) -> tuple[AddressLookup, ...]:

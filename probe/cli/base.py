@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 from probe.errors import ProbeError, UsageError
 from probe.model.json import document
 from probe.model.status import Status
+from probe.smtp.text import one_line
 
 
 class ProbeGroup(TyperGroup):
@@ -119,10 +120,6 @@ DnsTimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, help="DNS li
 
 
 # ----------------------------------------------------------------------- output
-
-
-def one_line(text: str) -> str:
-    return " ".join(str(text).split())
 
 
 def fail_line(message: str) -> None:

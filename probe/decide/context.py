@@ -4,7 +4,6 @@ from the reference copy's Received trace, and the keys that name hops (pure)."""
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 from collections.abc import Iterable, Mapping
 
 from probe.analyze.received.path import header_fields, parse_received
@@ -14,6 +13,7 @@ from probe.model.run import RunResult, VariantAnalysis
 from probe.model.send import VariantSend
 from probe.model.variant import VariantSpec
 from probe.model.verdict import Evidence, HopAction
+from probe.smtp.hosts import is_ip_literal
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,21 +106,13 @@ def _answering_host(run: RunResult) -> str:
     convs += [a for s in run.variants for a in s.attempts]
     for conv in convs:
         host = conv.host.rstrip(".").lower()
-        if not _is_address(host):
+        if not is_ip_literal(host):
             return host
         words = conv.banner.text.split() if conv.banner is not None else []
-        if words and "." in words[0] and not _is_address(words[0]) and "*" not in words[0]:
+        if words and "." in words[0] and not is_ip_literal(words[0]) and "*" not in words[0]:
             return words[0].rstrip(".").lower()
         return host
     return run.domain
-
-
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def _reference_path(

@@ -23,6 +23,7 @@ from typing import Final
 from probe.server.records import ListenerRecord, RcptRecord
 from probe.server.stamps import postfix_queue_id, rfc5322_date
 from probe.smtp.replies import enhanced_status
+from probe.smtp.text import one_line
 
 BOUNCE_SIZE_LIMIT: Final = 50000  # Postfix bounce_size_limit: larger messages return headers
 LINE_LENGTH: Final = 79  # Postfix bounce_notify_util.c wraps at 79 columns, indent 4
@@ -167,7 +168,7 @@ def postfix_dsn(
 
 def _explanation(failure: Failure, remote: RemoteMta) -> str:
     """Postfix's per-recipient sentence: `host x[ip] said: <reply> (in reply to ... command)`."""
-    reply = _one_line(failure.reply)
+    reply = one_line(failure.reply)
     if not failure.stage:
         return _without_codes(reply)
     return (
@@ -176,7 +177,7 @@ def _explanation(failure: Failure, remote: RemoteMta) -> str:
 
 
 def _recipient_fields(failure: Failure, remote: RemoteMta) -> list[str]:
-    reply = _one_line(failure.reply)
+    reply = one_line(failure.reply)
     orcpt = params(failure.rcpt.params).get("ORCPT")
     fields = [f"Final-Recipient: rfc822; {failure.rcpt.address}"]
     if orcpt:
@@ -209,11 +210,6 @@ def _returned(boundary: str, record: ListenerRecord, data: bytes, ret: str) -> b
     )
     closing = f"\r\n--{boundary}--\r\n"
     return part.encode("utf-8", "surrogateescape") + body + closing.encode("utf-8")
-
-
-def _one_line(reply: str) -> str:
-    """A multi-line reply as Postfix quotes it: the lines joined by spaces, codes kept."""
-    return " ".join(line.strip() for line in reply.splitlines() if line.strip())
 
 
 def _without_codes(reply: str) -> str:

@@ -29,6 +29,7 @@ from probe.plan.craft import craft, resolve_size
 from probe.send.converse import ConverseOptions, converse
 from probe.send.matrix import Built, Job, SendLog, SendSettings, Target, send_matrix
 from probe.send.threshold import size_search
+from probe.smtp.hosts import ip_literal
 from probe.smtp.replies import size_limit
 
 
@@ -115,7 +116,7 @@ def check_target(req: RunRequest) -> None:
 async def resolve_targets(req: RunRequest, state: RunState) -> list[Target]:
     if req.via is not None:
         host, port = req.via
-        from probe.send.resolve import ip_literal, resolve_addresses
+        from probe.send.resolve import resolve_addresses
 
         literal = ip_literal(host)
         addresses = (

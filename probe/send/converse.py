@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import ipaddress
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -40,6 +39,8 @@ from probe.report.transcript import TLS_STARTED
 from probe.send import tls as tlscheck
 from probe.smtp import replies
 from probe.smtp.envelope import dot_stuffed, envelope_params
+from probe.smtp.hosts import is_ip_literal
+from probe.smtp.text import one_line
 
 T = TypeVar("T")
 
@@ -100,10 +101,6 @@ def _reply_outcome(reply: Reply) -> Outcome:
     if reply.is_permanent:
         return Outcome.REJECTED
     return Outcome.OK
-
-
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())[:300]
 
 
 class _Session:
@@ -167,7 +164,7 @@ class _Session:
             why = "overall deadline reached" if left <= timeout else f"no answer in {limit:g} s"
             raise _Stop(Outcome.TIMEOUT, stage, f"{why} (at {stage})") from None
         except ssl.SSLError as exc:
-            raise _Stop(Outcome.TLS_FAILED, stage, f"TLS error: {_one_line(exc)}") from None
+            raise _Stop(Outcome.TLS_FAILED, stage, f"TLS error: {one_line(exc, 300)}") from None
         except ConnectionRefusedError:
             raise _Stop(Outcome.REFUSED, stage, "connection refused") from None
         except ConnectionResetError:
@@ -175,7 +172,7 @@ class _Session:
         except (BrokenPipeError, ConnectionAbortedError, EOFError):
             raise _Stop(Outcome.DISCONNECTED, stage, "connection closed by peer") from None
         except OSError as exc:
-            raise _Stop(Outcome.RESET, stage, f"socket error: {_one_line(exc)}") from None
+            raise _Stop(Outcome.RESET, stage, f"socket error: {one_line(exc, 300)}") from None
 
     # ------------------------------------------------------------------ wire
 
@@ -213,7 +210,7 @@ class _Session:
                     return builder.reply()
             except ValueError as exc:
                 self.fields.setdefault("garbage", replies.garbage_reply(raw))
-                raise _Stop(Outcome.GARBAGE, self.stage, _one_line(exc)) from None
+                raise _Stop(Outcome.GARBAGE, self.stage, one_line(exc, 300)) from None
 
     async def read_reply(self, stage: Stage, timeout: float) -> Reply:
         self.stage = stage
@@ -273,7 +270,7 @@ class _Session:
         outcome = _reply_outcome(reply)
         if outcome is not Outcome.OK:
             verb = "refused" if outcome is Outcome.REJECTED else "temporarily refused"
-            reason = f"{what or stage} {verb}: {reply.code} {_one_line(reply.text)}"
+            reason = f"{what or stage} {verb}: {reply.code} {one_line(reply.text, 300)}"
             raise _Stop(outcome, stage, reason, quit=True)
 
     async def hello(self, after_tls: bool) -> tuple[str, ...]:
@@ -303,7 +300,7 @@ class _Session:
         reply = await self.command(Stage.STARTTLS, "STARTTLS")
         if reply.code != 220:
             self.fields["tls"] = TlsResult(
-                offered=True, attempted=True, error=f"{reply.code} {_one_line(reply.text)}"
+                offered=True, attempted=True, error=f"{reply.code} {one_line(reply.text, 300)}"
             )
             self.log(Direction.INFO, "STARTTLS refused; continuing without TLS")
             return caps
@@ -313,7 +310,7 @@ class _Session:
         started = self.mark(Stage.TLS)
         assert self.writer is not None
         name = self.options.tls_name or self.host
-        sni = None if _is_ip(name) else name.rstrip(".")
+        sni = None if is_ip_literal(name) else name.rstrip(".")
         try:
             await self.bounded(
                 self.writer.start_tls(tlscheck.make_probe_context(), server_hostname=sni),
@@ -486,15 +483,7 @@ class _Session:
             return
         self.fields["final_reply"] = reply
         stop.outcome = _reply_outcome(reply) if reply.code and reply.code >= 400 else stop.outcome
-        stop.reason = f"{stop.reason} after {reply.code} {_one_line(reply.text)}"
-
-
-def _is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name.strip("[]"))
-    except ValueError:
-        return False
-    return True
+        stop.reason = f"{stop.reason} after {reply.code} {one_line(reply.text, 300)}"
 
 
 def _cert_summary(cert: Certificate) -> str:
@@ -548,7 +537,7 @@ async def _hold(session: _Session, message: OutgoingMessage | None) -> None:
             if message is not None:
                 await session.transaction(caps, message)
                 final = session.fields["final_reply"]
-                reason = f"message accepted: {final.code} {_one_line(final.text)}"
+                reason = f"message accepted: {final.code} {one_line(final.text, 300)}"
                 session.result = Outcome.ACCEPTED, Stage.QUIT, reason
             else:
                 session.result = Outcome.OK, Stage.QUIT, ""
@@ -560,7 +549,7 @@ async def _hold(session: _Session, message: OutgoingMessage | None) -> None:
     except _Stop as stop:  # raised while quitting politely
         session.log(Direction.INFO, f"QUIT failed: {stop.reason}")
     except Exception as exc:  # noqa: BLE001 - probe's own fault must still be a result
-        reason = f"internal error: {type(exc).__name__}: {_one_line(exc)}"
+        reason = f"internal error: {type(exc).__name__}: {one_line(exc, 300)}"
         session.result = Outcome.ERROR, session.stage, reason
 
 

@@ -30,6 +30,7 @@ import dns.resolver
 from probe.analyze import mx as mxcheck
 from probe.errors import DnsError, UsageError
 from probe.model.mx import AddressLookup, LookupOutcome, MxHost, MxResult, MxSource
+from probe.smtp.hosts import ip_literal
 
 Nameservers = Sequence[tuple[str, int]]
 
@@ -74,19 +75,6 @@ def normalize_domain(text: str) -> str:
     if len(ascii_name) > MAX_NAME:
         raise UsageError(f"invalid domain name {text!r}: longer than 253 bytes")
     return ascii_name
-
-
-def ip_literal(text: str) -> str | None:
-    """The address when `text` is an IP literal (`192.0.2.1`, `::1`, `[192.0.2.1]`), else None."""
-    value = text.strip()
-    if value.startswith("[") and value.endswith("]"):
-        value = value[1:-1]
-        if value.lower().startswith("ipv6:"):
-            value = value[5:]
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        return None
 
 
 # ----------------------------------------------------------------------------- the resolver

@@ -27,6 +27,7 @@ from probe.model.smtp import Conversation, Outcome
 from probe.model.status import Status, worst
 from probe.report.transcript import endpoint, outcome_line, render_conversation, render_transcript
 from probe.send.converse import ConverseOptions, Timeouts, converse
+from probe.smtp.hosts import ip_literal
 
 SCHEMA = "probe.connect/1"
 # Outcomes at the connect stage: nothing was measured at that address (maybe our own egress).
@@ -142,7 +143,7 @@ async def _targets(
 ) -> tuple[MxResult | None, list[tuple[str, str]]]:
     from probe.send import resolve  # lazily: the DNS stack is only needed for names
 
-    literal = resolve.ip_literal(name)
+    literal = ip_literal(name)
     if literal is not None:
         return None, [(literal, literal)]
     result = await resolve.resolve_target(
