@@ -159,7 +159,8 @@ def craft_one(spec: Any, size: int | None = None) -> Any:
 
 
 def settings(port: int, per_host: int, concurrency: int, min_interval: float) -> Any:
-    from probe.send.converse import ConverseOptions, Timeouts
+    from probe.model.smtp import Timeouts
+    from probe.send.converse import ConverseOptions
     from probe.send.matrix import SendSettings
 
     options = ConverseOptions(

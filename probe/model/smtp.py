@@ -1,5 +1,5 @@
 """Send stage results: one timed SMTP conversation as observed (replies, steps, TLS, transcript),
-and the `Stage`s it is described in."""
+the `Timeouts` it is held to and the `Stage`s it is described in."""
 
 from __future__ import annotations
 
@@ -62,6 +62,23 @@ class Stage(enum.StrEnum):
 # any byte, and a size declared at MAIL was judged at MAIL, so a refusal of DATA is the same
 # at every size. Not RCPT: a refused recipient is refused whatever the message.
 SIZE_STAGES = frozenset({Stage.MAIL, Stage.UPLOAD, Stage.DATA_END})
+
+
+@dataclasses.dataclass(frozen=True)
+class Timeouts:
+    """Seconds per stage of one conversation. The defaults are `probe connect`'s; a profile has
+    its own (`probe.plan.profiles`). Banner: postscreen's greet wait plus DNSBL lookups."""
+
+    connect: float = 10.0
+    banner: float = 60.0
+    command: float = 30.0
+    tls: float = 30.0
+    data_block: float = 180.0  # per block written during the upload (RFC 5321 4.5.3.2.5)
+    final_reply: float = 600.0  # end-of-data to final reply (RFC 5321 4.5.3.2.6)
+
+    @classmethod
+    def uniform(cls, seconds: float) -> Timeouts:
+        return cls(seconds, seconds, seconds, seconds, seconds, seconds)
 
 
 class Direction(enum.StrEnum):

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from probe.errors import ConfigError
+from probe.model.smtp import Timeouts
 from probe.model.variant import (
     AttachmentKind,
     AttachmentSpec,
@@ -45,14 +46,11 @@ class CheckLevel(enum.StrEnum):
     IGNORE = "ignore"
 
 
-@dataclasses.dataclass(frozen=True)
-class Timeouts:
-    """Seconds; the run stage hands them to each conversation."""
-
-    connect: float = 30.0
-    banner: float = 120.0
-    command: float = 120.0
-    data: float = 600.0  # from end-of-data to the final reply (scanners are slow)
+# A profile's conversation timeouts unless it says otherwise: generous, since a run waits for
+# slow filters (a scanner holds the final reply for minutes).
+PROFILE_TIMEOUTS = Timeouts(
+    connect=30.0, banner=120.0, command=120.0, tls=120.0, data_block=120.0, final_reply=600.0
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +62,7 @@ class Defaults:
     min_interval: float = 0.2  # seconds between connection starts (rate limit)
     retry_for: float = 180.0  # seconds within which 4xx replies are retried
     collect_deadline: float = 600.0  # seconds to wait for copies and bounces
-    timeouts: Timeouts = Timeouts()
+    timeouts: Timeouts = PROFILE_TIMEOUTS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +91,7 @@ Loader = Callable[[str, str], tuple[str, str]]
 _TOP = ("name", "description", "extends", "exclude", "defaults", "checks", "variant")
 _DEFAULTS = ("from", "helo", "concurrency", "per_host", "min_interval", "retry_for",
              "collect_deadline", "timeouts")  # fmt: skip
+_TIMEOUTS = ("connect", "banner", "command", "data")  # the keys of [defaults.timeouts]
 _VARIANT = ("id", "description", "size", "attachments", "encoding", "charset", "line_length",
             "allow_long_lines", "smtputf8", "recipients", "received_headers", "declare_size",
             "headers", "expect")  # fmt: skip
@@ -216,6 +215,21 @@ class _Layer:
         )
 
 
+def _timeouts(seconds: Mapping[str, float]) -> Timeouts:
+    """[defaults.timeouts] on the conversation's timeouts: `command` also bounds the TLS
+    handshake and each block of the upload, `data` is the wait for the final reply."""
+    base = PROFILE_TIMEOUTS
+    command = seconds.get("command")
+    return Timeouts(
+        connect=seconds.get("connect", base.connect),
+        banner=seconds.get("banner", base.banner),
+        command=base.command if command is None else command,
+        tls=base.tls if command is None else command,
+        data_block=base.data_block if command is None else command,
+        final_reply=seconds.get("data", base.final_reply),
+    )
+
+
 def parse_profile(text: str, *, source: str, loader: Loader | None = None) -> Profile:
     """Parse and validate a profile given as TOML text; `loader` fetches what it extends."""
     layer = _load_layer(text, source, loader, ())
@@ -225,7 +239,7 @@ def parse_profile(text: str, *, source: str, loader: Loader | None = None) -> Pr
             path=source,
             key="variant",
         )
-    timeouts = Timeouts(**layer.timeouts)
+    timeouts = _timeouts(layer.timeouts)
     defaults = Defaults(**layer.defaults, timeouts=timeouts)
     variants = tuple(layer.variants.values())
     name = layer.name or Path(source).stem
@@ -360,8 +374,7 @@ class _Parser:
             elif key in ("concurrency", "per_host"):
                 out.defaults[key] = self.integer(value, where, 1, 100)
             elif key == "timeouts":
-                names = tuple(f.name for f in dataclasses.fields(Timeouts))
-                for name, seconds in self.table(value, where, names).items():
+                for name, seconds in self.table(value, where, _TIMEOUTS).items():
                     out.timeouts[name] = self.seconds(seconds, f"{where}.{name}")
             elif key == "min_interval":
                 number = float(self.typed(value, where, (int, float), "a number of seconds"))

@@ -31,6 +31,7 @@ from probe.model.smtp import (
     Reply,
     Stage,
     Step,
+    Timeouts,
     TlsResult,
     TranscriptLine,
 )
@@ -43,22 +44,6 @@ from probe.smtp.hosts import is_ip_literal
 from probe.smtp.text import one_line
 
 T = TypeVar("T")
-
-
-@dataclasses.dataclass(frozen=True)
-class Timeouts:
-    """Seconds per stage. Banner: postscreen greet wait plus DNSBL lookups (RFC 5321: 5 min)."""
-
-    connect: float = 10.0
-    banner: float = 60.0
-    command: float = 30.0
-    tls: float = 30.0
-    data_block: float = 180.0  # per block written during the upload (RFC 5321 4.5.3.2.5)
-    final_reply: float = 600.0  # end-of-data to final reply (RFC 5321 4.5.3.2.6)
-
-    @classmethod
-    def uniform(cls, seconds: float) -> Timeouts:
-        return cls(seconds, seconds, seconds, seconds, seconds, seconds)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -71,7 +71,7 @@ def test_the_profiles_say_what_the_issue_asks_for() -> None:
     others = {v.id for name in SHIPPED if name != "full" for v in load_profile(name).variants}
     assert others < {v.id for v in full.variants}
     assert full.check_level("starttls-missing") is CheckLevel.CRITICAL  # from firewall
-    assert full.defaults.retry_for == 180.0 and full.defaults.timeouts.data == 600.0
+    assert full.defaults.retry_for == 180.0 and full.defaults.timeouts.final_reply == 600.0
 
 
 def test_a_user_profile_extends_a_shipped_one(tmp_path: Path) -> None:
@@ -95,7 +95,7 @@ def test_a_user_profile_extends_a_shipped_one(tmp_path: Path) -> None:
     assert big.attachments[1].size == 10_000 and big.attachments[1].kind is AttachmentKind.TEXT
     assert profile.defaults.mail_from == "me@example.org"
     assert (profile.defaults.per_host, profile.defaults.concurrency) == (1, 4)
-    assert profile.defaults.retry_for == 30.0 and profile.defaults.timeouts.data == 120.0
+    assert profile.defaults.retry_for == 30.0 and profile.defaults.timeouts.final_reply == 120.0
     assert profile.defaults.timeouts.connect == 30.0
     assert profile.check_level("rewrites") is CheckLevel.CRITICAL
     assert profile.check_level("drops") is CheckLevel.CRITICAL

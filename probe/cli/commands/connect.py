@@ -23,10 +23,10 @@ from probe.cli.base import (
 )
 from probe.errors import UsageError
 from probe.model.mx import MxResult
-from probe.model.smtp import Conversation, Outcome
+from probe.model.smtp import Conversation, Outcome, Timeouts
 from probe.model.status import Status, worst
 from probe.report.transcript import endpoint, outcome_line, render_conversation, render_transcript
-from probe.send.converse import ConverseOptions, Timeouts, converse
+from probe.send.converse import ConverseOptions, converse
 from probe.smtp.hosts import ip_literal
 
 SCHEMA = "probe.connect/1"

@@ -74,26 +74,17 @@ def build_request(
     from probe.cli.commands.connect import default_helo
     from probe.collect.secrets import resolve_password
     from probe.pipeline.run import RunRequest
-    from probe.send.converse import ConverseOptions, Timeouts
+    from probe.send.converse import ConverseOptions
     from probe.send.matrix import SendSettings
 
     d = profile.defaults
-    t = d.timeouts
     sender = mail_from or d.mail_from or f"probe@{default_helo()}"
     if "@" not in sender:
         raise UsageError(f"--from {sender!r} is not an address")
-    timeouts = Timeouts(
-        connect=t.connect,
-        banner=t.banner,
-        command=t.command,
-        tls=t.command,
-        data_block=t.command,
-        final_reply=t.data,
-    )
     options = ConverseOptions(
         helo or d.helo or default_helo(),
         port=port,
-        timeouts=timeouts,
+        timeouts=d.timeouts,
         starttls=not no_starttls,
         deadline=deadline,
         ca_file=ca_file,
