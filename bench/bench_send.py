@@ -160,8 +160,8 @@ def craft_one(spec: Any, size: int | None = None) -> Any:
 
 def settings(port: int, per_host: int, concurrency: int, min_interval: float) -> Any:
     from probe.model.smtp import Timeouts
-    from probe.send.converse import ConverseOptions
     from probe.send.matrix import SendSettings
+    from probe.send.options import ConverseOptions
 
     options = ConverseOptions(
         helo="client.bench.probe.test", port=port, starttls=False, timeouts=Timeouts.uniform(60)

@@ -13,13 +13,13 @@ from probe.model.snapshot import AddressSnapshot, HopSnapshot, PathSnapshot
 
 
 def address_snapshot(conv: Conversation) -> AddressSnapshot:
-    reached = conv.banner is not None
+    reached = conv.greeting is not None
     cert = conv.tls.certificate
     return AddressSnapshot(
         exchange=conv.host,
         address=conv.address,
         reached=reached,
-        banner=conv.banner.text if conv.banner is not None else None,
+        banner=conv.greeting.text if conv.greeting is not None else None,
         capabilities=tuple(conv.capabilities),
         starttls_offered=conv.tls.offered,
         certificate_sha256=cert.sha256 or None if cert is not None else None,

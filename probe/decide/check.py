@@ -37,8 +37,8 @@ def _reachable(level: Status, mx: MxResult | None, convs: Sequence[Conversation]
         detail = mx.detail or mx.source.value
         return CheckFinding(Expectation.REACHABLE, Status.UNKNOWN if mx.source in (
             MxSource.SERVFAIL, MxSource.TIMEOUT) else level, f"no MX address: {detail}")
-    answered = [c for c in convs if c.banner is not None]
-    if run is not None and run.hop1 is not None and run.hop1.banner is not None:
+    answered = [c for c in convs if c.greeting is not None]
+    if run is not None and run.hop1 is not None and run.hop1.greeting is not None:
         answered.append(run.hop1)
     if not answered:
         tried = ", ".join(f"{c.host} ({c.address}): {c.outcome.value} at {c.stage}" for c in convs)
@@ -48,8 +48,8 @@ def _reachable(level: Status, mx: MxResult | None, convs: Sequence[Conversation]
 
 
 def _conversations(convs: Sequence[Conversation], run: RunResult | None) -> list[Conversation]:
-    found = [c for c in convs if c.banner is not None]
-    if not found and run is not None and run.hop1 is not None and run.hop1.banner is not None:
+    found = [c for c in convs if c.greeting is not None]
+    if not found and run is not None and run.hop1 is not None and run.hop1.greeting is not None:
         found = [run.hop1]
     return found
 

@@ -108,7 +108,7 @@ def _answering_host(run: RunResult) -> str:
         host = conv.host.rstrip(".").lower()
         if not is_ip_literal(host):
             return host
-        words = conv.banner.text.split() if conv.banner is not None else []
+        words = conv.greeting.text.split() if conv.greeting is not None else []
         if words and "." in words[0] and not is_ip_literal(words[0]) and "*" not in words[0]:
             return words[0].rstrip(".").lower()
         return host

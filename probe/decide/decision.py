@@ -89,7 +89,7 @@ def _no_mx_answered(ctx: Context) -> str:
     if ctx.run.hop1 is not None:
         attempts.append(ctx.run.hop1)
     attempts = [a for a in attempts if a.outcome is not Outcome.INTERRUPTED]
-    if not attempts or any(a.banner is not None and a.banner.valid for a in attempts):
+    if not attempts or any(a.greeting is not None for a in attempts):
         return ""
     first = attempts[0]
     return (

@@ -198,3 +198,9 @@ class Conversation:
     upload_ms: float | None = None  # from after 354 to the last byte written
     final_reply_ms: float | None = None  # from end-of-data to the final reply (scanning time)
     queue_id: str | None = None
+
+    @property
+    def greeting(self) -> Reply | None:
+        """The banner when it is an SMTP reply: None when the peer said nothing or garbage (the
+        garbage itself stays in `banner`, with `valid` False)."""
+        return self.banner if self.banner is not None and self.banner.valid else None

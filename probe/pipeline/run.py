@@ -26,8 +26,9 @@ from probe.model.smtp import SIZE_STAGES, Conversation, Outcome
 from probe.model.status import utcnow
 from probe.model.variant import VariantSpec
 from probe.plan.craft import craft, resolve_size
-from probe.send.converse import ConverseOptions, converse
+from probe.send.converse import converse
 from probe.send.matrix import Built, Job, SendLog, SendSettings, Target, send_matrix
+from probe.send.options import ConverseOptions
 from probe.send.threshold import size_search
 from probe.smtp.hosts import ip_literal
 from probe.smtp.replies import size_limit

@@ -18,7 +18,8 @@ from probe.errors import ProbeError
 from probe.model.message import Manifest
 from probe.model.send import VariantSend
 from probe.model.smtp import Conversation, Outcome, Stage
-from probe.send.converse import ConverseOptions, OutgoingMessage, converse
+from probe.send.converse import OutgoingMessage, converse
+from probe.send.options import ConverseOptions
 from probe.smtp.replies import deciding_reply
 
 # Outcomes at connect/banner time that mean "this MX is not usable now: try the next one".

@@ -18,8 +18,9 @@ from probe.model.threshold import ProbePoint, ProbeVerdict, SearchRound, SearchS
 from probe.model.variant import VariantSpec
 from probe.plan.craft import craft
 from probe.plan.threshold import next_points, record, start
-from probe.send.converse import ConverseOptions, OutgoingMessage, converse
+from probe.send.converse import OutgoingMessage, converse
 from probe.send.matrix import Target
+from probe.send.options import ConverseOptions
 from probe.smtp.replies import deciding_reply
 
 MAX_ROUNDS = 24  # bound whatever happens: 50 MB to the byte needs 12 with k = 4

@@ -181,6 +181,6 @@ def deciding_reply(conv: Conversation) -> Reply | None:
         Stage.DATA: conv.data_reply,
         Stage.MAIL: conv.mail_reply,
         Stage.RCPT: rcpts[-1] if rcpts else None,
-        Stage.BANNER: conv.banner,
+        Stage.BANNER: conv.greeting,
     }
     return by_stage.get(conv.stage)

@@ -12,7 +12,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP
 
 from probe.model.smtp import Timeouts
-from probe.send.converse import ConverseOptions
+from probe.send.options import ConverseOptions
 
 FAST = Timeouts(connect=2.0, banner=2.0, command=2.0, tls=2.0, data_block=2.0, final_reply=2.0)
 

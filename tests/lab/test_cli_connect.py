@@ -84,6 +84,23 @@ def test_refusing_service_is_critical_with_transcript() -> None:
     assert "<-  554 5.7.1" in arrows.stdout and " -> QUIT" in arrows.stdout
 
 
+async def not_smtp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"SSH-2.0-OpenSSH_9.6\r\n")
+    await writer.drain()
+    await reader.read(100)
+
+
+def test_a_peer_that_is_no_smtp_server_is_critical_and_its_banner_kept() -> None:
+    with ThreadedServer(lambda: raw_server(not_smtp)) as server:
+        result = invoke("--json", f"127.0.0.1:{server.port}")
+    assert result.exit_code == 2, result.output
+    doc = json.loads(result.stdout)
+    conv = from_data(Conversation, doc["conversations"][0])
+    assert (conv.outcome.value, conv.stage) == ("garbage", "banner")
+    assert conv.banner is not None and conv.banner.lines == ("SSH-2.0-OpenSSH_9.6",)
+    assert not conv.banner.valid and conv.greeting is None
+
+
 def test_nothing_reached_is_unknown() -> None:
     with plain() as server:
         port = server.port

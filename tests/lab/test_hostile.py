@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from probe.model.smtp import Conversation, Outcome, Timeouts
+from probe.model.json import document, from_data
+from probe.model.smtp import Conversation, Outcome, Reply, Timeouts
 from probe.send.converse import OutgoingMessage, converse
 from tests.lab.smtp_peers import Peer, options, raw_server, reset, scripted
 
@@ -139,3 +140,31 @@ def test_final_reply_timeout_and_overall_deadline() -> None:
     conv, elapsed = run(no_banner, timeouts=Timeouts.uniform(30.0), deadline=0.4)
     assert (conv.outcome, conv.stage) == (Outcome.TIMEOUT, "banner")
     assert "deadline" in conv.reason and elapsed < 2.0
+
+
+@pytest.mark.parametrize(
+    ("banner", "kept"),
+    [
+        (b"2500 ok\r\n", "2500 ok"),
+        (b"-220 x\r\n", "-220 x"),
+        (b"SSH-2.0-OpenSSH_9.6\r\n", "SSH-2.0-OpenSSH_9.6"),
+        (b"\x00\x01 binary\r\n", "\\x00\\x01 binary"),
+    ],
+    ids=["2500", "-220", "ssh", "binary"],
+)
+def test_a_banner_that_is_no_smtp_reply_is_kept_as_garbage(banner: bytes, kept: str) -> None:
+    conv, _ = run(banner_peer(banner))
+    assert (conv.outcome, conv.stage) == (Outcome.GARBAGE, "banner"), conv.reason
+    assert conv.banner == Reply(code=None, lines=(kept,), valid=False)
+    data = document("probe.connect/1", conv)
+    assert data["banner"] == {"code": None, "lines": [kept], "enhanced": None, "valid": False}
+    assert from_data(Conversation, data).banner == conv.banner
+
+
+def test_probes_own_bug_is_an_error_that_names_the_exception_and_where() -> None:
+    broken = OutgoingMessage("a@x.test", ("b@y.test",), "not bytes")  # type: ignore[arg-type]
+    conv, _ = run(banner_peer(b"220 ok.test ESMTP\r\n"), broken)
+    assert (conv.outcome, conv.stage) == (Outcome.ERROR, "upload")
+    assert conv.reason.startswith("internal error: TypeError: ")
+    assert "(at envelope.py:" in conv.reason and "converse.py:" in conv.reason
+    assert "\n" not in conv.reason

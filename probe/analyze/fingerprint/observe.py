@@ -47,7 +47,7 @@ def observe_conversation(conv: Conversation) -> Observations:
         for stage, reply in [*named, *others]
         if reply is not None and reply.valid
     )
-    banner = wire_lines(conv.banner) if conv.banner is not None else ()
+    banner = wire_lines(conv.greeting) if conv.greeting is not None else ()
     return Observations(
         banner=banner,
         ehlo=conv.capabilities or conv.capabilities_after_tls,

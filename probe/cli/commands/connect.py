@@ -26,7 +26,8 @@ from probe.model.mx import MxResult
 from probe.model.smtp import Conversation, Outcome, Timeouts
 from probe.model.status import Status, worst
 from probe.report.transcript import endpoint, outcome_line, render_conversation, render_transcript
-from probe.send.converse import ConverseOptions, converse
+from probe.send.converse import converse
+from probe.send.options import ConverseOptions
 from probe.smtp.hosts import ip_literal
 
 SCHEMA = "probe.connect/1"

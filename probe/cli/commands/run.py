@@ -74,8 +74,8 @@ def build_request(
     from probe.cli.commands.connect import default_helo
     from probe.collect.secrets import resolve_password
     from probe.pipeline.run import RunRequest
-    from probe.send.converse import ConverseOptions
     from probe.send.matrix import SendSettings
+    from probe.send.options import ConverseOptions
 
     d = profile.defaults
     sender = mail_from or d.mail_from or f"probe@{default_helo()}"

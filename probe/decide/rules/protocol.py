@@ -51,10 +51,10 @@ def rule_identity(ctx: Context) -> list[Placed]:
         placed.append(
             Placed(key, products=(label(match),), product_evidence=product_evidence(match))
         )
-    banner = conv.banner.text if conv.banner else ""
+    banner = conv.greeting.text if conv.greeting else ""
     caps = conv.capabilities
     masked_caps = [c for c in caps if re.fullmatch(r"X{2,}[A-Z]", c)]
-    if conv.banner is not None and "*" in banner and re.fullmatch(r"[*\s\d]+", banner):
+    if conv.greeting is not None and "*" in banner and re.fullmatch(r"[*\s\d]+", banner):
         placed.append(
             Placed(
                 front(ctx.hop1),
