@@ -93,6 +93,7 @@ class TranscriptLine:
     elapsed_ms: float  # since the conversation started
     direction: Direction
     text: str
+    encrypted: bool = False  # inside TLS: after the STARTTLS handshake completed
 
 
 class Outcome(enum.StrEnum):

@@ -1,7 +1,7 @@
 """Conversations for humans: a step table, a summary, and transcripts in two styles. Pure.
 
-Styles: `arrows` is swaks-like (`<-` server, ` ->` client, `<~`/` ~>` once TLS is up, `===`
-notes), `exchange` mimics the Exchange SMTP protocol log admins know (`#Fields:` header, then
+Styles: `arrows` is swaks-like (`<-` server, ` ->` client, `<~`/` ~>` for lines inside TLS,
+`===` notes), `exchange` mimics the Exchange SMTP protocol log admins know (`#Fields:` header, then
 `date-time,sequence-number,remote-endpoint,event,data` with events `*`, `>`, `<`).
 Times are UTC in data and local in tables.
 """
@@ -14,8 +14,6 @@ from tabulate import tabulate
 
 from probe.model.smtp import Conversation, Direction, Reply, TlsResult
 
-# The INFO line converse writes when the TLS handshake completed; later lines are encrypted.
-TLS_STARTED = "TLS started"
 STYLES = ("arrows", "exchange")
 
 
@@ -30,14 +28,21 @@ def render_transcript(conv: Conversation, style: str = "arrows") -> str:
     return render_arrows(conv)
 
 
+# (direction, inside TLS) -> the mark a line starts with
+_ARROWS = {
+    (Direction.SERVER, False): "<-  ",
+    (Direction.CLIENT, False): " -> ",
+    (Direction.SERVER, True): "<~  ",
+    (Direction.CLIENT, True): " ~> ",
+    (Direction.INFO, False): "=== ",
+    (Direction.INFO, True): "=== ",
+}
+
+
 def render_arrows(conv: Conversation) -> str:
-    marks = {Direction.SERVER: "<-  ", Direction.CLIENT: " -> ", Direction.INFO: "=== "}
-    out = []
-    for line in conv.transcript:
-        out.append(marks[line.direction] + line.text)
-        if line.direction is Direction.INFO and line.text.startswith(TLS_STARTED):
-            marks = {Direction.SERVER: "<~  ", Direction.CLIENT: " ~> ", Direction.INFO: "=== "}
-    return "\n".join(out)
+    return "\n".join(
+        _ARROWS[line.direction, line.encrypted] + line.text for line in conv.transcript
+    )
 
 
 def _csv(value: str) -> str:

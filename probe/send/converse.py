@@ -33,7 +33,6 @@ from probe.model.smtp import (
     Stage,
     TlsResult,
 )
-from probe.report.transcript import TLS_STARTED
 from probe.send import tls as tlscheck
 from probe.send.options import ConverseOptions
 from probe.send.session import Ending, Session, Stop, raised_at, reason_text, reply_outcome
@@ -233,7 +232,7 @@ class Script:
         cert = await self.certificate(ssl_object, name)
         suite = cipher[0] if cipher else ""
         session.add_step(Stage.TLS, started, Outcome.OK, detail=f"{protocol} {suite}")
-        session.log(Direction.INFO, f"{TLS_STARTED}: {protocol} {suite}")
+        session.log(Direction.INFO, f"TLS started: {protocol} {suite}")
         if cert is not None:
             session.log(Direction.INFO, _cert_summary(cert))
         return TlsResult(

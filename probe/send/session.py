@@ -119,12 +119,14 @@ class Session:
         self.open_step: tuple[Stage, Started] | None = None  # begun, not yet recorded
         self.ending: Ending | None = None
         self.closed = False
+        self.encrypted = False  # the handshake completed: every later line is inside TLS
 
     # ------------------------------------------------------------------ bookkeeping
 
     def log(self, direction: Direction, text: str) -> None:
         elapsed = round((time.monotonic() - self.started.mono) * 1000, 3)
-        self.transcript.append(TranscriptLine(utcnow(), elapsed, direction, text))
+        line = TranscriptLine(utcnow(), elapsed, direction, text, self.encrypted)
+        self.transcript.append(line)
 
     def mark(self, name: Stage) -> Started:
         """Start timing step `name` (remembered, so an interruption can still record it)."""
@@ -279,6 +281,7 @@ class Session:
             Stage.STARTTLS,
             self.options.timeouts.tls,
         )
+        self.encrypted = True
         ssl_object: ssl.SSLObject | None = self.writer.get_extra_info("ssl_object")
         return ssl_object
 

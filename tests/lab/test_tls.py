@@ -11,6 +11,7 @@ import pytest
 import trustme
 
 from probe.model.smtp import Conversation, Outcome
+from probe.report.transcript import render_arrows
 from probe.send.converse import OutgoingMessage, converse
 from probe.send.tls import matches_name
 from tests.lab.smtp_peers import Recorder, aiosmtpd_server, options, raw_server, scripted
@@ -67,6 +68,16 @@ def test_valid_certificate(ca: trustme.CA, ca_file: str) -> None:
         "tls",
         "ehlo-tls",
     ]
+
+
+def test_lines_after_the_handshake_are_marked_encrypted(ca: trustme.CA, ca_file: str) -> None:
+    conv = talk(ca.issue_cert("mx.test"), ca_file=ca_file)
+    texts = [line.text for line in conv.transcript]
+    first = next(i for i, text in enumerate(texts) if text.startswith("TLS started: TLS"))
+    assert [line.encrypted for line in conv.transcript] == [i >= first for i in range(len(texts))]
+    arrows = render_arrows(conv).splitlines()
+    assert "<-  220 Ready to start TLS" in arrows and " ~> EHLO probe.invalid" in arrows
+    assert " -> STARTTLS" in arrows and " ~> QUIT" in arrows
 
 
 def test_unknown_ca_does_not_verify(ca: trustme.CA) -> None:

@@ -15,7 +15,6 @@ from probe.model.smtp import (
     TranscriptLine,
 )
 from probe.report.transcript import (
-    TLS_STARTED,
     outcome_line,
     render_arrows,
     render_conversation,
@@ -26,8 +25,8 @@ from probe.report.transcript import (
 T0 = dt.datetime(2025, 3, 5, 8, 57, 3, 123000, tzinfo=dt.UTC)
 
 
-def line(ms: float, direction: Direction, text: str) -> TranscriptLine:
-    return TranscriptLine(T0 + dt.timedelta(milliseconds=ms), ms, direction, text)
+def line(ms: float, direction: Direction, text: str, encrypted: bool = False) -> TranscriptLine:
+    return TranscriptLine(T0 + dt.timedelta(milliseconds=ms), ms, direction, text, encrypted)
 
 
 CERT = Certificate(
@@ -65,9 +64,9 @@ CONV = Conversation(
         line(3, Direction.SERVER, "220 mx.example.org ESMTP Postfix"),
         line(4, Direction.CLIENT, "STARTTLS"),
         line(5, Direction.SERVER, "220 2.0.0 Ready, to start TLS"),
-        line(9, Direction.INFO, f"{TLS_STARTED}: TLSv1.3 TLS_AES_256_GCM_SHA384"),
-        line(10, Direction.CLIENT, "EHLO probe.invalid"),
-        line(11, Direction.SERVER, 'say "hi"'),
+        line(9, Direction.INFO, "TLS started: TLSv1.3 TLS_AES_256_GCM_SHA384", True),
+        line(10, Direction.CLIENT, "EHLO probe.invalid", True),
+        line(11, Direction.SERVER, 'say "hi"', True),
     ),
 )
 
