@@ -9,7 +9,7 @@ import pytest
 
 from probe.model.json import from_data, to_data
 from probe.model.smtp import SIZE_STAGES, Conversation, Outcome, Stage
-from probe.plan.threshold import ProbeVerdict
+from probe.model.threshold import ProbeVerdict
 from probe.send.threshold import classify
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
