@@ -1,6 +1,7 @@
 """The typer application, shared options and the process boundary (output, exit codes).
 
-Commands live in `probe/commands/*.py`; each is thin: options -> calls -> renderer -> exit code.
+Commands live in `probe/cli/commands/*.py`; each is thin: options -> one use case -> renderer ->
+exit code. The options of the commands that send are in `probe.cli.options`.
 Every way out of the process goes through `ProbeGroup.main`, so a usage error exits 3 (not
 click's 2), a `ProbeError` prints one line, and an unexpected exception never shows a traceback.
 """
@@ -16,7 +17,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from probe.errors import ProbeError, UsageError
+from probe.errors import ProbeError
 from probe.model.json import document
 from probe.model.status import Status
 from probe.smtp.text import one_line
@@ -99,26 +100,6 @@ TimeoutOpt = Annotated[
 ]
 VerboseOpt = Annotated[int, typer.Option("-v", "--verbose", count=True, help="More detail.")]
 
-# Options of the commands that send (run, threshold): one definition each.
-DomainArg = Annotated[str, typer.Argument(help="The domain whose MX receives the probes.")]
-ToOpt = Annotated[str, typer.Option("--to", help="Recipient whose mailbox you can read.")]
-FromOpt = Annotated[str | None, typer.Option("--from", help="Envelope sender.")]
-ViaOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--via",
-        help="Send through HOST[:PORT] instead of the MX (a relay or firewall you control).",
-    ),
-]
-PortOpt = Annotated[int, typer.Option("--port", min=1, max=65535, help="SMTP port.")]
-HeloOpt = Annotated[str | None, typer.Option("--helo", help="EHLO name.")]
-NoStarttlsOpt = Annotated[bool, typer.Option("--no-starttls", help="Do not use STARTTLS.")]
-CaFileOpt = Annotated[
-    str | None, typer.Option("--ca-file", help="Extra trust anchors for the hop's certificate.")
-]
-DnsTimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, help="DNS lifetime.")]
-
-
 # ----------------------------------------------------------------------- output
 
 
@@ -146,37 +127,6 @@ def emit_text(text: str) -> None:
 
 def finish(status: Status) -> NoReturn:
     raise typer.Exit(int(status))
-
-
-def parse_nameservers(values: list[str] | None) -> tuple[tuple[str, int], ...]:
-    """`HOST[:PORT]` (IPv6 as `[::1]:5353` or bare `::1`) -> (address, port) pairs."""
-    result = []
-    for value in values or []:
-        host, port = split_host_port(value, default_port=53)
-        result.append((host, port))
-    return tuple(result)
-
-
-def split_host_port(value: str, *, default_port: int) -> tuple[str, int]:
-    value = value.strip()
-    if not value:
-        raise UsageError("empty host")
-    if value.startswith("["):
-        host, sep, rest = value[1:].partition("]")
-        if not sep:
-            raise UsageError(f"unbalanced bracket in {value!r}")
-        port_text = rest[1:] if rest.startswith(":") else ""
-        if rest and not rest.startswith(":"):
-            raise UsageError(f"cannot parse {value!r} as HOST[:PORT]")
-    elif value.count(":") == 1:
-        host, _, port_text = value.partition(":")
-    else:
-        host, port_text = value, ""
-    if not port_text:
-        return host, default_port
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise UsageError(f"bad port {port_text!r} in {value!r}")
-    return host, int(port_text)
 
 
 @app.callback()

@@ -14,12 +14,13 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
-from probe.cli.commands.run import build_request
 from probe.errors import ConfigError
 from probe.lab.runtime import LabInfo
 from probe.model.run import RunResult
 from probe.model.verdict import Decision
-from probe.pipeline.run import RunRequest, RunState, execute, finish_run, new_state
+from probe.pipeline.request import RunArgs, RunRequest, SendArgs, build_request
+from probe.pipeline.run import execute, finish_run
+from probe.pipeline.state import RunState, new_state
 from probe.plan.profiles import Profile, file_loader, parse_profile
 
 
@@ -84,26 +85,25 @@ def check(case: DemoCase, decision: Decision | None, mx_host: str) -> tuple[bool
     return True, f"expected {expected}"
 
 
-def requests(lab: LabInfo, profile: Profile, cases: tuple[DemoCase, ...]) -> list[RunRequest]:
+def requests(
+    lab: LabInfo, profile: Profile, cases: tuple[DemoCase, ...], *, local_name: str
+) -> list[RunRequest]:
     out = []
     for case in cases:
         info = lab.scenario(case.scenario)
-        out.append(
-            build_request(
-                info.domain,
-                f"user@{info.domain}",
-                profile,
-                port=info.port,
-                nameservers=(lab.nameserver,),
-                mailbox=f"maildir:{info.maildir}",
-                collect_for=15.0,
-                allow_eicar=True,  # the lab is ours and on loopback: EICAR never leaves it
-                threshold=case.threshold,
-                threshold_k=8,
-                retry_delays=(1.0,),
-                deadline=120.0,
-            )
+        send = SendArgs(
+            info.domain, f"user@{info.domain}", port=info.port, nameservers=(lab.nameserver,)
         )
+        run = RunArgs(
+            mailbox=f"maildir:{info.maildir}",
+            collect_for=15.0,
+            allow_eicar=True,  # the lab is ours and on loopback: EICAR never leaves it
+            threshold=case.threshold,
+            threshold_k=8,
+            retry_delays=(1.0,),
+            conversation_deadline=120.0,
+        )
+        out.append(build_request(profile, send, run, local_name=local_name))
     return out
 
 
@@ -123,9 +123,12 @@ async def run_all(
     return list(zip(states, errors, strict=True))
 
 
-def run_demo(lab: LabInfo, progress: Callable[[str], None]) -> tuple[DemoOutcome, ...]:
+def run_demo(
+    lab: LabInfo, progress: Callable[[str], None], *, local_name: str
+) -> tuple[DemoOutcome, ...]:
+    """Every scenario at once; `local_name` is the HELO name and the senders' domain."""
     profile, cases = load_demo()
-    reqs = requests(lab, profile, cases)
+    reqs = requests(lab, profile, cases, local_name=local_name)
     done = asyncio.run(run_all(reqs, progress))
     outcomes = []
     for case, req, (state, error) in zip(cases, reqs, done, strict=True):

@@ -9,11 +9,12 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from probe.cli import app
-from probe.cli.commands.run import build_request, perform
 from probe.lab.runtime import LabInfo
 from probe.model.json import document, from_data
 from probe.model.run import RUN_SCHEMA, RunResult
 from probe.model.status import Status
+from probe.pipeline.request import RunArgs, SendArgs, build_request
+from probe.pipeline.run import perform
 from probe.plan.profiles import file_loader, parse_profile
 from probe.report.run import render_run
 
@@ -44,16 +45,16 @@ def saved(lab: LabInfo, tmp_path_factory: pytest.TempPathFactory) -> tuple[RunRe
     """The checkpoint scenario's run (one size rejected, one delivered), saved like --save."""
     info = lab.scenario("checkpoint")
     req = build_request(
-        info.domain,
-        f"user@{info.domain}",
         parse_profile(PROFILE, source="<test>", loader=file_loader),
-        port=info.port,
-        nameservers=(lab.nameserver,),
-        mailbox=f"maildir:{info.maildir}",
-        collect_for=10.0,
+        SendArgs(
+            info.domain, f"user@{info.domain}", port=info.port, nameservers=(lab.nameserver,)
+        ),
+        RunArgs(mailbox=f"maildir:{info.maildir}", collect_for=10.0),
+        local_name="probe.invalid",
     )
-    result, error = perform(req, deadline=60.0, quiet=True)
-    assert error is None and result.status is Status.CRITICAL
+    run = perform(req, deadline=60.0)
+    result = run.result
+    assert run.error is None and result.status is Status.CRITICAL
     path = tmp_path_factory.mktemp("analyze") / "run.json"
     path.write_text(json.dumps(document(RUN_SCHEMA, result), indent=2))
     return result, path

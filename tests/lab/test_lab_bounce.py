@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from probe.analyze.bounce.dsn import parse_bounce
-from probe.cli.commands.run import build_request, perform
 from probe.lab import bounce
 from probe.lab.runtime import LabInfo, ScenarioInfo
 from probe.model.bounce import BounceKind, StatusClass
 from probe.model.verdict import Action
+from probe.pipeline.request import RunArgs, SendArgs, build_request
+from probe.pipeline.run import perform
 from probe.plan.profiles import file_loader, parse_profile
 from probe.server.records import ListenerRecord, RcptRecord
 
@@ -249,16 +250,16 @@ def test_pipeline_names_the_relay_that_bounces(lab: LabInfo) -> None:
     info = lab.scenario("bounce")
     profile = parse_profile(PROFILE, source="<test>", loader=file_loader)
     req = build_request(
-        info.domain,
-        f"user@{info.domain}",
         profile,
-        port=info.port,
-        nameservers=(lab.nameserver,),
-        mailbox=f"maildir:{info.maildir}",
-        collect_for=10.0,
+        SendArgs(
+            info.domain, f"user@{info.domain}", port=info.port, nameservers=(lab.nameserver,)
+        ),
+        RunArgs(mailbox=f"maildir:{info.maildir}", collect_for=10.0),
+        local_name="probe.invalid",
     )
-    result, error = perform(req, deadline=60.0, quiet=True)
-    assert error is None and result.decision is not None
+    run = perform(req, deadline=60.0)
+    result = run.result
+    assert run.error is None and result.decision is not None
     bounces = [
         (h.key, a) for h in result.decision.hops for a in h.actions if a.action is Action.BOUNCES
     ]

@@ -12,11 +12,12 @@ from typing import Any
 from typer.testing import CliRunner
 
 from probe.cli import app
-from probe.cli.commands.run import build_request, perform
 from probe.model.run import RunResult
 from probe.model.smtp import Outcome
 from probe.model.status import Status
 from probe.model.verdict import Action
+from probe.pipeline.request import RunArgs, SendArgs, build_request
+from probe.pipeline.run import perform
 from probe.plan.profiles import file_loader, parse_profile
 from tests.lab.smtp_peers import Recorder, Stall, ThreadedServer, aiosmtpd_server, raw_server
 
@@ -37,10 +38,11 @@ size = "100kB"
 
 def run_via(port: int, **options: Any) -> RunResult:
     profile = parse_profile(PROFILE, source="<test>", loader=file_loader)
-    req = build_request("peer.test", "user@peer.test", profile, via=f"127.0.0.1:{port}", **options)
-    result, error = perform(req, deadline=30.0, quiet=True)
-    assert error is None
-    return result
+    send = SendArgs("peer.test", "user@peer.test", via=("127.0.0.1", port))
+    req = build_request(profile, send, RunArgs(**options), local_name="probe.invalid")
+    run = perform(req, deadline=30.0)
+    assert run.error is None
+    return run.result
 
 
 def test_nothing_reachable_is_unknown_not_clean() -> None:
@@ -122,9 +124,10 @@ def test_a_server_that_hangs_is_probed_once_not_per_variant() -> None:
         loader=file_loader,
     )
     with ThreadedServer(lambda: raw_server(silent)) as server:
-        req = build_request("peer.test", "user@peer.test", profile, via=f"127.0.0.1:{server.port}")
-        result, error = perform(req, deadline=30.0, quiet=True)
-    assert error is None and result.variants == ()
+        send = SendArgs("peer.test", "user@peer.test", via=("127.0.0.1", server.port))
+        run = perform(build_request(profile, send, local_name="probe.invalid"), deadline=30.0)
+    result = run.result
+    assert run.error is None and result.variants == ()
     assert result.hop1 is not None and result.hop1.outcome is Outcome.TIMEOUT
     assert result.decision is not None
     assert result.decision.headline[0].startswith("Nothing measured: no MX answered (timeout")

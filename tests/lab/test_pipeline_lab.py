@@ -10,7 +10,6 @@ import json
 
 import pytest
 
-from probe.cli.commands.run import build_request, perform
 from probe.decide.decision import judge
 from probe.lab.runtime import LabInfo
 from probe.model.json import document, from_data
@@ -18,6 +17,8 @@ from probe.model.run import RUN_SCHEMA, RunResult
 from probe.model.smtp import Outcome
 from probe.model.status import Status
 from probe.model.verdict import Action, HopVerdict
+from probe.pipeline.request import RunArgs, SendArgs, build_request
+from probe.pipeline.run import perform
 from probe.plan.profiles import file_loader, parse_profile
 
 BASE = """
@@ -52,18 +53,20 @@ def run_lab(
         BASE.format(name=f"test-{scenario}") + variants, source="<test>", loader=file_loader
     )
     req = build_request(
-        info.domain,
-        f"user@{info.domain}",
         profile,
-        port=info.port,
-        nameservers=(lab.nameserver,),
-        mailbox=f"maildir:{info.maildir}" if mailbox else None,
-        collect_for=10.0,
-        **options,  # type: ignore[arg-type]
+        SendArgs(
+            info.domain, f"user@{info.domain}", port=info.port, nameservers=(lab.nameserver,)
+        ),
+        RunArgs(
+            mailbox=f"maildir:{info.maildir}" if mailbox else None,
+            collect_for=10.0,
+            **options,  # type: ignore[arg-type]
+        ),
+        local_name="probe.invalid",
     )
-    result, error = perform(req, deadline=60.0, quiet=True)
-    assert error is None
-    return result
+    run = perform(req, deadline=60.0)
+    assert run.error is None
+    return run.result
 
 
 def hop(result: RunResult, key: str) -> HopVerdict:
@@ -174,14 +177,12 @@ def test_null_mx_refuses_to_send(lab: LabInfo) -> None:
     from probe.errors import SafetyError
 
     profile = parse_profile(BASE.format(name="t"), source="<test>", loader=file_loader)
-    req = build_request(
-        "nullmx.lab.probe.test",
-        "user@nullmx.lab.probe.test",
-        profile,
-        nameservers=(lab.nameserver,),
+    send = SendArgs(
+        "nullmx.lab.probe.test", "user@nullmx.lab.probe.test", nameservers=(lab.nameserver,)
     )
+    req = build_request(profile, send, local_name="probe.invalid")
     with pytest.raises(SafetyError, match="null MX"):
-        perform(req, deadline=10.0, quiet=True)
+        perform(req, deadline=10.0)
 
 
 def test_run_json_round_trips_and_redecides_offline(lab: LabInfo) -> None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import pytest
 
-from probe.cli.commands.run import build_request, perform
+from probe.collect.secrets import resolve_password
 from probe.model.run import RunResult
 from probe.model.smtp import Outcome
 from probe.model.status import Status
 from probe.model.verdict import Action
+from probe.pipeline.request import RunArgs, SendArgs, build_request
+from probe.pipeline.run import perform
 from probe.plan.profiles import file_loader, parse_profile
 from tests.mta import servers
 
@@ -50,20 +52,24 @@ def run(system: System, to: str, monkeypatch: pytest.MonkeyPatch) -> RunResult:
     dc, pf = system
     monkeypatch.setenv("PROBE_IMAP_PASSWORD", servers.PASSWORD)
     profile = parse_profile(PROFILE, source="<mta test>", loader=file_loader)
+    mailbox = imaps(dc, servers.USER)
     req = build_request(
-        servers.DOMAIN,
-        to,
         profile,
-        mail_from=servers.SENDER,
-        via=f"127.0.0.1:{pf.smtp_port}",
-        mailbox=imaps(dc, servers.USER),
-        bounce_mailbox=imaps(dc, servers.SENDER),
-        mailbox_ca_file=str(dc.ca_pem),
-        collect_for=20.0,
+        SendArgs(
+            servers.DOMAIN, to, mail_from=servers.SENDER, via=("127.0.0.1", pf.smtp_port)
+        ),
+        RunArgs(
+            mailbox=mailbox,
+            bounce_mailbox=imaps(dc, servers.SENDER),
+            mailbox_ca_file=str(dc.ca_pem),
+            collect_for=20.0,
+        ),
+        local_name="probe.invalid",
+        password=resolve_password(),
     )
-    result, error = perform(req, deadline=60.0, quiet=True)
-    assert error is None
-    return result
+    run = perform(req, deadline=60.0)
+    assert run.error is None
+    return run.result
 
 
 def test_postfix_rewrites_are_attributed_to_postfix(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import socket
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -17,10 +16,9 @@ from probe.cli.base import (
     emit_json,
     emit_text,
     finish,
-    parse_nameservers,
     say,
-    split_host_port,
 )
+from probe.cli.options import default_helo, parse_nameservers, split_host_port
 from probe.errors import UsageError
 from probe.model.mx import MxResult
 from probe.model.smtp import Conversation, Outcome, Timeouts
@@ -38,14 +36,6 @@ _NOT_REACHED = {Outcome.REFUSED, Outcome.UNREACHABLE, Outcome.TIMEOUT}
 class Style(enum.StrEnum):
     arrows = "arrows"
     exchange = "exchange"
-
-
-def default_helo() -> str:
-    """This machine's FQDN when it has one, else a name that is clearly not a real host."""
-    name = socket.getfqdn()
-    if "." not in name or name.startswith("localhost") or name.endswith(".localdomain"):
-        return "probe.invalid"
-    return name
 
 
 @app.command()

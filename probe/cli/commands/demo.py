@@ -6,6 +6,7 @@ import dataclasses
 import time
 
 from probe.cli.base import JsonOpt, VerboseOpt, app, emit_json, emit_text, finish, say
+from probe.cli.options import default_helo
 from probe.lab.runtime import LabThread
 from probe.model.run import RunResult
 from probe.model.status import Status
@@ -59,7 +60,9 @@ def demo(json_out: JsonOpt = False, verbose: VerboseOpt = 0) -> None:
     started = time.monotonic()
     quiet = json_out or not verbose
     with LabThread() as lab:
-        outcomes = run_demo(lab.info, (lambda _m: None) if quiet else say)
+        outcomes = run_demo(
+            lab.info, (lambda _m: None) if quiet else say, local_name=default_helo()
+        )
     seconds = time.monotonic() - started
     ok = all(o.matched for o in outcomes)
     if json_out:

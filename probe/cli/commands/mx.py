@@ -16,8 +16,8 @@ from probe.cli.base import (
     emit_json,
     emit_text,
     finish,
-    parse_nameservers,
 )
+from probe.cli.options import parse_nameservers
 from probe.report.mx import SCHEMA, mx_document, render_mx
 from probe.send.resolve import resolve_mx
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -10,157 +9,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from probe.cli.base import (
-    CaFileOpt,
-    DnsTimeoutOpt,
-    DomainArg,
-    FromOpt,
-    HeloOpt,
-    JsonOpt,
-    NameserverOpt,
-    NoStarttlsOpt,
-    PortOpt,
-    ToOpt,
-    ViaOpt,
-    app,
-    emit_json,
-    emit_text,
-    fail_line,
-    finish,
-    parse_nameservers,
-    split_host_port,
-)
-from probe.errors import ProbeError, UsageError
-from probe.plan.profiles import available_profiles
+from probe.cli.base import JsonOpt, app, emit_json, emit_text, fail_line, finish
+from probe.cli.options import ProfileOpt, default_helo, mailbox_password, with_send_options
+from probe.pipeline.request import RunArgs, SendArgs
 
 if TYPE_CHECKING:
     from probe.model.run import RunResult
-    from probe.pipeline.run import RunRequest
-    from probe.plan.profiles import Profile
-
-
-def build_request(
-    domain: str,
-    to: str,
-    profile: Profile,
-    *,
-    mail_from: str | None = None,
-    via: str | None = None,
-    port: int = 25,
-    helo: str | None = None,
-    nameservers: tuple[tuple[str, int], ...] = (),
-    dns_timeout: float = 5.0,
-    concurrency: int | None = None,
-    per_host: int | None = None,
-    retry_for: float | None = None,
-    all_mx: bool = False,
-    no_size: bool = False,
-    allow_eicar: bool = False,
-    no_starttls: bool = False,
-    ca_file: str | None = None,
-    mailbox: str | None = None,
-    bounce_mailbox: str | None = None,
-    password_file: Path | None = None,
-    mailbox_ca_file: str | None = None,
-    insecure: bool = False,
-    collect_for: float | None = None,
-    cleanup: bool = False,
-    threshold: bool = False,
-    deadline: float = 900.0,
-    min_interval: float | None = None,
-    retry_delays: tuple[float, ...] | None = None,
-    threshold_k: int = 4,
-) -> RunRequest:
-    from probe.cli.commands.connect import default_helo
-    from probe.collect.secrets import resolve_password
-    from probe.pipeline.run import RunRequest
-    from probe.send.matrix import SendSettings
-    from probe.send.options import ConverseOptions
-
-    d = profile.defaults
-    sender = mail_from or d.mail_from or f"probe@{default_helo()}"
-    if "@" not in sender:
-        raise UsageError(f"--from {sender!r} is not an address")
-    options = ConverseOptions(
-        helo or d.helo or default_helo(),
-        port=port,
-        timeouts=d.timeouts,
-        starttls=not no_starttls,
-        deadline=deadline,
-        ca_file=ca_file,
-    )
-    send = SendSettings(
-        options,
-        retry_delays=retry_delays or SendSettings.retry_delays,
-        concurrency=concurrency or d.concurrency,
-        per_host=per_host or d.per_host,
-        retry_for=d.retry_for if retry_for is None else retry_for,
-        min_interval=d.min_interval if min_interval is None else min_interval,
-        all_mx=all_mx,
-    )
-    password = None
-    if mailbox and mailbox.startswith("imap"):
-        password = resolve_password(file=password_file)
-    return RunRequest(
-        domain=domain.rstrip(".").lower(),
-        to=to,
-        mail_from=sender,
-        profile=profile.name,
-        variants=profile.variants,
-        checks=tuple((k, str(v)) for k, v in profile.checks),
-        options=options,
-        send=send,
-        via=split_host_port(via, default_port=port) if via else None,
-        nameservers=nameservers,
-        dns_timeout=dns_timeout,
-        allow_eicar=allow_eicar,
-        declare_size=not no_size,
-        mailbox=mailbox,
-        bounce_mailbox=bounce_mailbox,
-        password=password,
-        mailbox_ca_file=mailbox_ca_file,
-        insecure=insecure,
-        collect_for=d.collect_deadline if collect_for is None else collect_for,
-        cleanup=cleanup,
-        threshold=threshold,
-        threshold_k=threshold_k,
-    )
-
-
-def perform(
-    req: RunRequest, *, deadline: float, quiet: bool
-) -> tuple[RunResult, ProbeError | None]:
-    """Run it; whatever stops it (Ctrl-C, deadline, a mailbox error), keep what was observed."""
-    from probe.cli.progress import Progress
-    from probe.pipeline.run import RunState, execute, finish_run, new_state
-
-    state: RunState = new_state(req)
-    progress = Progress(enabled=not quiet)
-
-    async def main() -> None:
-        await asyncio.wait_for(execute(req, state, progress, progress.step), timeout=deadline)
-
-    try:
-        try:
-            asyncio.run(main())
-        finally:
-            progress.close()
-    except KeyboardInterrupt:
-        return finish_run(
-            req, state, interrupted=True, reason=f"interrupted during {state.stage}"
-        ), None
-    except TimeoutError:
-        return finish_run(
-            req,
-            state,
-            interrupted=True,
-            reason=f"deadline of {deadline:g} s passed during {state.stage}",
-        ), None
-    except ProbeError as exc:
-        if not state.keys:
-            raise
-        return finish_run(req, state, interrupted=True, reason=str(exc)), exc
-    return finish_run(req, state), None
 
 
 def output(result: RunResult, *, json_out: bool, save: Path | None, transcript: bool) -> bool:
@@ -186,20 +40,10 @@ def output(result: RunResult, *, json_out: bool, save: Path | None, transcript: 
 
 
 @app.command("run")
+@with_send_options
 def run_command(
-    domain: DomainArg,
-    to: ToOpt,
-    mail_from: FromOpt = None,
-    profile: Annotated[
-        str,
-        typer.Option(
-            "--profile",
-            help="Profile name or path (shipped: " + ", ".join(available_profiles()) + ").",
-        ),
-    ] = "standard",
-    via: ViaOpt = None,
-    port: PortOpt = 25,
-    helo: HeloOpt = None,
+    send: SendArgs,
+    profile: ProfileOpt = "standard",
     mailbox: Annotated[
         str | None,
         typer.Option(
@@ -230,7 +74,7 @@ def run_command(
     ] = False,
     concurrency: Annotated[int | None, typer.Option("--concurrency", min=1, max=64)] = None,
     per_host: Annotated[int | None, typer.Option("--per-host", min=1, max=16)] = None,
-    rate: Annotated[
+    min_interval: Annotated[
         float | None,
         typer.Option("--min-interval", min=0, help="Seconds between connection starts."),
     ] = None,
@@ -260,10 +104,6 @@ def run_command(
         bool,
         typer.Option("--threshold", help="When a size is rejected, search the exact byte limit."),
     ] = False,
-    no_starttls: NoStarttlsOpt = False,
-    ca_file: CaFileOpt = None,
-    nameserver: NameserverOpt = None,
-    timeout: DnsTimeoutOpt = 5.0,
     deadline: Annotated[
         float,
         typer.Option(
@@ -283,45 +123,41 @@ def run_command(
 ) -> None:
     """Send the profile's matrix of tagged test messages through DOMAIN's MX and decide which
     hop rejects, scans or rewrites them. Exit: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."""
+    from probe.cli.progress import Progress
+    from probe.model.status import Status, worst
+    from probe.pipeline.request import build_request
+    from probe.pipeline.run import perform
     from probe.plan.profiles import load_profile
 
-    prof = load_profile(profile)
-    req = build_request(
-        domain,
-        to,
-        prof,
-        mail_from=mail_from,
-        via=via,
-        port=port,
-        helo=helo,
-        nameservers=parse_nameservers(nameserver),
-        dns_timeout=timeout,
-        concurrency=concurrency,
-        per_host=per_host,
-        retry_for=retry_for,
-        all_mx=all_mx,
-        no_size=no_size,
-        allow_eicar=allow_eicar,
-        no_starttls=no_starttls,
-        ca_file=ca_file,
+    choices = RunArgs(
         mailbox=mailbox,
         bounce_mailbox=bounce_mailbox,
-        password_file=password_file,
         mailbox_ca_file=mailbox_ca_file,
         insecure=insecure,
         collect_for=collect_for,
         cleanup=cleanup,
+        concurrency=concurrency,
+        per_host=per_host,
+        min_interval=min_interval,
+        retry_for=retry_for,
+        all_mx=all_mx,
+        declare_size=not no_size,
+        allow_eicar=allow_eicar,
         threshold=threshold,
-        deadline=deadline,
-        min_interval=rate,
     )
-    result, error = perform(req, deadline=deadline, quiet=json_out and not sys.stderr.isatty())
-    from probe.model.status import Status, worst
-
-    saved = output(result, json_out=json_out, save=save, transcript=transcript)
-    statuses = [result.status, Status(error.exit_code) if error else Status.OK]
-    if error is not None:
-        fail_line(str(error))
-    if not saved:
-        statuses.append(Status.UNKNOWN)
-    finish(worst(statuses))
+    req = build_request(
+        load_profile(profile),
+        send,
+        choices,
+        local_name=default_helo(),
+        password=mailbox_password(mailbox, password_file),
+    )
+    progress = Progress(enabled=not (json_out and not sys.stderr.isatty()))
+    try:
+        run = perform(req, deadline=deadline, progress=progress, step=progress.step)
+    finally:
+        progress.close()
+    saved = output(run.result, json_out=json_out, save=save, transcript=transcript)
+    if run.error is not None:
+        fail_line(str(run.error))
+    finish(run.status if saved else worst([run.status, Status.UNKNOWN]))

@@ -1,0 +1,117 @@
+"""Stopping cleanly: Ctrl-C (SIGINT), SIGTERM (what cron and systemd send) and deadlines.
+
+A run must never be lost to a stop request, so each is turned into something the use case can
+handle:
+- in the I/O stages (an event loop is running), SIGINT and SIGTERM cancel the main task, which
+  hands what it observed to its `on_interrupt` callbacks; `run_stoppable` returns a `Stopped`;
+- in synchronous code, SIGINT raises `KeyboardInterrupt` as usual.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import enum
+import signal
+from collections.abc import Callable, Coroutine
+from types import FrameType
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: stop as Ctrl-C would."""
+
+    def __str__(self) -> str:
+        return "interrupted by SIGTERM"
+
+
+class StopCause(enum.StrEnum):
+    INTERRUPT = "interrupted"  # SIGINT, Ctrl-C
+    TERMINATE = "interrupted by SIGTERM"
+    DEADLINE = "deadline"
+
+
+@dataclasses.dataclass(frozen=True)
+class Stopped:
+    """Why a use case was cut short."""
+
+    cause: StopCause
+    deadline: float | None = None
+
+    def __str__(self) -> str:
+        if self.cause is StopCause.DEADLINE:
+            return f"deadline of {self.deadline:g} s"
+        return str(self.cause)
+
+    def during(self, stage: str) -> str:
+        """The stop reason a run records: 'interrupted during send', 'deadline of 60 s passed
+        during collect'."""
+        if self.cause is StopCause.DEADLINE:
+            return f"{self} passed during {stage}"
+        return f"{self} during {stage}"
+
+    @classmethod
+    def of(cls, interrupt: KeyboardInterrupt) -> Stopped:
+        cause = StopCause.TERMINATE if isinstance(interrupt, Terminated) else StopCause.INTERRUPT
+        return cls(cause)
+
+
+def run_stoppable(main: Coroutine[Any, Any, T], *, deadline: float | None) -> T | Stopped:
+    """Run `main` in a new event loop; SIGINT, SIGTERM or `deadline` seconds cancel it.
+
+    The cancellation reaches every task of `main` first (their `on_interrupt` callbacks keep
+    what they observed), then the cause comes back as a `Stopped`."""
+    import asyncio
+
+    previous = {sig: signal.getsignal(sig) for sig in _SIGNALS}
+
+    async def guarded() -> T | Stopped:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        caught: list[StopCause] = []
+
+        def on_signal(cause: StopCause) -> None:
+            caught.append(cause)
+            task.cancel()
+
+        installed = []
+        for sig, cause in zip(_SIGNALS, (StopCause.INTERRUPT, StopCause.TERMINATE), strict=True):
+            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                loop.add_signal_handler(sig, on_signal, cause)
+                installed.append(sig)
+        timer = asyncio.timeout(deadline)
+        try:
+            async with timer:
+                return await main
+        except TimeoutError:
+            if not timer.expired():
+                raise
+            return Stopped(StopCause.DEADLINE, deadline)
+        except asyncio.CancelledError:
+            if not caught:
+                raise
+            task.uncancel()
+            return Stopped(caught[0])
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+    try:
+        return asyncio.run(guarded())
+    except KeyboardInterrupt as exc:  # a signal before the handlers were in place
+        return Stopped.of(exc)
+    finally:
+        _restore(previous)
+
+
+_Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
+
+
+def _restore(previous: dict[signal.Signals, _Handler]) -> None:
+    for sig, handler in previous.items():
+        with contextlib.suppress(ValueError, TypeError):
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
