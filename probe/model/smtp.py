@@ -205,3 +205,8 @@ class Conversation:
         """The banner when it is an SMTP reply: None when the peer said nothing or garbage (the
         garbage itself stays in `banner`, with `valid` False)."""
         return self.banner if self.banner is not None and self.banner.valid else None
+
+def endpoint(conv: Conversation) -> str:
+    """Where a conversation went: `192.0.2.1:25`, `[2001:db8::1]:25`."""
+    address = f"[{conv.address}]" if ":" in conv.address else conv.address
+    return f"{address}:{conv.port}"

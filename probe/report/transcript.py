@@ -12,14 +12,9 @@ import datetime as dt
 
 from tabulate import tabulate
 
-from probe.model.smtp import Conversation, Direction, Reply, TlsResult
+from probe.model.smtp import Conversation, Direction, Reply, TlsResult, endpoint
 
 STYLES = ("arrows", "exchange")
-
-
-def endpoint(conv: Conversation) -> str:
-    address = f"[{conv.address}]" if ":" in conv.address else conv.address
-    return f"{address}:{conv.port}"
 
 
 def render_transcript(conv: Conversation, style: str = "arrows") -> str:

@@ -19,18 +19,17 @@ from probe.cli.base import (
     say,
 )
 from probe.cli.options import default_helo, parse_nameservers, split_host_port
+from probe.decide.connect import connect_verdict
 from probe.errors import UsageError
 from probe.model.mx import MxResult
-from probe.model.smtp import Conversation, Outcome, Timeouts
-from probe.model.status import Status, worst
-from probe.report.transcript import endpoint, outcome_line, render_conversation, render_transcript
+from probe.model.smtp import Conversation, Timeouts, endpoint
+from probe.model.status import Status
+from probe.report.transcript import outcome_line, render_conversation, render_transcript
 from probe.send.converse import converse
 from probe.send.options import ConverseOptions
 from probe.smtp.hosts import ip_literal
 
 SCHEMA = "probe.connect/1"
-# Outcomes at the connect stage: nothing was measured at that address (maybe our own egress).
-_NOT_REACHED = {Outcome.REFUSED, Outcome.UNREACHABLE, Outcome.TIMEOUT}
 
 
 class Style(enum.StrEnum):
@@ -110,7 +109,7 @@ def connect(
         _finish_unresolved(resolution, json_out)
     say(f"probe: connecting to {len(pairs)} address(es) of {name} on port {options.port}")
     conversations = asyncio.run(_converse_all(pairs, options, concurrency))
-    status, verdict = assess(conversations, tls_expected=options.starttls)
+    status, verdict = connect_verdict(conversations, tls_expected=options.starttls)
     if json_out:
         emit_json(SCHEMA, _document(target, options, resolution, conversations, status, verdict))
     else:
@@ -170,54 +169,6 @@ async def _converse_all(
         return conv
 
     return list(await asyncio.gather(*(one(h, a) for h, a in pairs)))
-
-
-def conversation_status(conv: Conversation, *, tls_expected: bool) -> tuple[Status, str]:
-    """One address's status and the reason for it."""
-    where = endpoint(conv)
-    if conv.outcome in _NOT_REACHED and conv.stage == "connect":
-        return Status.UNKNOWN, f"{where} not reached: {conv.reason}"
-    if conv.outcome is Outcome.TEMP_FAILED:
-        return Status.WARNING, f"{where} {conv.reason}"
-    if conv.outcome is not Outcome.OK:
-        return Status.CRITICAL, f"{where} {conv.outcome.value} at {conv.stage}: {conv.reason}"
-    if not tls_expected:
-        return Status.OK, f"{where} ok"
-    tls = conv.tls
-    if not tls.offered:
-        return Status.WARNING, f"{where} does not offer STARTTLS"
-    if not tls.handshake_ok:
-        return Status.WARNING, f"{where} STARTTLS refused: {tls.error}"
-    cert = tls.certificate
-    problems = []
-    if cert is None:
-        problems.append("no certificate")
-    else:
-        if not cert.valid_for_host:
-            problems.append(f"certificate not valid for {conv.host}")
-        if cert.expired:
-            problems.append("certificate expired")
-        if not cert.chain_verifies:
-            problems.append(f"chain does not verify ({cert.verify_error})")
-    if problems:
-        return Status.WARNING, f"{where} {'; '.join(problems)}"
-    return Status.OK, f"{where} ok ({tls.protocol})"
-
-
-def assess(conversations: list[Conversation], *, tls_expected: bool) -> tuple[Status, str]:
-    """The command's status: unreached addresses only count when nothing was reached."""
-    judged = [conversation_status(c, tls_expected=tls_expected) for c in conversations]
-    reached = [(s, r) for s, r in judged if s is not Status.UNKNOWN]
-    if not reached:
-        reasons = "; ".join(r for _, r in judged) or "no address to connect to"
-        return Status.UNKNOWN, f"nothing reached: {reasons}"
-    statuses = [s for s, _ in reached]
-    if len(reached) < len(judged):
-        statuses.append(Status.WARNING)
-    status = worst(statuses)
-    bad = [r for s, r in judged if s is not Status.OK]
-    summary = f"{len(reached)} of {len(judged)} address(es) answered"
-    return status, "; ".join([summary, *bad])
 
 
 def _render(conv: Conversation, *, transcript: bool, style: str) -> str:
