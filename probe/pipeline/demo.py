@@ -16,7 +16,7 @@ from typing import Any
 
 from probe.errors import ConfigError
 from probe.lab.runtime import LabInfo
-from probe.model.run import RunResult
+from probe.model.demo import DemoOutcome
 from probe.model.verdict import Decision
 from probe.pipeline.request import RunArgs, RunRequest, SendArgs, build_request
 from probe.pipeline.run import execute, finish_run
@@ -30,15 +30,6 @@ class DemoCase:
     threshold: bool = False
     clean: bool = False
     expect: tuple[tuple[str, str], ...] = ()
-
-
-@dataclasses.dataclass(frozen=True)
-class DemoOutcome:
-    scenario: str
-    description: str
-    result: RunResult
-    matched: bool
-    check: str  # what was expected and whether it came out
 
 
 def load_demo() -> tuple[Profile, tuple[DemoCase, ...]]:
@@ -137,5 +128,5 @@ def run_demo(
             req, state, interrupted=error is not None, reason=str(error) if error else ""
         )
         matched, text = check(case, result.decision, info.mx_host)
-        outcomes.append(DemoOutcome(case.scenario, info.description, result, matched, text))
+        outcomes.append(DemoOutcome(case.scenario, info.description, matched, text, result))
     return tuple(outcomes)

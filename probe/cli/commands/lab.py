@@ -2,91 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from tabulate import tabulate
 
 from probe.cli.base import JsonOpt, app, emit_json, emit_text, finish, say
 from probe.errors import ProbeError
-from probe.lab.runtime import LabInfo, LabThread, ScenarioInfo
+from probe.lab.runtime import LabInfo, LabThread
 from probe.model.status import Status
-
-BANNER_TIMEOUT = 5.0
-
-
-@dataclasses.dataclass(frozen=True)
-class EntryCheck:
-    scenario: str
-    domain: str
-    entry: str
-    hops: tuple[str, ...]
-    ok: bool
-    banner: str
-    detail: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class LabCheck:
-    directory: str
-    dns: str
-    shared_port: int | None
-    ca_file: str
-    entries: tuple[EntryCheck, ...]
-    ok: bool
-
-
-async def _banner(info: ScenarioInfo) -> EntryCheck:
-    def result(ok: bool, banner: str, detail: str = "") -> EntryCheck:
-        return EntryCheck(info.name, info.domain, info.entry, info.hops, ok, banner, detail)
-
-    try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(info.address, info.port), BANNER_TIMEOUT
-        )
-    except (OSError, TimeoutError) as exc:
-        return result(False, "", f"connect failed: {exc or type(exc).__name__}")
-    try:
-        line = await asyncio.wait_for(reader.readline(), BANNER_TIMEOUT)
-        writer.write(b"QUIT\r\n")
-        await writer.drain()
-    except (OSError, TimeoutError) as exc:
-        return result(False, "", f"no banner: {exc or type(exc).__name__}")
-    finally:
-        writer.close()
-    banner = line.decode("utf-8", "replace").rstrip("\r\n")
-    return result(banner.startswith("220"), banner, "" if banner else "empty banner")
-
-
-async def check_entries(info: LabInfo) -> tuple[EntryCheck, ...]:
-    return tuple(await asyncio.gather(*(_banner(s) for s in info.scenarios)))
-
-
-def _table(info: LabInfo) -> str:
-    rows = [
-        (s.name, s.domain, s.entry, " -> ".join(s.hops), str(s.maildir)) for s in info.scenarios
-    ]
-    return tabulate(rows, headers=("scenario", "domain", "entry", "hops", "maildir"))
-
-
-def _examples(info: LabInfo) -> str:
-    ns = f"{info.dns_host}:{info.dns_port}"
-    port = info.shared_port or (info.scenarios[0].port if info.scenarios else 0)
-    lines = [
-        f"DNS: {ns} (zone lab.probe.test)   CA: {info.ca_file}",
-        "Try:",
-        f"  probe mx checkpoint.lab.probe.test --nameserver {ns}",
-        f"  probe connect checkpoint.lab.probe.test --port {port} --nameserver {ns}",
-        f"  probe connect tls.lab.probe.test --port {info.shared_port or '<port>'} "
-        f"--nameserver {ns} --ca-file {info.ca_file}",
-    ]
-    if info.shared_port is None:
-        lines.append("Note: no distinct 127.0.0.x addresses here; each entry has its own port.")
-    return "\n".join(lines)
+from probe.pipeline.labcheck import check_lab
+from probe.report.lab import check_summary, check_table, examples, scenario_table
 
 
 @app.command()
@@ -122,8 +49,8 @@ def lab(
     try:
         if check:
             _check(info, json_out)
-        emit_text(_table(info))
-        say(_examples(info))
+        emit_text(scenario_table(info))
+        say(examples(info))
         if directory is None:
             say("The work directory is removed on exit; use --dir to keep it.")
         say("Lab running; Ctrl-C stops it.")
@@ -138,29 +65,10 @@ def lab(
 
 
 def _check(info: LabInfo, json_out: bool) -> None:
-    entries = asyncio.run(check_entries(info))
-    ok = all(e.ok for e in entries)
-    result = LabCheck(
-        directory=str(info.directory),
-        dns=f"{info.dns_host}:{info.dns_port}",
-        shared_port=info.shared_port,
-        ca_file=str(info.ca_file),
-        entries=entries,
-        ok=ok,
-    )
+    result = check_lab(info)
     if json_out:
         emit_json("probe.lab-check/1", result)
     else:
-        rows = [
-            (
-                e.scenario,
-                e.entry,
-                " -> ".join(e.hops),
-                "ok" if e.ok else "FAILED",
-                e.banner or e.detail,
-            )
-            for e in entries
-        ]
-        emit_text(tabulate(rows, headers=("scenario", "entry", "hops", "check", "banner")))
-        say(f"DNS {result.dns}; {sum(e.ok for e in entries)}/{len(entries)} entries answer")
-    finish(Status.OK if ok else Status.CRITICAL)
+        emit_text(check_table(result))
+        say(check_summary(result))
+    finish(Status.OK if result.ok else Status.CRITICAL)
