@@ -13,8 +13,7 @@ import pytest
 import trustme
 from typer.testing import CliRunner
 
-import probe.cli.commands  # noqa: F401 - registers the commands
-from probe.cli.base import app
+from probe.cli import app  # every command registered
 from probe.model.json import from_data
 from probe.model.smtp import Conversation
 from tests.lab.smtp_peers import Recorder, ThreadedServer, aiosmtpd_server, raw_server, scripted

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import enum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -22,14 +21,11 @@ from probe.cli.options import default_helo, parse_nameservers, split_host_port
 from probe.decide.connect import connect_verdict
 from probe.errors import UsageError
 from probe.model.mx import MxResult
-from probe.model.smtp import Conversation, Timeouts, endpoint
+from probe.model.smtp import Timeouts
 from probe.model.status import Status
-from probe.report.transcript import outcome_line, render_conversation, render_transcript
-from probe.send.converse import converse
+from probe.pipeline.connect import connect_all
+from probe.report.connect import SCHEMA, connect_document, render_connect, unresolved_document
 from probe.send.options import ConverseOptions
-from probe.smtp.hosts import ip_literal
-
-SCHEMA = "probe.connect/1"
 
 
 class Style(enum.StrEnum):
@@ -100,21 +96,35 @@ def connect(
         deadline=deadline,
         ca_file=str(ca_file) if ca_file else None,
     )
-    servers = parse_nameservers(nameserver)
-    as_host = host or ":" in target  # a port (or an IPv6 literal) names a host
-    resolution, pairs = asyncio.run(
-        _targets(name, as_host=as_host, nameservers=servers, timeout=timeout or 5.0)
+    found = connect_all(
+        name,
+        options,
+        as_host=host or ":" in target,  # a port (or an IPv6 literal) names a host
+        nameservers=parse_nameservers(nameserver),
+        dns_timeout=timeout or 5.0,
+        concurrency=concurrency,
+        progress=say,
     )
-    if resolution is not None and not pairs:
-        _finish_unresolved(resolution, json_out)
-    say(f"probe: connecting to {len(pairs)} address(es) of {name} on port {options.port}")
-    conversations = asyncio.run(_converse_all(pairs, options, concurrency))
+    if found.resolution is not None and found.unresolved:
+        _finish_unresolved(found.resolution, json_out)
+    conversations = list(found.conversations)
     status, verdict = connect_verdict(conversations, tls_expected=options.starttls)
     if json_out:
-        emit_json(SCHEMA, _document(target, options, resolution, conversations, status, verdict))
+        doc = connect_document(
+            target,
+            options.port,
+            options.helo,
+            options.starttls,
+            found.resolution,
+            conversations,
+            status,
+            verdict,
+        )
+        emit_json(SCHEMA, doc)
     else:
-        blocks = [_render(conv, transcript=transcript, style=style.value) for conv in conversations]
-        emit_text("\n\n".join([*blocks, f"{status.name}: {verdict}"]))
+        emit_text(
+            render_connect(conversations, status, verdict, transcript=transcript, style=style)
+        )
     finish(status)
 
 
@@ -128,70 +138,12 @@ def _split_target(target: str, port: int) -> tuple[str, int]:
     return host, port_value
 
 
-async def _targets(
-    name: str, *, as_host: bool, nameservers: Any, timeout: float
-) -> tuple[MxResult | None, list[tuple[str, str]]]:
-    from probe.send import resolve  # lazily: the DNS stack is only needed for names
-
-    literal = ip_literal(name)
-    if literal is not None:
-        return None, [(literal, literal)]
-    result = await resolve.resolve_target(
-        name, nameservers=nameservers, timeout=timeout, as_host=as_host
-    )
-    return result, [(mx.exchange, address) for mx, address in resolve.delivery_order(result)]
-
-
 def _finish_unresolved(result: MxResult, json_out: bool) -> NoReturn:
     from probe.analyze.mx import assess as assess_mx
 
     status, verdict = assess_mx(result)
     if json_out:
-        emit_json(
-            SCHEMA,
-            {"status": status.name, "verdict": verdict, "resolution": result, "conversations": []},
-        )
+        emit_json(SCHEMA, unresolved_document(result, status, verdict))
     else:
         emit_text(f"{status.name}: {verdict}")
     finish(status if status is not Status.OK else Status.UNKNOWN)
-
-
-async def _converse_all(
-    pairs: list[tuple[str, str]], options: ConverseOptions, concurrency: int
-) -> list[Conversation]:
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(host: str, address: str) -> Conversation:
-        async with gate:
-            conv = await converse(host, address, options)
-        where = endpoint(conv) if host == address else f"{host} {endpoint(conv)}"
-        say(f"probe: {where}: {conv.outcome.value} at {conv.stage}")
-        return conv
-
-    return list(await asyncio.gather(*(one(h, a) for h, a in pairs)))
-
-
-def _render(conv: Conversation, *, transcript: bool, style: str) -> str:
-    if not transcript:
-        return render_conversation(conv)
-    return "\n".join([render_transcript(conv, style), outcome_line(conv)])
-
-
-def _document(
-    target: str,
-    options: ConverseOptions,
-    resolution: MxResult | None,
-    conversations: list[Conversation],
-    status: Status,
-    verdict: str,
-) -> dict[str, Any]:
-    return {
-        "status": status.name,
-        "verdict": verdict,
-        "target": target,
-        "port": options.port,
-        "helo": options.helo,
-        "starttls": options.starttls,
-        "resolution": resolution,
-        "conversations": conversations,
-    }

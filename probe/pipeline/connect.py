@@ -1,0 +1,100 @@
+"""`probe connect`: resolve TARGET (unless it is an address) and talk to every address of it."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+
+from probe.model.mx import MxResult
+from probe.model.smtp import Conversation, endpoint
+from probe.send.converse import converse
+from probe.send.options import ConverseOptions
+from probe.smtp.hosts import ip_literal
+
+
+@dataclasses.dataclass(frozen=True)
+class Connected:
+    resolution: MxResult | None  # None when TARGET was an IP address
+    conversations: tuple[Conversation, ...] = ()
+
+    @property
+    def unresolved(self) -> bool:
+        """TARGET is a name that gave no address to connect to."""
+        return self.resolution is not None and not self.conversations
+
+
+async def _addresses(
+    name: str, *, as_host: bool, nameservers: tuple[tuple[str, int], ...], timeout: float
+) -> tuple[MxResult | None, list[tuple[str, str]]]:
+    from probe.send import resolve  # lazily: the DNS stack is only needed for names
+
+    literal = ip_literal(name)
+    if literal is not None:
+        return None, [(literal, literal)]
+    result = await resolve.resolve_target(
+        name, nameservers=nameservers, timeout=timeout, as_host=as_host
+    )
+    return result, [(mx.exchange, address) for mx, address in resolve.delivery_order(result)]
+
+
+async def _converse_all(
+    pairs: list[tuple[str, str]],
+    options: ConverseOptions,
+    concurrency: int,
+    progress: Callable[[str], None],
+) -> tuple[Conversation, ...]:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(host: str, address: str) -> Conversation:
+        async with gate:
+            conv = await converse(host, address, options)
+        where = endpoint(conv) if host == address else f"{host} {endpoint(conv)}"
+        progress(f"probe: {where}: {conv.outcome.value} at {conv.stage}")
+        return conv
+
+    return tuple(await asyncio.gather(*(one(h, a) for h, a in pairs)))
+
+
+async def _connect(
+    name: str,
+    options: ConverseOptions,
+    *,
+    as_host: bool,
+    nameservers: tuple[tuple[str, int], ...],
+    dns_timeout: float,
+    concurrency: int,
+    progress: Callable[[str], None],
+) -> Connected:
+    resolution, pairs = await _addresses(
+        name, as_host=as_host, nameservers=nameservers, timeout=dns_timeout
+    )
+    if resolution is not None and not pairs:
+        return Connected(resolution)
+    progress(f"probe: connecting to {len(pairs)} address(es) of {name} on port {options.port}")
+    return Connected(resolution, await _converse_all(pairs, options, concurrency, progress))
+
+
+def connect_all(
+    name: str,
+    options: ConverseOptions,
+    *,
+    as_host: bool,
+    nameservers: tuple[tuple[str, int], ...],
+    dns_timeout: float,
+    concurrency: int,
+    progress: Callable[[str], None],
+) -> Connected:
+    """Every address of `name` (its MX, or the host itself with `as_host`), `concurrency` at
+    once; no mail is sent."""
+    return asyncio.run(
+        _connect(
+            name,
+            options,
+            as_host=as_host,
+            nameservers=nameservers,
+            dns_timeout=dns_timeout,
+            concurrency=concurrency,
+            progress=progress,
+        )
+    )
