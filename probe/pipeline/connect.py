@@ -56,25 +56,6 @@ async def _converse_all(
     return tuple(await asyncio.gather(*(one(h, a) for h, a in pairs)))
 
 
-async def _connect(
-    name: str,
-    options: ConverseOptions,
-    *,
-    as_host: bool,
-    nameservers: tuple[tuple[str, int], ...],
-    dns_timeout: float,
-    concurrency: int,
-    progress: Callable[[str], None],
-) -> Connected:
-    resolution, pairs = await _addresses(
-        name, as_host=as_host, nameservers=nameservers, timeout=dns_timeout
-    )
-    if resolution is not None and not pairs:
-        return Connected(resolution)
-    progress(f"probe: connecting to {len(pairs)} address(es) of {name} on port {options.port}")
-    return Connected(resolution, await _converse_all(pairs, options, concurrency, progress))
-
-
 def connect_all(
     name: str,
     options: ConverseOptions,
@@ -87,14 +68,14 @@ def connect_all(
 ) -> Connected:
     """Every address of `name` (its MX, or the host itself with `as_host`), `concurrency` at
     once; no mail is sent."""
-    return asyncio.run(
-        _connect(
-            name,
-            options,
-            as_host=as_host,
-            nameservers=nameservers,
-            dns_timeout=dns_timeout,
-            concurrency=concurrency,
-            progress=progress,
+
+    async def connect() -> Connected:
+        resolution, pairs = await _addresses(
+            name, as_host=as_host, nameservers=nameservers, timeout=dns_timeout
         )
-    )
+        if resolution is not None and not pairs:
+            return Connected(resolution)
+        progress(f"probe: connecting to {len(pairs)} address(es) of {name} on port {options.port}")
+        return Connected(resolution, await _converse_all(pairs, options, concurrency, progress))
+
+    return asyncio.run(connect())

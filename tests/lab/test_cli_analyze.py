@@ -13,10 +13,10 @@ from probe.lab.runtime import LabInfo
 from probe.model.json import document, from_data
 from probe.model.run import RUN_SCHEMA, RunResult
 from probe.model.status import Status
-from probe.pipeline.request import RunArgs, SendArgs, build_request
 from probe.pipeline.run import perform
 from probe.plan.profiles import file_loader, parse_profile
 from probe.report.run import render_run
+from tests.lab.runs import lab_request
 
 runner = CliRunner()
 
@@ -44,13 +44,9 @@ size = "1200kB"
 def saved(lab: LabInfo, tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, Path]:
     """The checkpoint scenario's run (one size rejected, one delivered), saved like --save."""
     info = lab.scenario("checkpoint")
-    req = build_request(
-        parse_profile(PROFILE, source="<test>", loader=file_loader),
-        SendArgs(
-            info.domain, f"user@{info.domain}", port=info.port, nameservers=(lab.nameserver,)
-        ),
-        RunArgs(mailbox=f"maildir:{info.maildir}", collect_for=10.0),
-        local_name="probe.invalid",
+    profile = parse_profile(PROFILE, source="<test>", loader=file_loader)
+    req = lab_request(
+        lab, "checkpoint", profile, mailbox=f"maildir:{info.maildir}", collect_for=10.0
     )
     run = perform(req, deadline=60.0)
     result = run.result

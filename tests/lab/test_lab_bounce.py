@@ -18,10 +18,10 @@ from probe.lab import bounce
 from probe.lab.runtime import LabInfo, ScenarioInfo
 from probe.model.bounce import BounceKind, StatusClass
 from probe.model.verdict import Action
-from probe.pipeline.request import RunArgs, SendArgs, build_request
 from probe.pipeline.run import perform
 from probe.plan.profiles import file_loader, parse_profile
 from probe.server.records import ListenerRecord, RcptRecord
+from tests.lab.runs import lab_request
 
 SAMPLE = Path(__file__).parents[1] / "data" / "mta" / "postfix-dsn.eml"
 SENDER = "probe@probe.invalid"
@@ -249,14 +249,7 @@ size = "3MB"
 def test_pipeline_names_the_relay_that_bounces(lab: LabInfo) -> None:
     info = lab.scenario("bounce")
     profile = parse_profile(PROFILE, source="<test>", loader=file_loader)
-    req = build_request(
-        profile,
-        SendArgs(
-            info.domain, f"user@{info.domain}", port=info.port, nameservers=(lab.nameserver,)
-        ),
-        RunArgs(mailbox=f"maildir:{info.maildir}", collect_for=10.0),
-        local_name="probe.invalid",
-    )
+    req = lab_request(lab, "bounce", profile, mailbox=f"maildir:{info.maildir}", collect_for=10.0)
     run = perform(req, deadline=60.0)
     result = run.result
     assert run.error is None and result.decision is not None

@@ -17,9 +17,10 @@ from probe.model.run import RUN_SCHEMA, RunResult
 from probe.model.smtp import Outcome
 from probe.model.status import Status
 from probe.model.verdict import Action, HopVerdict
-from probe.pipeline.request import RunArgs, SendArgs, build_request
+from probe.pipeline.request import SendArgs, build_request
 from probe.pipeline.run import perform
 from probe.plan.profiles import file_loader, parse_profile
+from tests.lab.runs import lab_request
 
 BASE = """
 name = "{name}"
@@ -52,17 +53,13 @@ def run_lab(
     profile = parse_profile(
         BASE.format(name=f"test-{scenario}") + variants, source="<test>", loader=file_loader
     )
-    req = build_request(
+    req = lab_request(
+        lab,
+        scenario,
         profile,
-        SendArgs(
-            info.domain, f"user@{info.domain}", port=info.port, nameservers=(lab.nameserver,)
-        ),
-        RunArgs(
-            mailbox=f"maildir:{info.maildir}" if mailbox else None,
-            collect_for=10.0,
-            **options,  # type: ignore[arg-type]
-        ),
-        local_name="probe.invalid",
+        mailbox=f"maildir:{info.maildir}" if mailbox else None,
+        collect_for=10.0,
+        **options,
     )
     run = perform(req, deadline=60.0)
     assert run.error is None
