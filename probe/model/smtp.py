@@ -206,6 +206,7 @@ class Conversation:
         garbage itself stays in `banner`, with `valid` False)."""
         return self.banner if self.banner is not None and self.banner.valid else None
 
+
 def endpoint(conv: Conversation) -> str:
     """Where a conversation went: `192.0.2.1:25`, `[2001:db8::1]:25`."""
     address = f"[{conv.address}]" if ":" in conv.address else conv.address

@@ -247,4 +247,3 @@ def finish_run(
         checks=req.checks,
     )
     return judge(result)
-
