@@ -6,15 +6,23 @@ slow delivery, OK when it is only worth knowing (the lab's loopback exchanges ar
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections import Counter
 
-from probe.model.mx import AddressLookup, Anomaly, LookupOutcome, MxHost, MxResult, MxSource
+from probe.model.mx import (
+    Anomaly,
+    MxHost,
+    MxResult,
+    MxSource,
+    failed_lookups,
+    is_null,
+    usable,
+)
 from probe.model.status import Status
 from probe.smtp.hosts import is_ip_literal
 
 LONG_LIST = 10  # more exchanges than this is unusual enough to name
-NULL_EXCHANGE = "."  # how a null MX ("0 .") appears in MxResult.hosts
 
 # code -> (status it contributes, what it means). The meaning is the first part of the detail.
 ANOMALIES: dict[str, tuple[Status, str]] = {
@@ -31,7 +39,6 @@ ANOMALIES: dict[str, tuple[Status, str]] = {
     "null-mx-mixed": (Status.WARNING, "null MX beside other MX records (RFC 7505: invalid)"),
 }
 
-_FAILED = {LookupOutcome.SERVFAIL, LookupOutcome.TIMEOUT, LookupOutcome.ERROR}
 _NOT_MEASURED = {MxSource.NXDOMAIN, MxSource.SERVFAIL, MxSource.TIMEOUT, MxSource.NO_MAIL_HOST}
 
 
@@ -40,12 +47,12 @@ def _anomaly(code: str, subject: str, extra: str = "") -> Anomaly:
     return Anomaly(code, subject, f"{meaning}: {extra}" if extra else meaning)
 
 
-def is_null(host: MxHost) -> bool:
-    return host.exchange == NULL_EXCHANGE
-
-
-def failed_lookups(host: MxHost) -> tuple[AddressLookup, ...]:
-    return tuple(lookup for lookup in host.lookups if lookup.outcome in _FAILED)
+def with_anomalies(result: MxResult) -> MxResult:
+    """The resolver's result with its anomalies. An address given as the target was not looked
+    up, so there is nothing to judge in it."""
+    if result.source is MxSource.LITERAL and not any(h.lookups for h in result.hosts):
+        return result
+    return dataclasses.replace(result, anomalies=find_anomalies(result))
 
 
 def find_anomalies(result: MxResult) -> tuple[Anomaly, ...]:
@@ -96,11 +103,6 @@ def _host_anomalies(host: MxHost, *, given: bool) -> list[Anomaly]:
     if loopback:
         found.append(_anomaly("mx-localhost", name, ", ".join(loopback)))
     return found
-
-
-def usable(result: MxResult) -> tuple[MxHost, ...]:
-    """The exchanges a sender could deliver to: not null, at least one address."""
-    return tuple(h for h in result.hosts if not is_null(h) and h.addresses)
 
 
 def assess(result: MxResult) -> tuple[Status, str]:

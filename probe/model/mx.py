@@ -1,9 +1,13 @@
-"""Resolve stage results: the MX set of a domain with every address lookup."""
+"""Resolve stage results: the MX set of a domain with every address lookup, and the plain facts
+read from it (which exchange is the null MX, which lookups failed, which exchanges are usable)
+that the resolver and the MX judge (`probe.analyze.mx`) both need."""
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+
+NULL_EXCHANGE = "."  # how a null MX ("0 .") appears in MxResult.hosts
 
 
 class MxSource(enum.StrEnum):
@@ -63,3 +67,20 @@ class MxResult:
     detail: str = ""
     nameservers: tuple[str, ...] = ()
     duration_ms: float = 0.0
+
+
+_FAILED = frozenset({LookupOutcome.SERVFAIL, LookupOutcome.TIMEOUT, LookupOutcome.ERROR})
+
+
+def is_null(host: MxHost) -> bool:
+    return host.exchange == NULL_EXCHANGE
+
+
+def failed_lookups(host: MxHost) -> tuple[AddressLookup, ...]:
+    """The lookups that got no answer at all (not NXDOMAIN or no data: those are answers)."""
+    return tuple(lookup for lookup in host.lookups if lookup.outcome in _FAILED)
+
+
+def usable(result: MxResult) -> tuple[MxHost, ...]:
+    """The exchanges a sender could deliver to: not null, at least one address."""
+    return tuple(h for h in result.hosts if not is_null(h) and h.addresses)

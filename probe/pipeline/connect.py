@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 from collections.abc import Callable
 
+from probe.analyze.mx import with_anomalies
 from probe.model.mx import MxResult
 from probe.model.smtp import Conversation, endpoint
 from probe.send.converse import converse
@@ -35,6 +36,7 @@ async def _addresses(
     result = await resolve.resolve_target(
         name, nameservers=nameservers, timeout=timeout, as_host=as_host
     )
+    result = with_anomalies(result)
     return result, [(mx.exchange, address) for mx, address in resolve.delivery_order(result)]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from probe.analyze.mx import with_anomalies
 from probe.errors import DnsError, SafetyError
 from probe.model.mx import MxSource
 from probe.model.smtp import Conversation, Outcome
@@ -56,6 +57,7 @@ async def resolve_targets(req: RunRequest, state: RunState) -> list[Target]:
     from probe.send.resolve import delivery_order, resolve_mx
 
     mx = await resolve_mx(req.domain, nameservers=req.nameservers, timeout=req.dns_timeout)
+    mx = with_anomalies(mx)
     state.mx = mx
     if mx.source is MxSource.NULL_MX:
         raise SafetyError(

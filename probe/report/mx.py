@@ -8,7 +8,7 @@ from tabulate import tabulate
 
 from probe.analyze import mx as mxcheck
 from probe.model.json import to_data
-from probe.model.mx import Anomaly, MxHost, MxResult
+from probe.model.mx import Anomaly, MxHost, MxResult, failed_lookups, is_null
 from probe.model.status import Status
 
 SCHEMA = "probe.mx/1"
@@ -60,7 +60,7 @@ def _weight(anomaly: Anomaly) -> str:
 
 
 def _notes(host: MxHost, anomalies: tuple[Anomaly, ...]) -> list[str]:
-    if mxcheck.is_null(host):
+    if is_null(host):
         return ["null MX (accepts no mail)"]
     notes = []
     for anomaly in anomalies:
@@ -69,7 +69,7 @@ def _notes(host: MxHost, anomalies: tuple[Anomaly, ...]) -> list[str]:
         if anomaly.code == "mx-cname":
             notes.append(f"CNAME -> {host.cname_target}")
         elif anomaly.code == "mx-partial-failure":
-            notes += [f"{lk.rdtype} {lk.outcome.value}" for lk in mxcheck.failed_lookups(host)]
+            notes += [f"{lk.rdtype} {lk.outcome.value}" for lk in failed_lookups(host)]
         else:
             notes.append(anomaly.code.removeprefix("mx-"))
     return notes

@@ -7,7 +7,8 @@ a domain name (`UsageError`), a resolver that cannot even be set up (`DnsError`)
 
 `resolve_mx` is the one way every command (`mx`, `connect`, `run`) finds where to deliver;
 `resolve_target` adds the "this is a host, or an address" cases and `delivery_order` flattens
-a result into (exchange, address) pairs in the order a sender tries them.
+a result into (exchange, address) pairs in the order a sender tries them. The results are facts:
+judging them (anomalies, a status) is `probe.analyze.mx`, called by the command.
 """
 
 from __future__ import annotations
@@ -27,9 +28,17 @@ import dns.nameserver
 import dns.rdatatype
 import dns.resolver
 
-from probe.analyze import mx as mxcheck
 from probe.errors import DnsError, UsageError
-from probe.model.mx import AddressLookup, LookupOutcome, MxHost, MxResult, MxSource
+from probe.model.mx import (
+    NULL_EXCHANGE,
+    AddressLookup,
+    LookupOutcome,
+    MxHost,
+    MxResult,
+    MxSource,
+    failed_lookups,
+    usable,
+)
 from probe.smtp.hosts import ip_literal
 
 Nameservers = Sequence[tuple[str, int]]
@@ -254,7 +263,6 @@ async def resolve_mx(
     result = await _resolve(resolver, name, shuffle_equal)
     return dataclasses.replace(
         result,
-        anomalies=mxcheck.find_anomalies(result),
         nameservers=_server_names(resolver),
         duration_ms=round((time.monotonic() - started) * 1000, 1),
     )
@@ -277,16 +285,16 @@ async def _resolve(resolver: dns.asyncresolver.Resolver, domain: str, shuffle: b
     if mx.outcome is LookupOutcome.NO_ANSWER:
         return await _implicit(resolver, domain)
     records = [_parse_mx(text) for text in mx.records]
-    if all(exchange == mxcheck.NULL_EXCHANGE for _, exchange in records):
-        null = MxHost(0, mxcheck.NULL_EXCHANGE)
+    if all(exchange == NULL_EXCHANGE for _, exchange in records):
+        null = MxHost(0, NULL_EXCHANGE)
         return MxResult(domain, MxSource.NULL_MX, (null,), detail="null MX: accepts no mail")
     limit = asyncio.Semaphore(LOOKUP_CONCURRENCY)
-    names = list(dict.fromkeys(e.lower() for _, e in records if e != mxcheck.NULL_EXCHANGE))
+    names = list(dict.fromkeys(e.lower() for _, e in records if e != NULL_EXCHANGE))
     looked_up = await asyncio.gather(*(lookup_host(resolver, n, limit=limit) for n in names))
     by_name = dict(zip(names, looked_up, strict=True))
     hosts = [
         dataclasses.replace(by_name[exchange.lower()], preference=pref, exchange=exchange)
-        if exchange != mxcheck.NULL_EXCHANGE
+        if exchange != NULL_EXCHANGE
         else MxHost(pref, exchange)
         for pref, exchange in _order(records, shuffle)
     ]
@@ -297,7 +305,7 @@ async def _resolve(resolver: dns.asyncresolver.Resolver, domain: str, shuffle: b
 def _parse_mx(text: str) -> tuple[int, str]:
     preference, _, exchange = text.partition(" ")
     exchange = exchange.strip()
-    if exchange != mxcheck.NULL_EXCHANGE:
+    if exchange != NULL_EXCHANGE:
         exchange = exchange.rstrip(".")
     return int(preference), exchange
 
@@ -320,7 +328,7 @@ async def _implicit(resolver: dns.asyncresolver.Resolver, domain: str) -> MxResu
     host = await lookup_host(resolver, domain)
     if host.addresses:
         return MxResult(domain, MxSource.IMPLICIT, (host,), detail="no MX; implicit MX (RFC 5321)")
-    failed = mxcheck.failed_lookups(host)
+    failed = failed_lookups(host)
     if failed:
         source = _FAILURE_SOURCE[failed[0].outcome]
         what = f"no MX; {failed[0].rdtype} lookup: {failed[0].detail}"
@@ -361,7 +369,7 @@ async def resolve_target(
 ) -> MxResult:
     """Where to deliver for a command's TARGET: an address as is, a host (`as_host`, e.g. when a
     port was given) by its own addresses, otherwise the domain's MX. Never raises for DNS
-    outcomes; the caller judges the result with `mxcheck.assess`.
+    outcomes; the caller judges the result (`probe.analyze.mx`).
     """
     if not as_host or ip_literal(target) is not None:
         return await resolve_mx(
@@ -373,14 +381,13 @@ async def resolve_target(
     host = await lookup_host(resolver, name)
     result = MxResult(name, MxSource.LITERAL, (host,), detail="host given directly")
     if not host.addresses:
-        failed = mxcheck.failed_lookups(host)
+        failed = failed_lookups(host)
         source = _FAILURE_SOURCE[failed[0].outcome] if failed else MxSource.NXDOMAIN
         if not failed and any(lk.outcome is LookupOutcome.NO_ANSWER for lk in host.lookups):
             source = MxSource.NO_MAIL_HOST
         result = MxResult(name, source, detail=f"no address: {_lookups_text(host)}")
     return dataclasses.replace(
         result,
-        anomalies=mxcheck.find_anomalies(result),
         nameservers=_server_names(resolver),
         duration_ms=round((time.monotonic() - started) * 1000, 1),
     )
@@ -402,7 +409,7 @@ def delivery_order(result: MxResult) -> tuple[tuple[MxHost, str], ...]:
     """(exchange, address) pairs in the order a sender tries them; duplicates tried once."""
     seen: set[str] = set()
     pairs = []
-    for host in mxcheck.usable(result):
+    for host in usable(result):
         for address in host.addresses:
             if address not in seen:
                 seen.add(address)

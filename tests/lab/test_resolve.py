@@ -12,7 +12,7 @@ import dns.message
 import dns.rcode
 import pytest
 
-from probe.analyze.mx import mx_status
+from probe.analyze.mx import mx_status, with_anomalies
 from probe.errors import DnsError, UsageError
 from probe.lab.dnsserver import DnsResponder, DnsZone
 from probe.model.mx import LookupOutcome, MxResult, MxSource
@@ -80,8 +80,11 @@ def with_responder(call: Callable[[list[tuple[str, int]]], Awaitable[T]]) -> T:
 
 
 def mx(domain: str, **kwargs: Any) -> MxResult:
+    """The result as the commands show it: the resolver's facts, then the judge's anomalies."""
     kwargs.setdefault("timeout", 2.0)
-    return with_responder(lambda ns: resolve_mx(domain, nameservers=ns, **kwargs))
+    facts = with_responder(lambda ns: resolve_mx(domain, nameservers=ns, **kwargs))
+    assert facts.anomalies == ()  # resolving names no anomaly: judging is analyze.mx's
+    return with_anomalies(facts)
 
 
 def codes(result: MxResult) -> list[str]:
@@ -323,6 +326,7 @@ def test_ip_literal_target_needs_no_dns() -> None:
     result = asyncio.run(resolve_mx("[192.0.2.7]", nameservers=[("127.0.0.1", 9)]))
     assert result.source is MxSource.LITERAL
     assert result.hosts[0].addresses == ("192.0.2.7",)
+    assert with_anomalies(result) == result  # an address given as is: nothing to judge
     assert asyncio.run(resolve_addresses("::1")) == ("::1",)
 
 

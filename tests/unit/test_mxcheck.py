@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from probe.analyze.mx import ANOMALIES, assess, find_anomalies, mx_status, usable
-from probe.model.mx import AddressLookup, LookupOutcome, MxHost, MxResult, MxSource
+from probe.analyze.mx import ANOMALIES, assess, find_anomalies, mx_status
+from probe.model.mx import AddressLookup, LookupOutcome, MxHost, MxResult, MxSource, usable
 from probe.model.status import Status
 
 OK_A = AddressLookup("A", LookupOutcome.OK, ("192.0.2.10",))

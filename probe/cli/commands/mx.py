@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from probe.analyze.mx import mx_status
+from probe.analyze.mx import mx_status, with_anomalies
 from probe.cli.base import (
     JsonOpt,
     NameserverOpt,
@@ -43,6 +43,7 @@ def mx(
     result = asyncio.run(
         resolve_mx(domain, nameservers=servers, timeout=timeout, shuffle_equal=shuffle)
     )
+    result = with_anomalies(result)
     if json_out:
         emit_json(SCHEMA, mx_document(result))
     else:
