@@ -28,7 +28,7 @@ import dns.nameserver
 import dns.rdatatype
 import dns.resolver
 
-from probe.errors import DnsError, UsageError
+from probe.errors import DnsError
 from probe.model.mx import (
     NULL_EXCHANGE,
     AddressLookup,
@@ -39,51 +39,13 @@ from probe.model.mx import (
     failed_lookups,
     usable,
 )
-from probe.smtp.hosts import ip_literal
+from probe.smtp.hosts import ip_literal, normalize_domain
+from probe.smtp.text import error_line
 
 Nameservers = Sequence[tuple[str, int]]
 
-MAX_NAME = 253
-MAX_LABEL = 63
 LOOKUP_CONCURRENCY = 8  # address lookups in flight at once, per resolution
 MAX_ATTEMPT_TIMEOUT = 2.0  # per query to one nameserver; `timeout` is the whole lookup's lifetime
-_LDH = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
-
-
-# ----------------------------------------------------------------------------- names
-
-
-def normalize_domain(text: str) -> str:
-    """The ASCII (IDNA) form of a domain, lower-case, without the trailing dot.
-
-    Unicode is accepted and converted; anything that is not a valid host name raises one line.
-    """
-    raw = text.strip()
-    if not raw:
-        raise UsageError("empty domain name")
-    if any(ch.isspace() for ch in raw):
-        raise UsageError(f"invalid domain name {text!r}: contains white space")
-    if "@" in raw:
-        raise UsageError(f"invalid domain name {text!r}: give the domain, not an address")
-    body = raw[:-1] if raw.endswith(".") else raw
-    if not body or any(not label for label in body.split(".")):
-        raise UsageError(f"invalid domain name {text!r}: empty label")
-    try:
-        ascii_name = dns.name.from_unicode(body).to_text(omit_final_dot=True).lower()
-    except dns.name.LabelTooLong:
-        raise UsageError(f"invalid domain name {text!r}: a label is longer than 63 bytes") from None
-    except dns.name.NameTooLong:
-        raise UsageError(f"invalid domain name {text!r}: longer than 253 bytes") from None
-    except (dns.exception.DNSException, UnicodeError, ValueError) as exc:
-        raise UsageError(f"invalid domain name {text!r}: {_exc_line(exc)}") from None
-    for label in ascii_name.split("."):
-        if len(label) > MAX_LABEL:
-            raise UsageError(f"invalid domain name {text!r}: a label is longer than 63 bytes")
-        if not set(label) <= _LDH or label.startswith("-") or label.endswith("-"):
-            raise UsageError(f"invalid domain name {text!r}: bad label {label!r}")
-    if len(ascii_name) > MAX_NAME:
-        raise UsageError(f"invalid domain name {text!r}: longer than 253 bytes")
-    return ascii_name
 
 
 # ----------------------------------------------------------------------------- the resolver
@@ -102,7 +64,7 @@ async def make_resolver(nameservers: Nameservers, timeout: float) -> dns.asyncre
         try:
             resolver = dns.asyncresolver.Resolver()
         except (dns.resolver.NoResolverConfiguration, OSError) as exc:
-            raise DnsError(f"no system resolver configured: {_exc_line(exc)}") from None
+            raise DnsError(f"no system resolver configured: {error_line(exc)}") from None
     resolver.lifetime = timeout
     resolver.timeout = min(timeout, MAX_ATTEMPT_TIMEOUT)
     return resolver
@@ -116,7 +78,7 @@ async def _nameserver_addresses(host: str) -> list[str]:
     try:
         infos = await loop.getaddrinfo(host, 53, type=socket.SOCK_DGRAM)
     except (OSError, UnicodeError) as exc:
-        raise DnsError(f"cannot resolve nameserver {host!r}: {_exc_line(exc)}") from None
+        raise DnsError(f"cannot resolve nameserver {host!r}: {error_line(exc)}") from None
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
@@ -166,7 +128,7 @@ async def _query(resolver: dns.asyncresolver.Resolver, name: str, rdtype: str) -
         said = _servers_said(exc, with_reason=True)
         return _Answer(LookupOutcome.SERVFAIL, detail=f"no nameserver could answer: {said}")
     except dns.exception.DNSException as exc:
-        return _Answer(LookupOutcome.ERROR, detail=_exc_line(exc))
+        return _Answer(LookupOutcome.ERROR, detail=error_line(exc))
     canonical = _cname(qname, answer.canonical_name)
     if answer.rrset is None:
         return _Answer(LookupOutcome.NO_ANSWER, detail=f"no {rdtype} record", canonical=canonical)
@@ -195,13 +157,8 @@ def _reason(reason: object) -> str:
     if isinstance(reason, OSError) and reason.strerror:
         return reason.strerror.lower()
     if isinstance(reason, BaseException):
-        return _exc_line(reason)
+        return error_line(reason)
     return str(reason)
-
-
-def _exc_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
 
 
 # ----------------------------------------------------------------------------- hosts

@@ -1,4 +1,5 @@
-"""Host names as SMTP and the DNS write them: is this name an address literal? Pure.
+"""Host names as SMTP and the DNS write them: is this name an address literal, and what is a
+domain's normal (IDNA, lower-case) form? Pure.
 
 One check for every place that asks (the TLS server name, the MX judge, the hop names of a
 verdict, the resolver), so `192.0.2.1`, `[192.0.2.1]` and `[IPv6:2001:db8::1]` mean the same
@@ -8,6 +9,16 @@ everywhere.
 from __future__ import annotations
 
 import ipaddress
+
+import dns.exception
+import dns.name
+
+from probe.errors import UsageError
+from probe.smtp.text import error_line
+
+MAX_NAME = 253
+MAX_LABEL = 63
+_LDH = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 def ip_literal(text: str) -> str | None:
@@ -26,3 +37,36 @@ def ip_literal(text: str) -> str | None:
 
 def is_ip_literal(text: str) -> bool:
     return ip_literal(text) is not None
+
+
+def normalize_domain(text: str) -> str:
+    """The ASCII (IDNA) form of a domain, lower-case, without the trailing dot.
+
+    Unicode is accepted and converted; anything that is not a valid host name raises one line.
+    """
+    raw = text.strip()
+    if not raw:
+        raise UsageError("empty domain name")
+    if any(ch.isspace() for ch in raw):
+        raise UsageError(f"invalid domain name {text!r}: contains white space")
+    if "@" in raw:
+        raise UsageError(f"invalid domain name {text!r}: give the domain, not an address")
+    body = raw[:-1] if raw.endswith(".") else raw
+    if not body or any(not label for label in body.split(".")):
+        raise UsageError(f"invalid domain name {text!r}: empty label")
+    try:
+        ascii_name = dns.name.from_unicode(body).to_text(omit_final_dot=True).lower()
+    except dns.name.LabelTooLong:
+        raise UsageError(f"invalid domain name {text!r}: a label is longer than 63 bytes") from None
+    except dns.name.NameTooLong:
+        raise UsageError(f"invalid domain name {text!r}: longer than 253 bytes") from None
+    except (dns.exception.DNSException, UnicodeError, ValueError) as exc:
+        raise UsageError(f"invalid domain name {text!r}: {error_line(exc)}") from None
+    for label in ascii_name.split("."):
+        if len(label) > MAX_LABEL:
+            raise UsageError(f"invalid domain name {text!r}: a label is longer than 63 bytes")
+        if not set(label) <= _LDH or label.startswith("-") or label.endswith("-"):
+            raise UsageError(f"invalid domain name {text!r}: bad label {label!r}")
+    if len(ascii_name) > MAX_NAME:
+        raise UsageError(f"invalid domain name {text!r}: longer than 253 bytes")
+    return ascii_name

@@ -19,11 +19,11 @@ from probe.model.mx import LookupOutcome, MxResult, MxSource
 from probe.model.status import Status
 from probe.send.resolve import (
     delivery_order,
-    normalize_domain,
     resolve_addresses,
     resolve_mx,
     resolve_target,
 )
+from probe.smtp.hosts import normalize_domain
 
 T = TypeVar("T")
 
