@@ -7,7 +7,6 @@ range, and its banner and EHLO fingerprint hop 1. `probe run` and `probe thresho
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 
 from probe.analyze.mx import with_anomalies
 from probe.errors import DnsError, SafetyError
@@ -17,10 +16,9 @@ from probe.pipeline.request import RunRequest
 from probe.pipeline.state import RunStage, RunState
 from probe.send.converse import converse
 from probe.send.matrix import Target
+from probe.send.options import ProgressFn
 from probe.smtp.hosts import ip_literal
 from probe.smtp.replies import size_limit
-
-ProgressFn = Callable[[str], None]
 
 _UNREACHABLE = {
     Outcome.REFUSED,

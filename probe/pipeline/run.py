@@ -21,13 +21,14 @@ from probe.model.send import VariantSend
 from probe.model.smtp import Outcome
 from probe.model.status import Status, utcnow, worst
 from probe.model.variant import VariantSpec
-from probe.pipeline.hop1 import ProgressFn, reach_hop1, unreachable
+from probe.pipeline.hop1 import reach_hop1, unreachable
 from probe.pipeline.interrupts import Stopped, run_stoppable
 from probe.pipeline.request import RunRequest, check_recipients, check_target
 from probe.pipeline.state import RunStage, RunState, new_state
 from probe.pipeline.threshold import threshold_stage
 from probe.plan.craft import craft, resolve_size
 from probe.send.matrix import Built, Job, job_key, send_matrix
+from probe.send.options import ProgressFn
 
 StepFn = Callable[[int, int, str], None]  # (done, total, variant): a progress bar's step
 
@@ -139,20 +140,19 @@ async def execute(
     jobs = make_jobs(req, state)
     done = 0
 
-    def sent(key: str, result: VariantSend | None) -> None:
+    def sent(key: str, result: VariantSend) -> None:
         nonlocal done
         done += 1
-        if result is not None:
-            where = f" at {result.stage}" if result.outcome is not Outcome.ACCEPTED else ""
-            progress(f"[{done}/{len(state.keys)}] {result.variant}: {result.outcome}{where}")
-            if step is not None:
-                step(done, len(state.keys), result.variant)
+        where = f" at {result.stage}" if result.outcome is not Outcome.ACCEPTED else ""
+        progress(f"[{done}/{len(state.keys)}] {result.variant}: {result.outcome}{where}")
+        if step is not None:
+            step(done, len(state.keys), result.variant)
 
     state.keys = [
         job_key(j, t) for j in jobs for t in (state.targets if req.send.all_mx else [None])
     ]
     await send_matrix(
-        jobs, state.targets, req.send, state.log, advertised_size=state.advertised, progress=sent
+        jobs, state.targets, req.send, state.log, advertised_size=state.advertised, on_sent=sent
     )
     if req.threshold:
         state.stage = RunStage.THRESHOLD

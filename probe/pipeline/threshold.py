@@ -16,11 +16,12 @@ from probe.errors import MeasurementError, UsageError
 from probe.model.run import ThresholdReport
 from probe.model.smtp import SIZE_STAGES, Outcome
 from probe.model.threshold import ProbeVerdict
-from probe.pipeline.hop1 import ProgressFn, reach_hop1, target_of
+from probe.pipeline.hop1 import reach_hop1, target_of
 from probe.pipeline.interrupts import Stopped, run_stoppable
 from probe.pipeline.request import RunRequest, check_target
 from probe.pipeline.state import RunState, new_state
 from probe.send.matrix import Target
+from probe.send.options import ProgressFn
 from probe.send.threshold import check_size, size_search
 
 DEFAULT_MIN = 1024

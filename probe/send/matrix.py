@@ -126,7 +126,7 @@ class SendLog:
         return tuple(out)
 
 
-ProgressFn = Callable[[str, VariantSend | None], None]
+SentFn = Callable[[str, VariantSend], None]  # (job key, its result) as each variant finishes
 
 
 class _Pacer:
@@ -156,7 +156,7 @@ async def send_matrix(
     log: SendLog,
     *,
     advertised_size: int | None = None,
-    progress: ProgressFn | None = None,
+    on_sent: SentFn | None = None,
 ) -> tuple[VariantSend, ...]:
     """Send every job (to the first usable target, or to every target with `all_mx`)."""
     if not targets:
@@ -178,8 +178,8 @@ async def send_matrix(
             key, job, chain, settings, log, global_gate, host_gates, pacer, advertised_size
         )
         log.done[key] = result
-        if progress:
-            progress(key, result)
+        if on_sent is not None:
+            on_sent(key, result)
 
     await asyncio.gather(*(one(key, job, chain) for key, job, chain in plan))
     return log.results([key for key, _, _ in plan])

@@ -1,11 +1,15 @@
 """What one conversation is told: the name to greet with, the port, how long each stage may take
-and how TLS is judged. The timeouts are `probe.model.smtp.Timeouts` (a profile carries them)."""
+and how TLS is judged (the timeouts are `probe.model.smtp.Timeouts`: a profile carries them);
+and how the send stage tells a human how it goes (`ProgressFn`)."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from probe.model.smtp import Timeouts
+
+ProgressFn = Callable[[str], None]  # one line for a human, as the run goes (stderr)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,7 +20,7 @@ from probe.plan.craft import craft
 from probe.plan.threshold import next_points, record, start
 from probe.send.converse import OutgoingMessage, converse
 from probe.send.matrix import Target
-from probe.send.options import ConverseOptions
+from probe.send.options import ConverseOptions, ProgressFn
 from probe.smtp.replies import deciding_reply
 
 MAX_ROUNDS = 24  # bound whatever happens: 50 MB to the byte needs 12 with k = 4
@@ -104,7 +104,7 @@ async def size_search(
     date: dt.datetime,
     advertised: int | None = None,
     high_known_fail: bool = True,
-    progress: Callable[[str], None] = lambda _: None,
+    progress: ProgressFn = lambda _: None,
     on_interrupt: Callable[[ThresholdReport], None] | None = None,
 ) -> ThresholdReport:
     """Search (low, high] for the smallest size the hop rejects."""
