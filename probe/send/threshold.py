@@ -87,7 +87,7 @@ async def check_size(
     conv = await send_size(
         target, options, run_id, size, tag="t0", mail_from=mail_from, to=to, date=date
     )
-    return ProbePoint(size, classify(conv), _detail(conv))
+    return _point(size, conv)
 
 
 async def size_search(
