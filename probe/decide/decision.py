@@ -18,11 +18,10 @@ from probe.decide.context import Context, Placed, build_context, front, hop_name
 from probe.decide.rules.registry import RULES
 from probe.model.run import RunResult
 from probe.model.smtp import Outcome
-from probe.model.status import Status, worst
+from probe.model.status import Status, rank, worst
 from probe.model.verdict import ACTION_CHECK, CHECK_DEFAULTS, Decision, HopAction, HopVerdict
 
 _LEVEL = {"critical": Status.CRITICAL, "warning": Status.WARNING, "ignore": Status.OK}
-_SEVERITY_RANK = {Status.CRITICAL: 3, Status.UNKNOWN: 2, Status.WARNING: 1, Status.OK: 0}
 
 
 def severity(action: HopAction, checks: Mapping[str, str]) -> Status:
@@ -133,7 +132,7 @@ def _assemble(ctx: Context, placed: list[Placed]) -> tuple[HopVerdict, ...]:
                 actions=tuple(
                     sorted(
                         (p.action for p in items if p.action is not None),
-                        key=lambda a: -_SEVERITY_RANK[a.severity],
+                        key=lambda a: -rank(a.severity),
                     )
                 ),
                 ambiguous="; ".join(_unique(p.ambiguous for p in items if p.ambiguous)),
