@@ -14,20 +14,13 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 
 from probe.analyze.run import analyze_run
+from probe.decide.checks import severity
 from probe.decide.context import Context, Placed, build_context, front, hop_name, link
 from probe.decide.rules.registry import RULES
 from probe.model.run import RunResult
 from probe.model.smtp import Outcome
 from probe.model.status import Status, rank, worst
-from probe.model.verdict import ACTION_CHECK, CHECK_DEFAULTS, Decision, HopAction, HopVerdict
-
-_LEVEL = {"critical": Status.CRITICAL, "warning": Status.WARNING, "ignore": Status.OK}
-
-
-def severity(action: HopAction, checks: Mapping[str, str]) -> Status:
-    """The profile's level for the action's check, else the check's default level."""
-    code = action.check or ACTION_CHECK[action.action]
-    return _LEVEL[checks.get(code) or CHECK_DEFAULTS[code]]
+from probe.model.verdict import CheckLevel, Decision, HopVerdict
 
 
 def judge(result: RunResult) -> RunResult:
@@ -74,7 +67,7 @@ def decide(run: RunResult) -> Decision:
     )
 
 
-def _rated(placed: Placed, checks: Mapping[str, str]) -> Placed:
+def _rated(placed: Placed, checks: Mapping[str, CheckLevel]) -> Placed:
     if placed.action is None:
         return placed
     action = dataclasses.replace(placed.action, severity=severity(placed.action, checks))

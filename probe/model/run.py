@@ -19,7 +19,7 @@ from probe.model.status import Status
 from probe.model.threshold import SearchState
 from probe.model.trace import Trace
 from probe.model.variant import VariantSpec
-from probe.model.verdict import Decision
+from probe.model.verdict import CheckLevel, Decision
 
 RUN_SCHEMA = "probe.run/1"
 
@@ -66,6 +66,6 @@ class RunResult:
     collect: CollectResult | None = None
     analyses: tuple[VariantAnalysis, ...] = ()
     threshold: ThresholdReport | None = None
-    checks: tuple[tuple[str, str], ...] = ()  # action -> critical|warning|ignore (profile)
+    checks: tuple[tuple[str, CheckLevel], ...] = ()  # the profile's levels (others: defaults)
     decision: Decision | None = None
     status: Status = Status.UNKNOWN

@@ -28,26 +28,35 @@ class Action(enum.StrEnum):
     DELAYS = "delays"  # holds mail noticeably
 
 
-# The checks a profile can rate (`[checks]` code -> critical | warning | ignore) and their default
-# levels. Every HopAction names one; an action's own check is ACTION_CHECK[action] unless a rule
-# names a finer one (a size rejection below or above the advertised SIZE, a stripped attachment).
-CHECK_DEFAULTS: dict[str, str] = {
-    "rejects": "critical",
-    "bounces": "critical",
-    "drops": "critical",
-    "starttls-stripped": "critical",
-    "size-below-advertised": "critical",
-    "strips-attachment": "critical",
-    "junk": "warning",
-    "rewrites": "warning",
-    "loses-tls": "warning",
-    "starttls-missing": "warning",
-    "banner-masked": "warning",
-    "delays": "warning",
-    "scans": "ignore",
-    "injects": "ignore",
-    "greylists": "ignore",
-    "size-above-advertised": "ignore",
+class CheckLevel(enum.StrEnum):
+    """How a profile rates a check: the status its findings give a run."""
+
+    CRITICAL = "critical"
+    WARNING = "warning"
+    IGNORE = "ignore"
+
+
+# The checks a profile can rate (`[checks]` code -> level) and their default levels: the one
+# place the defaults live; a profile's `[checks]` only overrides them. Every HopAction names one;
+# an action's own check is ACTION_CHECK[action] unless a rule names a finer one (a size rejection
+# below or above the advertised SIZE, a stripped attachment).
+CHECK_DEFAULTS: dict[str, CheckLevel] = {
+    "rejects": CheckLevel.CRITICAL,  # a hop rejects a variant that should be delivered
+    "bounces": CheckLevel.CRITICAL,  # accepted, then returned in a DSN
+    "drops": CheckLevel.CRITICAL,  # accepted, then neither delivered nor bounced
+    "starttls-stripped": CheckLevel.CRITICAL,  # STARTTLS removed or masked by a middlebox
+    "size-below-advertised": CheckLevel.CRITICAL,  # rejected below the SIZE hop 1 advertises
+    "strips-attachment": CheckLevel.CRITICAL,  # an attachment removed or replaced on the way
+    "junk": CheckLevel.WARNING,  # delivered into a junk/spam folder
+    "rewrites": CheckLevel.WARNING,  # headers or body changed on the way
+    "loses-tls": CheckLevel.WARNING,  # relayed in plaintext what arrived over TLS
+    "starttls-missing": CheckLevel.WARNING,  # no STARTTLS offered
+    "banner-masked": CheckLevel.WARNING,
+    "delays": CheckLevel.WARNING,  # a hop holds mail unusually long
+    "scans": CheckLevel.IGNORE,  # content scanning (timing, scanner headers)
+    "injects": CheckLevel.IGNORE,  # headers added on the way
+    "greylists": CheckLevel.IGNORE,
+    "size-above-advertised": CheckLevel.IGNORE,  # rejected above its advertised SIZE: its word
 }
 
 

@@ -14,6 +14,7 @@ import datetime as dt
 from probe.collect.secrets import Secret
 from probe.errors import SafetyError, UsageError
 from probe.model.variant import VariantSpec
+from probe.model.verdict import CheckLevel
 from probe.plan.profiles import Profile
 from probe.send.matrix import SendSettings
 from probe.send.options import ConverseOptions
@@ -70,7 +71,7 @@ class RunRequest:
     mail_from: str
     profile: str
     variants: tuple[VariantSpec, ...]
-    checks: tuple[tuple[str, str], ...]
+    checks: tuple[tuple[str, CheckLevel], ...]
     options: ConverseOptions
     send: SendSettings
     via: tuple[str, int] | None = None
@@ -131,7 +132,7 @@ def build_request(
         mail_from=sender,
         profile=profile.name,
         variants=profile.variants,
-        checks=tuple((k, str(v)) for k, v in profile.checks),
+        checks=profile.checks,
         options=options,
         send=settings,
         via=send.via,

@@ -34,16 +34,10 @@ from probe.model.variant import (
     SizeBase,
     VariantSpec,
 )
-from probe.model.verdict import CHECK_DEFAULTS
+from probe.model.verdict import CHECK_DEFAULTS, CheckLevel
 from probe.plan.craft import MAX_RECEIVED, MAX_RECIPIENTS, MAX_SIZE, minimum_size, spec_problems
 
 CONTROL = "control"
-
-
-class CheckLevel(enum.StrEnum):
-    CRITICAL = "critical"
-    WARNING = "warning"
-    IGNORE = "ignore"
 
 
 # A profile's conversation timeouts unless it says otherwise: generous, since a run waits for
@@ -75,8 +69,9 @@ class Profile:
     variants: tuple[VariantSpec, ...] = ()
     extends: tuple[str, ...] = ()  # the sources merged into it, bases first
 
-    def check_level(self, code: str, default: CheckLevel = CheckLevel.WARNING) -> CheckLevel:
-        return dict(self.checks).get(code, default)
+    def check_level(self, code: str) -> CheckLevel:
+        """The profile's level for a check, else the check's default level."""
+        return dict(self.checks).get(code) or CHECK_DEFAULTS[code]
 
     def variant(self, variant_id: str) -> VariantSpec:
         for spec in self.variants:

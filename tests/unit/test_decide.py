@@ -29,7 +29,7 @@ from probe.model.run import RunResult, VariantAnalysis
 from probe.model.send import VariantSend
 from probe.model.smtp import Conversation, Outcome, RcptResult, Reply
 from probe.model.status import Status
-from probe.model.verdict import Action, Decision
+from probe.model.verdict import Action, CheckLevel, Decision
 
 MTA = Path(__file__).parents[1] / "data" / "mta"
 T0 = dt.datetime(2010, 3, 18, 14, 19, 34, tzinfo=dt.UTC)
@@ -159,7 +159,7 @@ def run_of(
         collect=collect,
         analyses=tuple(analyses),
         advertised_size=advertised,
-        checks=(("rejects", "critical"), ("rewrites", "warning")),
+        checks=(("rejects", CheckLevel.CRITICAL), ("rewrites", CheckLevel.WARNING)),
     )
 
 

@@ -9,9 +9,9 @@ import pytest
 
 from probe.errors import ConfigError
 from probe.model.variant import AttachmentKind, Expect, SizeBase
+from probe.model.verdict import CheckLevel
 from probe.plan.craft import craft, resolve_size
 from probe.plan.profiles import (
-    CheckLevel,
     available_profiles,
     find_profile,
     load_profile,
