@@ -1,5 +1,5 @@
 """What the decide rules read: a run's observations indexed per variant, the path of visible hops
-from the reference copy's Received trace, and the keys that name hops (pure)."""
+from the reference copy's Received trace (pure)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from probe.model.message import DeliveredCopy
 from probe.model.run import RunResult, VariantAnalysis
 from probe.model.send import VariantSend
 from probe.model.variant import VariantSpec
-from probe.model.verdict import Evidence, HopAction
+from probe.model.verdict import Evidence, HopAction, HopKey
 from probe.smtp.hosts import is_ip_literal
 
 
@@ -20,7 +20,7 @@ from probe.smtp.hosts import is_ip_literal
 class Placed:
     """One rule's conclusion about one hop (`action` None: product evidence only)."""
 
-    hop: str  # hop key: "<host>", "front:<host>", "link:<a>-><b>", "after:<host>"
+    hop: HopKey
     action: HopAction | None = None
     products: tuple[str, ...] = ()
     product_evidence: tuple[Evidence, ...] = ()
@@ -56,27 +56,6 @@ class Context:
     def delivered(self, probe_id: str) -> bool:
         arrival = self.arrivals.get(probe_id)
         return arrival is not None and arrival.status is Arrival.DELIVERED
-
-
-def front(host: str) -> str:
-    return f"front:{host}"
-
-
-def link(a: str, b: str) -> str:
-    return f"link:{a}->{b}"
-
-
-def hop_name(key: str) -> tuple[str, bool]:
-    """A hop key -> (what a human reads, visible)."""
-    kind, _, rest = key.partition(":")
-    if kind == "front" and rest:
-        return f"a box in front of {rest}", False
-    if kind == "link" and rest:
-        a, _, b = rest.partition("->")
-        return f"a box between {a} and {b}", False
-    if kind == "after" and rest:
-        return f"a hop after {rest}", False
-    return key, True
 
 
 def build_context(run: RunResult) -> Context:

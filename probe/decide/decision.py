@@ -15,12 +15,12 @@ from collections.abc import Iterable, Mapping
 
 from probe.analyze.run import analyze_run
 from probe.decide.checks import severity
-from probe.decide.context import Context, Placed, build_context, front, hop_name, link
+from probe.decide.context import Context, Placed, build_context
 from probe.decide.rules.registry import RULES
 from probe.model.run import RunResult
 from probe.model.smtp import Outcome
 from probe.model.status import Status, rank, worst
-from probe.model.verdict import CheckLevel, Decision, HopVerdict
+from probe.model.verdict import CheckLevel, Decision, HopKey, HopKind, HopVerdict
 
 
 def judge(result: RunResult) -> RunResult:
@@ -100,26 +100,26 @@ def _no_variant_finished(ctx: Context) -> str:
 
 def _assemble(ctx: Context, placed: list[Placed]) -> tuple[HopVerdict, ...]:
     order = _path_order(ctx, {p.hop for p in placed})
-    by_key: dict[str, list[Placed]] = {}
+    by_key: dict[HopKey, list[Placed]] = {}
     for p in placed:
         by_key.setdefault(p.hop, []).append(p)
     hops = []
     for key in order:
         items = by_key.get(key, [])
-        name, visible = hop_name(key)
+        name = key.label
         products = _unique(prod for p in items for prod in p.products)
-        if not visible and products and key.startswith("front:"):
+        if products and key.kind is HopKind.FRONT:
             name = (
                 f"a {products[0].split(' (')[0].split(' or ')[0]}-style SMTP proxy in front of "
-                f"{key.partition(':')[2]}"
+                f"{key.host}"
             )
-        if not visible and not items:
+        if not key.visible and not items:
             continue
         hops.append(
             HopVerdict(
                 key=key,
                 name=name,
-                visible=visible,
+                visible=key.visible,
                 products=products,
                 product_evidence=tuple(e for p in items for e in p.product_evidence),
                 actions=tuple(
@@ -134,15 +134,15 @@ def _assemble(ctx: Context, placed: list[Placed]) -> tuple[HopVerdict, ...]:
     return tuple(hops)
 
 
-def _path_order(ctx: Context, keys: set[str]) -> list[str]:
+def _path_order(ctx: Context, keys: set[HopKey]) -> list[HopKey]:
     path = list(ctx.path) or [ctx.mx_host]
-    order = [front(path[0])]
+    order = [HopKey.front(path[0])]
     for i, host in enumerate(path):
-        order.append(host)
-        order.append(f"after:{host}")
+        order.append(HopKey.at(host))
+        order.append(HopKey.after(host))
         if i + 1 < len(path):
-            order.append(link(host, path[i + 1]))
-    return order + sorted(keys - set(order))
+            order.append(HopKey.link(host, path[i + 1]))
+    return order + sorted(keys - set(order), key=str)
 
 
 def _unique(items: Iterable[str]) -> tuple[str, ...]:

@@ -22,8 +22,21 @@ T = TypeVar("T")
 INLINE: Final = types.MappingProxyType({"json": "inline"})
 
 
+class TextForm:
+    """A typed value whose JSON form is one string: `to_data` writes `str(value)`, `from_data`
+    reads it back with `from_text` (a hop key is `"front:mx.example.com"` in a document)."""
+
+    __slots__ = ()
+
+    @classmethod
+    def from_text(cls, text: str) -> typing.Self:
+        raise NotImplementedError
+
+
 def to_data(obj: Any) -> Any:
     """Project a result into JSON-ready data (dicts, lists, str, int, float, bool, None)."""
+    if isinstance(obj, TextForm):
+        return str(obj)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out: dict[str, Any] = {}
         for f in dataclasses.fields(obj):
@@ -90,6 +103,10 @@ def _convert(tp: Any, value: Any) -> Any:
         key_t, val_t = typing.get_args(tp)
         return {_convert(key_t, k): _convert(val_t, v) for k, v in value.items()}
     if isinstance(tp, type):
+        if issubclass(tp, TextForm):
+            if not isinstance(value, str):
+                raise TypeError(f"expected a string for {tp.__name__}, got {type(value).__name__}")
+            return tp.from_text(value)
         if dataclasses.is_dataclass(tp):
             if not isinstance(value, dict):
                 raise TypeError(f"expected an object for {tp.__name__}, got {type(value).__name__}")

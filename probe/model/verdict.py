@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 
+from probe.model.json import TextForm
 from probe.model.status import Status
 
 
@@ -83,6 +84,74 @@ ACTION_CHECK: dict[Action, str] = {
 }
 
 
+class HopKind(enum.StrEnum):
+    AT = "at"  # a visible hop: the MTA a Received header names
+    FRONT = "front"  # a box in front of `host`, which the trace does not show
+    AFTER = "after"  # somewhere after `host` (a drop or a bounce that names no MTA)
+    LINK = "link"  # a box between `host` and `to`
+
+
+@dataclasses.dataclass(frozen=True)
+class HopKey(TextForm):
+    """Which hop a verdict is about. Its text (the JSON form, stable across runs) is the host for
+    a visible hop, else `front:<host>`, `after:<host>` or `link:<host>-><to>`."""
+
+    kind: HopKind
+    host: str
+    to: str = ""  # LINK only: the visible hop after the box
+
+    @classmethod
+    def at(cls, host: str) -> HopKey:
+        return cls(HopKind.AT, host)
+
+    @classmethod
+    def front(cls, host: str) -> HopKey:
+        return cls(HopKind.FRONT, host)
+
+    @classmethod
+    def after(cls, host: str) -> HopKey:
+        return cls(HopKind.AFTER, host)
+
+    @classmethod
+    def link(cls, host: str, to: str) -> HopKey:
+        return cls(HopKind.LINK, host, to)
+
+    @property
+    def visible(self) -> bool:
+        return self.kind is HopKind.AT
+
+    @property
+    def label(self) -> str:
+        """What a human reads: the host, or where the invisible box sits."""
+        if self.kind is HopKind.FRONT:
+            return f"a box in front of {self.host}"
+        if self.kind is HopKind.LINK:
+            return f"a box between {self.host} and {self.to}"
+        if self.kind is HopKind.AFTER:
+            return f"a hop after {self.host}"
+        return self.host
+
+    def __str__(self) -> str:
+        if self.kind is HopKind.AT:
+            return self.host
+        if self.kind is HopKind.LINK:
+            return f"link:{self.host}->{self.to}"
+        return f"{self.kind}:{self.host}"
+
+    @classmethod
+    def from_text(cls, text: str) -> HopKey:
+        kind, sep, rest = text.partition(":")
+        if sep and rest:
+            if kind == HopKind.FRONT:
+                return cls.front(rest)
+            if kind == HopKind.AFTER:
+                return cls.after(rest)
+            if kind == HopKind.LINK:
+                host, _, to = rest.partition("->")
+                return cls.link(host, to)
+        return cls.at(text)
+
+
 @dataclasses.dataclass(frozen=True)
 class Evidence:
     source: str  # transcript | header | timing | bounce | diff | delivery | fingerprint
@@ -107,7 +176,7 @@ class HopAction:
 class HopVerdict:
     """One hop of the path. `visible` is False for a box inferred from evidence alone."""
 
-    key: str  # stable id: "front:<host>", "<host>", "link:<a>-><b>"
+    key: HopKey
     name: str  # what a human reads: "a box in front of mx.example.com"
     visible: bool
     products: tuple[str, ...] = ()

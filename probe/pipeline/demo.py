@@ -17,7 +17,7 @@ from typing import Any
 from probe.errors import ConfigError
 from probe.lab.runtime import LabInfo
 from probe.model.demo import DemoOutcome
-from probe.model.verdict import Decision
+from probe.model.verdict import Decision, HopKey
 from probe.pipeline.request import RunArgs, RunRequest, SendArgs, build_request
 from probe.pipeline.run import execute, finish_run
 from probe.pipeline.state import RunState, new_state
@@ -62,7 +62,7 @@ def check(case: DemoCase, decision: Decision | None, mx_host: str) -> tuple[bool
         return decision.clean, "expected: no hop interferes"
     missing = []
     for where, action in case.expect:
-        keys = {"front": {f"front:{mx_host}"}, "mx": {mx_host}}.get(where)
+        keys = {"front": {HopKey.front(mx_host)}, "mx": {HopKey.at(mx_host)}}.get(where)
         found = any(
             a.action == action and (keys is None or h.key in keys)
             for h in decision.hops

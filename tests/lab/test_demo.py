@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from probe.cli import app
 from probe.model.status import Status
-from probe.model.verdict import Action, Decision, HopAction, HopVerdict
+from probe.model.verdict import Action, Decision, HopAction, HopKey, HopVerdict
 from probe.pipeline.demo import DemoCase, check, load_demo
 
 
@@ -39,8 +39,10 @@ def _decision(*hops: HopVerdict) -> Decision:
 
 def test_check_demands_the_named_hop_and_action() -> None:
     case = DemoCase("checkpoint", expect=(("front", "rejects"),))
-    at_mx = HopVerdict("mx.x", "mx.x", True, actions=(HopAction(Action.REJECTS, "r"),))
-    in_front = HopVerdict("front:mx.x", "box", False, actions=(HopAction(Action.REJECTS, "r"),))
+    at_mx = HopVerdict(HopKey.at("mx.x"), "mx.x", True, actions=(HopAction(Action.REJECTS, "r"),))
+    in_front = HopVerdict(
+        HopKey.front("mx.x"), "box", False, actions=(HopAction(Action.REJECTS, "r"),)
+    )
     assert not check(case, _decision(at_mx), "mx.x")[0]
     assert check(case, _decision(in_front), "mx.x")[0]
     assert check(DemoCase("clean", clean=True), _decision(), "mx.x")[0]

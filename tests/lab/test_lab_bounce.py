@@ -254,7 +254,10 @@ def test_pipeline_names_the_relay_that_bounces(lab: LabInfo) -> None:
     result = run.result
     assert run.error is None and result.decision is not None
     bounces = [
-        (h.key, a) for h in result.decision.hops for a in h.actions if a.action is Action.BOUNCES
+        (str(h.key), a)
+        for h in result.decision.hops
+        for a in h.actions
+        if a.action is Action.BOUNCES
     ]
     assert bounces, [(h.key, [a.action for a in h.actions]) for h in result.decision.hops]
     ((key, action),) = bounces

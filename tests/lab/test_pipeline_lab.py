@@ -69,9 +69,9 @@ def run_lab(
 def hop(result: RunResult, key: str) -> HopVerdict:
     assert result.decision is not None
     for h in result.decision.hops:
-        if h.key == key:
+        if str(h.key) == key:
             return h
-    raise AssertionError(f"no hop {key}: {[h.key for h in result.decision.hops]}")
+    raise AssertionError(f"no hop {key}: {[str(h.key) for h in result.decision.hops]}")
 
 
 def actions(result: RunResult, key: str) -> set[Action]:
@@ -97,7 +97,7 @@ def test_checkpoint_proxy_rejects_from_exact_threshold_and_injects_header(lab: L
     assert "1,048,577 bytes and more" in rejects.condition
     assert "554 Permanent scan failure" in rejects.summary
     assert rejects.severity is Status.CRITICAL
-    assert {Action.INJECTS, Action.SCANS} <= actions(result, box.key)
+    assert {Action.INJECTS, Action.SCANS} <= actions(result, str(box.key))
     assert result.threshold is not None and result.threshold.search.threshold == 1_048_577
     assert result.status is Status.CRITICAL
 
@@ -105,7 +105,7 @@ def test_checkpoint_proxy_rejects_from_exact_threshold_and_injects_header(lab: L
 def test_asa_inspection_strips_starttls_and_masks_banner(lab: LabInfo) -> None:
     result = run_lab(lab, "asa", mailbox=False)
     box = hop(result, "front:mx.asa.lab.probe.test")
-    assert {Action.STRIPS_TLS, Action.MASKS} <= actions(result, box.key)
+    assert {Action.STRIPS_TLS, Action.MASKS} <= actions(result, str(box.key))
     assert any("ASA" in p for p in box.products)
     assert result.status is Status.CRITICAL
 

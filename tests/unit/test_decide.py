@@ -24,12 +24,13 @@ from probe.model.collect import (
     CollectResult,
     FoundMessage,
 )
+from probe.model.json import from_data, to_data
 from probe.model.message import DeliveredCopy, Manifest
 from probe.model.run import RunResult, VariantAnalysis
 from probe.model.send import VariantSend
 from probe.model.smtp import Conversation, Outcome, RcptResult, Reply
 from probe.model.status import Status
-from probe.model.verdict import Action, CheckLevel, Decision
+from probe.model.verdict import Action, CheckLevel, Decision, HopKey, HopVerdict
 
 MTA = Path(__file__).parents[1] / "data" / "mta"
 T0 = dt.datetime(2010, 3, 18, 14, 19, 34, tzinfo=dt.UTC)
@@ -205,7 +206,7 @@ def seed_run(*, with_checkpoint: bool) -> Decision:
 
 def test_seed_names_a_checkpoint_box_in_front_of_the_mx_from_specific_evidence() -> None:
     decision = seed_run(with_checkpoint=True)
-    box = next(h for h in decision.hops if h.key == "front:mail.example.com")
+    box = next(h for h in decision.hops if str(h.key) == "front:mail.example.com")
     assert not box.visible and "Check Point" in box.name
     rejects = next(a for a in box.actions if a.action is Action.REJECTS)
     assert "554 Permanent scan failure" in rejects.summary
@@ -279,9 +280,9 @@ def real_postfix_run() -> Decision:
 
 def test_real_postfix_header_checks_are_its_own_not_an_invisible_box() -> None:
     decision = real_postfix_run()
-    keys = {h.key for h in decision.hops if h.actions}
+    keys = {str(h.key) for h in decision.hops if h.actions}
     assert not any(k.startswith("front:") for k in keys), keys
-    mx = next(h for h in decision.hops if h.key == "mx.mta.probe.test")
+    mx = next(h for h in decision.hops if str(h.key) == "mx.mta.probe.test")
     summaries = " ".join(a.summary for a in mx.actions)
     assert "tags the Subject `[MTA-TAG]`" in summaries
     assert "adds X-Postfix-Checked" in summaries
@@ -464,3 +465,20 @@ def test_decide_alone_sets_the_status_of_an_interrupted_run() -> None:
     assert decision.clean and decision.status is Status.WARNING
     judged = judge(run)
     assert judged.decision == decision and judged.status is Status.WARNING
+
+
+def test_a_hop_key_is_typed_and_its_json_is_the_old_string() -> None:
+    keys = {
+        "mx.example.com": HopKey.at("mx.example.com"),
+        "front:mx.example.com": HopKey.front("mx.example.com"),
+        "after:mx.example.com": HopKey.after("mx.example.com"),
+        "link:a.example->b.example": HopKey.link("a.example", "b.example"),
+        "[::1]": HopKey.at("[::1]"),  # a colon is no kind
+        "front:": HopKey.at("front:"),
+    }
+    for text, key in keys.items():
+        assert str(key) == text and HopKey.from_text(text) == key
+    verdict = HopVerdict(HopKey.front("mx.example.com"), "a box", False)
+    assert to_data(verdict)["key"] == "front:mx.example.com"
+    assert from_data(HopVerdict, to_data(verdict)) == verdict
+    assert HopKey.link("a", "b").label == "a box between a and b" and not HopKey.after("a").visible

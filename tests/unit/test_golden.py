@@ -23,7 +23,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from probe.model.json import document, from_data, is_inline, to_data
+from probe.model.json import TextForm, document, from_data, is_inline, to_data
 from probe.model.run import RUN_SCHEMA, RunResult
 from probe.model.status import Status
 
@@ -49,6 +49,8 @@ def _shape(tp: Any, seen: tuple[type, ...] = ()) -> Any:
         return {"map": [_shape(key, seen), _shape(value, seen)]}
     if tp is type(None):
         return "null"
+    if isinstance(tp, type) and issubclass(tp, TextForm):
+        return "str"
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if tp in seen:
             return f"(recursive {tp.__name__})"

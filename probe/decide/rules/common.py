@@ -9,12 +9,12 @@ from collections.abc import Callable
 
 from probe.analyze import fingerprint
 from probe.analyze.received.path import header_fields
-from probe.decide.context import Context, Placed, front, link
+from probe.decide.context import Context, Placed
 from probe.model.diff import Change, ChangeKind
 from probe.model.send import VariantSend
 from probe.model.smtp import Conversation, Outcome, Reply
 from probe.model.variant import Expect
-from probe.model.verdict import Evidence
+from probe.model.verdict import Evidence, HopKey
 
 Rule = Callable[[Context], list[Placed]]
 
@@ -95,6 +95,11 @@ def hop1_conversation(ctx: Context) -> Conversation | None:
     return None
 
 
+def hop1_key(ctx: Context, *, in_front: bool) -> HopKey:
+    """Hop 1: the box in front of the first MTA the trace names, or that MTA."""
+    return HopKey.front(ctx.hop1) if in_front else HopKey.at(ctx.hop1)
+
+
 def hop1_conversations(ctx: Context) -> list[Conversation]:
     """The capability probe plus the control's and every rejected variant's last attempt, so
     banner, EHLO, the MAIL/RCPT/354 texts and the rejection texts are all seen."""
@@ -160,7 +165,7 @@ def front_box_reasons(ctx: Context) -> list[Evidence]:
                 )
             )
     for key, header, _variant in injected_headers(ctx):
-        if key == front(ctx.hop1):
+        if key == HopKey.front(ctx.hop1):
             reasons.append(Evidence("header", f"{header} sits below every Received header"))
     return reasons
 
@@ -203,7 +208,7 @@ def expected_rejection(ctx: Context, send: VariantSend) -> bool:
     return spec is not None and spec.expect is Expect.REJECT_OK
 
 
-def rejection_host(ctx: Context, reply_texts: list[str]) -> tuple[str, str]:
+def rejection_host(ctx: Context, reply_texts: list[str]) -> tuple[HopKey, str]:
     """Where an in-protocol rejection comes from: the front box or hop 1's MTA."""
     for key, header, _ in injected_headers(ctx):
         value = header.partition(":")[2].strip()
@@ -216,14 +221,14 @@ def rejection_host(ctx: Context, reply_texts: list[str]) -> tuple[str, str]:
                     f"share one format ({fmt})",
                 )
     if front_box_reasons(ctx):
-        return front(ctx.hop1), "hop 1 is not the MTA the trace names"
-    return ctx.hop1, ""
+        return HopKey.front(ctx.hop1), "hop 1 is not the MTA the trace names"
+    return HopKey.at(ctx.hop1), ""
 
 
 # --------------------------------------------------------------------------- content
 
 
-def injected_headers(ctx: Context) -> list[tuple[str, str, str]]:
+def injected_headers(ctx: Context) -> list[tuple[HopKey, str, str]]:
     """(hop key, 'Name: value', variant) for every non-trace header a hop added."""
     out = []
     for analysis in ctx.analyses.values():
@@ -241,7 +246,7 @@ def injected_headers(ctx: Context) -> list[tuple[str, str, str]]:
     return out
 
 
-def header_hop(ctx: Context, change: Change, probe_id: str) -> str:
+def header_hop(ctx: Context, change: Change, probe_id: str) -> HopKey:
     """Headers are prepended: one below the Received of hop k was added by hop k or a box.
 
     A header inserted among the original headers (Postfix `header_checks` PREPEND, Exchange
@@ -251,14 +256,14 @@ def header_hop(ctx: Context, change: Change, probe_id: str) -> str:
     place = change.placement
     assert place is not None
     if inserted_in_place(ctx, probe_id, place.index):
-        return ctx.path[0] if ctx.path else ctx.hop1
+        return first_hop(ctx)
     below = (place.received_below_by or "").rstrip(".").lower()
     above = (place.received_above_by or "").rstrip(".").lower()
     if not below:
-        return front(above or ctx.hop1)
+        return HopKey.front(above or ctx.hop1)
     if added_by_middlebox(change):
-        return link(below, above) if above else f"after:{below}"
-    return below
+        return HopKey.link(below, above) if above else HopKey.after(below)
+    return HopKey.at(below)
 
 
 def inserted_in_place(ctx: Context, probe_id: str, index: int) -> bool:
@@ -287,5 +292,6 @@ def added_by_middlebox(change: Change) -> bool:
     return any(is_middlebox(m) for m in matches)
 
 
-def first_hop(ctx: Context) -> str:
-    return ctx.path[0] if ctx.path else ctx.hop1
+def first_hop(ctx: Context) -> HopKey:
+    """The first visible MTA (hop 1 by its trace name)."""
+    return HopKey.at(ctx.hop1)

@@ -18,11 +18,11 @@ from probe.decide.rules.common import (
 from probe.model.diff import Change, ChangeKind
 from probe.model.smtp import Outcome
 from probe.model.variant import AttachmentKind
-from probe.model.verdict import Action, Confidence, Evidence, HopAction
+from probe.model.verdict import Action, Confidence, Evidence, HopAction, HopKey, HopKind
 
 
 def rule_injected_headers(ctx: Context) -> list[Placed]:
-    by_hop: dict[str, dict[str, list[str]]] = {}
+    by_hop: dict[HopKey, dict[str, list[str]]] = {}
     for key, header, variant in injected_headers(ctx):
         by_hop.setdefault(key, {}).setdefault(header.split(":", 1)[0], []).append(
             f"{variant}|{header}"
@@ -55,7 +55,7 @@ def rule_injected_headers(ctx: Context) -> list[Placed]:
                     if len(variants) > 1
                     else f"variant {variants[0]}",
                     evidence=tuple(evidence),
-                    confidence=Confidence.HIGH if key.startswith("front:") else Confidence.MEDIUM,
+                    confidence=Confidence.HIGH if key.kind is HopKind.FRONT else Confidence.MEDIUM,
                     rule="header-injection",
                     variants=tuple(variants),
                 ),
@@ -86,11 +86,11 @@ _STRIPPED = frozenset({ChangeKind.PART_REMOVED, ChangeKind.ATTACHMENT_REPLACED})
 
 def rule_rewrites(ctx: Context) -> list[Placed]:
     """Body, subject and attachment changes, attributed to the hop that leaves other marks."""
-    marks: dict[str, set[str]] = {}
+    marks: dict[str, set[HopKey]] = {}
     for key, _header, variant in injected_headers(ctx):
         marks.setdefault(variant, set()).add(key)
-    kinds: dict[str, dict[ChangeKind, list[tuple[str, Change]]]] = {}
-    marked: set[str] = set()  # hops named by a mark, not by default
+    kinds: dict[HopKey, dict[ChangeKind, list[tuple[str, Change]]]] = {}
+    marked: set[HopKey] = set()  # hops named by a mark, not by default
     for analysis in ctx.analyses.values():
         if analysis.diff is None:
             continue
@@ -99,7 +99,7 @@ def rule_rewrites(ctx: Context) -> list[Placed]:
                 continue
             if change.kind is ChangeKind.HEADER_MODIFIED and change.where.lower() == "subject":
                 continue
-            candidates = sorted(marks.get(analysis.variant, set()))
+            candidates = sorted(marks.get(analysis.variant, set()), key=str)
             key = candidates[0] if len(candidates) == 1 else first_hop(ctx)
             if len(candidates) == 1:
                 marked.add(key)
@@ -201,7 +201,7 @@ def rule_av(ctx: Context) -> list[Placed]:
         ]
         if stripped:
             candidates = {k for k, _h, v in injected_headers(ctx) if v == analysis.variant}
-            key = sorted(candidates)[0] if len(candidates) == 1 else first_hop(ctx)
+            key = next(iter(candidates)) if len(candidates) == 1 else first_hop(ctx)
             placed.append(
                 Placed(
                     key,

@@ -12,7 +12,7 @@ from probe.decide.rules.common import (
 from probe.model.bounce import Bounce
 from probe.model.collect import Arrival
 from probe.model.smtp import Outcome
-from probe.model.verdict import Action, Confidence, Evidence, HopAction
+from probe.model.verdict import Action, Confidence, Evidence, HopAction, HopKey
 
 
 def rule_bounces(ctx: Context) -> list[Placed]:
@@ -28,7 +28,7 @@ def rule_bounces(ctx: Context) -> list[Placed]:
     placed = []
     delivered = [s for s in ctx.sends if ctx.delivered(s.probe_id)]
     for (reporter, status), items in groups.items():
-        key = reporter or f"after:{ctx.hop1}"
+        key = HopKey.at(reporter) if reporter else HopKey.after(ctx.hop1)
         bounced = [s for s in ctx.sends if s.variant in {v for v, _ in items}]
         condition = condition_of(bounced, delivered, ctx) if delivered else "every variant"
         bounce = items[0][1]
@@ -82,7 +82,7 @@ def rule_drops_and_junk(ctx: Context) -> list[Placed]:
     if missing and control_ok:
         placed.append(
             Placed(
-                f"after:{ctx.hop1}",
+                HopKey.after(ctx.hop1),
                 HopAction(
                     Action.DROPS,
                     "accepted but neither delivered nor bounced: "
@@ -108,7 +108,7 @@ def rule_drops_and_junk(ctx: Context) -> list[Placed]:
         last = ctx.path[-1] if ctx.path else ctx.hop1
         placed.append(
             Placed(
-                last,
+                HopKey.at(last),
                 HopAction(
                     Action.JUNKS,
                     "files probes as spam: " + ", ".join(a.variant for a in junk),
@@ -138,7 +138,7 @@ def rule_tls_lost(ctx: Context) -> list[Placed]:
                 cur = hops[link_.index]
                 placed.append(
                     Placed(
-                        prev or ctx.hop1,
+                        HopKey.at(prev or ctx.hop1),
                         HopAction(
                             Action.LOSES_TLS,
                             "relays in plaintext what reached it over TLS",

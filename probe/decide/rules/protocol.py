@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import statistics
 
-from probe.decide.context import Context, Placed, front
+from probe.decide.context import Context, Placed
 from probe.decide.rules.common import (
     BROKEN,
     GREYLIST,
@@ -19,6 +19,7 @@ from probe.decide.rules.common import (
     first_sentence,
     front_box_reasons,
     hop1_conversation,
+    hop1_key,
     hop1_matches,
     human,
     label,
@@ -30,7 +31,7 @@ from probe.decide.rules.common import (
 )
 from probe.model.send import VariantSend
 from probe.model.smtp import Outcome
-from probe.model.verdict import Action, Confidence, Evidence, HopAction
+from probe.model.verdict import Action, Confidence, Evidence, HopAction, HopKey
 from probe.smtp.replies import deciding_reply
 
 
@@ -47,7 +48,7 @@ def rule_identity(ctx: Context) -> list[Placed]:
     for match in matches:
         if match.alternatives and named & {match.product, *match.alternatives}:
             continue  # a product already named on its own evidence covers this shared set
-        key = front(ctx.hop1) if box and speaks_for_box(match, traced) else ctx.hop1
+        key = hop1_key(ctx, in_front=box and speaks_for_box(match, traced))
         placed.append(
             Placed(key, products=(label(match),), product_evidence=product_evidence(match))
         )
@@ -57,7 +58,7 @@ def rule_identity(ctx: Context) -> list[Placed]:
     if conv.greeting is not None and "*" in banner and re.fullmatch(r"[*\s\d]+", banner):
         placed.append(
             Placed(
-                front(ctx.hop1),
+                HopKey.front(ctx.hop1),
                 HopAction(
                     Action.MASKS,
                     "masks the SMTP banner with '*'",
@@ -73,7 +74,7 @@ def rule_identity(ctx: Context) -> list[Placed]:
     if caps and not masked_caps and not offered:
         placed.append(
             Placed(
-                front(ctx.hop1) if box else ctx.hop1,
+                hop1_key(ctx, in_front=box),
                 HopAction(
                     Action.NO_TLS,
                     "offers no STARTTLS: mail reaches it in plaintext",
@@ -87,7 +88,7 @@ def rule_identity(ctx: Context) -> list[Placed]:
     if masked_caps:
         placed.append(
             Placed(
-                front(ctx.hop1),
+                HopKey.front(ctx.hop1),
                 HopAction(
                     Action.STRIPS_TLS,
                     f"replaces STARTTLS by {masked_caps[0]} in the EHLO reply, so no TLS is "
@@ -182,7 +183,7 @@ def rule_failures(ctx: Context) -> list[Placed]:
     passed = [s for s in ctx.sends if s.outcome is Outcome.ACCEPTED]
     if not passed:
         return []  # nothing to compare with: `decide` reports it as not measured
-    key = front(ctx.hop1) if front_box_reasons(ctx) else ctx.hop1
+    key = hop1_key(ctx, in_front=bool(front_box_reasons(ctx)))
     placed = []
     broken = [s for s in ctx.sends if s.outcome in BROKEN]
     groups: dict[tuple[Outcome, str], list[VariantSend]] = {}
@@ -253,7 +254,7 @@ def rule_greylisting(ctx: Context) -> list[Placed]:
     texts = " ".join(e.text for e in evidence)
     return [
         Placed(
-            ctx.hop1,
+            HopKey.at(ctx.hop1),
             HopAction(
                 Action.GREYLISTS,
                 "greylists: defers the first attempt, accepts a retry",
@@ -285,7 +286,7 @@ def rule_scan_timing(ctx: Context) -> list[Placed]:
         return []
     biggest = max(points)
     smallest = min(points)
-    key = front(ctx.hop1) if front_box_reasons(ctx) else ctx.hop1
+    key = hop1_key(ctx, in_front=bool(front_box_reasons(ctx)))
     return [
         Placed(
             key,
