@@ -17,12 +17,21 @@ from probe.smtp.hosts import is_ip_literal
 
 
 @dataclasses.dataclass(frozen=True)
+class SeenProduct:
+    """A product a rule recognised at a hop: how the report shows it, and what a box is called
+    after ("a Cisco IronPort/ESA-style SMTP proxy")."""
+
+    label: str  # "Cisco IronPort/ESA (AsyncOS) or Check Point (shared evidence)"
+    brand: str  # the likeliest candidate's name without its qualifier: "Cisco IronPort/ESA"
+
+
+@dataclasses.dataclass(frozen=True)
 class Placed:
     """One rule's conclusion about one hop (`action` None: product evidence only)."""
 
     hop: HopKey
     action: HopAction | None = None
-    products: tuple[str, ...] = ()
+    products: tuple[SeenProduct, ...] = ()
     product_evidence: tuple[Evidence, ...] = ()
     ambiguous: str = ""
 

@@ -107,12 +107,9 @@ def _assemble(ctx: Context, placed: list[Placed]) -> tuple[HopVerdict, ...]:
     for key in order:
         items = by_key.get(key, [])
         name = key.label
-        products = _unique(prod for p in items for prod in p.products)
+        products = tuple(dict.fromkeys(prod for p in items for prod in p.products))
         if products and key.kind is HopKind.FRONT:
-            name = (
-                f"a {products[0].split(' (')[0].split(' or ')[0]}-style SMTP proxy in front of "
-                f"{key.host}"
-            )
+            name = f"a {products[0].brand}-style SMTP proxy in front of {key.host}"
         if not key.visible and not items:
             continue
         hops.append(
@@ -120,7 +117,7 @@ def _assemble(ctx: Context, placed: list[Placed]) -> tuple[HopVerdict, ...]:
                 key=key,
                 name=name,
                 visible=key.visible,
-                products=products,
+                products=tuple(p.label for p in products),
                 product_evidence=tuple(e for p in items for e in p.product_evidence),
                 actions=tuple(
                     sorted(

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from probe.analyze import fingerprint
 from probe.analyze.received.path import header_fields
-from probe.decide.context import Context, Placed
+from probe.decide.context import Context, Placed, SeenProduct
 from probe.model.diff import Change, ChangeKind
 from probe.model.send import VariantSend
 from probe.model.smtp import Conversation, Outcome, Reply
@@ -131,6 +131,12 @@ def is_middlebox(match: fingerprint.ProductMatch) -> bool:
 
 def label(match: fingerprint.ProductMatch) -> str:
     return match.summary or match.name
+
+
+def seen(match: fingerprint.ProductMatch) -> SeenProduct:
+    """The match as a hop's product; its brand is the first candidate's own name, without the
+    qualifier some names carry ("Sophos (Central Email / UTM)")."""
+    return SeenProduct(label(match), match.name.partition(" (")[0])
 
 
 def speaks_for_box(match: fingerprint.ProductMatch, traced: set[str]) -> bool:

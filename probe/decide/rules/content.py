@@ -5,15 +5,15 @@ attachments stripped by a scanner (pure).
 from __future__ import annotations
 
 from probe.analyze import fingerprint
-from probe.decide.context import Context, Placed
+from probe.decide.context import Context, Placed, SeenProduct
 from probe.decide.rules.common import (
     REWRITE_WORDS,
     VIRUS,
     first_hop,
     injected_headers,
-    label,
     rejection_host,
     reply_line,
+    seen,
 )
 from probe.model.diff import Change, ChangeKind
 from probe.model.smtp import Outcome
@@ -30,7 +30,7 @@ def rule_injected_headers(ctx: Context) -> list[Placed]:
     placed = []
     for key, names in by_hop.items():
         evidence = []
-        products: list[str] = []
+        products: list[SeenProduct] = []
         scanner_headers: list[Evidence] = []
         for entries in names.values():
             variant, _, header = entries[0].partition("|")
@@ -39,7 +39,7 @@ def rule_injected_headers(ctx: Context) -> list[Placed]:
             matches = fingerprint.match_products(
                 fingerprint.shipped_knowledge(), fingerprint.observe_headers(((name, value),))
             )
-            products.extend(label(m) for m in matches)
+            products.extend(seen(m) for m in matches)
             if VIRUS.search(name) or any(m.role is fingerprint.Role.SCANNER for m in matches):
                 scanner_headers.append(Evidence("header", header, variant))
         variants = sorted({e.split("|")[0] for entries in names.values() for e in entries})

@@ -22,10 +22,10 @@ from probe.decide.rules.common import (
     hop1_key,
     hop1_matches,
     human,
-    label,
     product_evidence,
     rejection_host,
     reply_line,
+    seen,
     speaks_for_box,
     trace_products,
 )
@@ -50,7 +50,7 @@ def rule_identity(ctx: Context) -> list[Placed]:
             continue  # a product already named on its own evidence covers this shared set
         key = hop1_key(ctx, in_front=box and speaks_for_box(match, traced))
         placed.append(
-            Placed(key, products=(label(match),), product_evidence=product_evidence(match))
+            Placed(key, products=(seen(match),), product_evidence=product_evidence(match))
         )
     banner = conv.greeting.text if conv.greeting else ""
     caps = conv.capabilities
