@@ -5,7 +5,7 @@ added header places its hop (pure).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from probe.analyze import fingerprint
 from probe.analyze.received.path import header_fields
@@ -14,9 +14,38 @@ from probe.model.diff import Change, ChangeKind
 from probe.model.send import VariantSend
 from probe.model.smtp import Conversation, Outcome, Reply
 from probe.model.variant import Expect
-from probe.model.verdict import Evidence, HopKey
+from probe.model.verdict import Action, Confidence, Evidence, HopAction, HopKey
 
 Rule = Callable[[Context], list[Placed]]
+
+
+def place(
+    hop: HopKey,
+    action: Action,
+    summary: str,
+    *,
+    condition: str,
+    evidence: Iterable[Evidence],
+    confidence: Confidence,
+    rule: str,
+    variants: Iterable[str] = (),
+    check: str = "",
+    ambiguous: str = "",
+    products: Iterable[SeenProduct] = (),
+) -> Placed:
+    """A rule's conclusion that `hop` takes `action`, on the evidence given (the one way the
+    rules build a placed action)."""
+    found = HopAction(
+        action,
+        summary,
+        condition=condition,
+        evidence=tuple(evidence),
+        confidence=confidence,
+        rule=rule,
+        check=check,
+        variants=tuple(variants),
+    )
+    return Placed(hop, found, tuple(products), ambiguous=ambiguous)
 
 
 REWRITE_WORDS = {

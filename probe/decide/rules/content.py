@@ -11,6 +11,7 @@ from probe.decide.rules.common import (
     VIRUS,
     first_hop,
     injected_headers,
+    place,
     rejection_host,
     reply_line,
     seen,
@@ -18,22 +19,20 @@ from probe.decide.rules.common import (
 from probe.model.diff import Change, ChangeKind
 from probe.model.smtp import Outcome
 from probe.model.variant import AttachmentKind
-from probe.model.verdict import Action, Confidence, Evidence, HopAction, HopKey, HopKind
+from probe.model.verdict import Action, Confidence, Evidence, HopKey, HopKind
 
 
 def rule_injected_headers(ctx: Context) -> list[Placed]:
-    by_hop: dict[HopKey, dict[str, list[str]]] = {}
+    by_hop: dict[HopKey, dict[str, list[tuple[str, str]]]] = {}  # name -> (variant, header)
     for key, header, variant in injected_headers(ctx):
-        by_hop.setdefault(key, {}).setdefault(header.split(":", 1)[0], []).append(
-            f"{variant}|{header}"
-        )
+        by_hop.setdefault(key, {}).setdefault(header.split(":", 1)[0], []).append((variant, header))
     placed = []
     for key, names in by_hop.items():
         evidence = []
         products: list[SeenProduct] = []
         scanner_headers: list[Evidence] = []
         for entries in names.values():
-            variant, _, header = entries[0].partition("|")
+            variant, header = entries[0]
             evidence.append(Evidence("header", header, variant))
             name, _, value = header.partition(": ")
             matches = fingerprint.match_products(
@@ -42,40 +41,33 @@ def rule_injected_headers(ctx: Context) -> list[Placed]:
             products.extend(seen(m) for m in matches)
             if VIRUS.search(name) or any(m.role is fingerprint.Role.SCANNER for m in matches):
                 scanner_headers.append(Evidence("header", header, variant))
-        variants = sorted({e.split("|")[0] for entries in names.values() for e in entries})
+        variants = sorted({v for entries in names.values() for v, _ in entries})
+        everywhere = len(variants) > 1
         placed.append(
-            Placed(
+            place(
                 key,
-                HopAction(
-                    Action.INJECTS,
-                    "adds "
-                    + ", ".join(names)
-                    + (" to every message it passes" if len(variants) > 1 else ""),
-                    condition="every message it passes"
-                    if len(variants) > 1
-                    else f"variant {variants[0]}",
-                    evidence=tuple(evidence),
-                    confidence=Confidence.HIGH if key.kind is HopKind.FRONT else Confidence.MEDIUM,
-                    rule="header-injection",
-                    variants=tuple(variants),
-                ),
-                products=tuple(dict.fromkeys(products)),
+                Action.INJECTS,
+                "adds " + ", ".join(names) + (" to every message it passes" if everywhere else ""),
+                condition="every message it passes" if everywhere else f"variant {variants[0]}",
+                evidence=evidence,
+                confidence=Confidence.HIGH if key.kind is HopKind.FRONT else Confidence.MEDIUM,
+                rule="header-injection",
+                variants=variants,
+                products=dict.fromkeys(products),
             )
         )
         if scanner_headers:
+            stamps = dict.fromkeys(e.text.split(":")[0] for e in scanner_headers)
             placed.append(
-                Placed(
+                place(
                     key,
-                    HopAction(
-                        Action.SCANS,
-                        "scans content: it stamps "
-                        + ", ".join(dict.fromkeys(e.text.split(":")[0] for e in scanner_headers)),
-                        condition="every message it passes",
-                        evidence=tuple(scanner_headers[:2]),
-                        confidence=Confidence.MEDIUM,
-                        rule="scanner-header",
-                        variants=tuple(variants),
-                    ),
+                    Action.SCANS,
+                    "scans content: it stamps " + ", ".join(stamps),
+                    condition="every message it passes",
+                    evidence=scanner_headers[:2],
+                    confidence=Confidence.MEDIUM,
+                    rule="scanner-header",
+                    variants=variants,
                 )
             )
     return placed
@@ -137,18 +129,16 @@ def rule_rewrites(ctx: Context) -> list[Placed]:
                 else ("variants " + ", ".join(variants))
             )
             placed.append(
-                Placed(
+                place(
                     key,
-                    HopAction(
-                        Action.REWRITES,
-                        summary,
-                        condition=condition,
-                        evidence=evidence,
-                        confidence=Confidence.MEDIUM if not ambiguous else Confidence.LOW,
-                        rule=f"rewrite-{kind}",
-                        check="strips-attachment" if kind in _STRIPPED else "",
-                        variants=variants,
-                    ),
+                    Action.REWRITES,
+                    summary,
+                    condition=condition,
+                    evidence=evidence,
+                    confidence=Confidence.MEDIUM if not ambiguous else Confidence.LOW,
+                    rule=f"rewrite-{kind}",
+                    check="strips-attachment" if kind in _STRIPPED else "",
+                    variants=variants,
                     ambiguous=ambiguous,
                 )
             )
@@ -166,25 +156,21 @@ def rule_av(ctx: Context) -> list[Placed]:
             texts = [send.reply.text] if send.reply else []
             key, _ = rejection_host(ctx, texts)
             placed.append(
-                Placed(
+                place(
                     key,
-                    HopAction(
-                        Action.SCANS,
-                        f"scans for malware: rejects the EICAR test file with "
-                        f"`{send.reply.code if send.reply else ''} "
-                        f"{send.reply.text if send.reply else ''}`",
-                        condition="messages carrying malware",
-                        evidence=(
-                            Evidence(
-                                "transcript", reply_line(send.reply, send.stage), send.variant
-                            ),
-                        ),
-                        confidence=Confidence.HIGH
-                        if VIRUS.search(" ".join(texts))
-                        else Confidence.MEDIUM,
-                        rule="eicar-rejected",
-                        variants=(send.variant,),
+                    Action.SCANS,
+                    f"scans for malware: rejects the EICAR test file with "
+                    f"`{send.reply.code if send.reply else ''} "
+                    f"{send.reply.text if send.reply else ''}`",
+                    condition="messages carrying malware",
+                    evidence=(
+                        Evidence("transcript", reply_line(send.reply, send.stage), send.variant),
                     ),
+                    confidence=Confidence.HIGH
+                    if VIRUS.search(" ".join(texts))
+                    else Confidence.MEDIUM,
+                    rule="eicar-rejected",
+                    variants=(send.variant,),
                 )
             )
     for analysis in ctx.analyses.values():
@@ -203,22 +189,18 @@ def rule_av(ctx: Context) -> list[Placed]:
             candidates = {k for k, _h, v in injected_headers(ctx) if v == analysis.variant}
             key = next(iter(candidates)) if len(candidates) == 1 else first_hop(ctx)
             placed.append(
-                Placed(
+                place(
                     key,
-                    HopAction(
-                        Action.SCANS,
-                        "scans attachments: strips executables",
-                        condition="messages with executable attachments",
-                        evidence=tuple(
-                            Evidence(
-                                "diff", f"part {c.where}: {c.detail or c.kind}", analysis.variant
-                            )
-                            for c in stripped[:3]
-                        ),
-                        confidence=Confidence.HIGH,
-                        rule="exe-stripped",
-                        variants=(analysis.variant,),
+                    Action.SCANS,
+                    "scans attachments: strips executables",
+                    condition="messages with executable attachments",
+                    evidence=(
+                        Evidence("diff", f"part {c.where}: {c.detail or c.kind}", analysis.variant)
+                        for c in stripped[:3]
                     ),
+                    confidence=Confidence.HIGH,
+                    rule="exe-stripped",
+                    variants=(analysis.variant,),
                 )
             )
     return placed

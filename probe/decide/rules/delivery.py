@@ -5,14 +5,11 @@ between hops (pure).
 from __future__ import annotations
 
 from probe.decide.context import Context, Placed
-from probe.decide.rules.common import (
-    condition_of,
-    reply_line,
-)
+from probe.decide.rules.common import condition_of, place, reply_line
 from probe.model.bounce import Bounce
 from probe.model.collect import Arrival
 from probe.model.smtp import Outcome
-from probe.model.verdict import Action, Confidence, Evidence, HopAction, HopKey
+from probe.model.verdict import Action, Confidence, Evidence, HopKey
 
 
 def rule_bounces(ctx: Context) -> list[Placed]:
@@ -47,17 +44,15 @@ def rule_bounces(ctx: Context) -> list[Placed]:
         said = diagnostic.split(";", 1)[-1].strip() if diagnostic else bounce.diagnostic
         by = f"refused by {remote}" if remote else "refused"
         placed.append(
-            Placed(
+            place(
                 key,
-                HopAction(
-                    Action.BOUNCES,
-                    f"accepts, then bounces {condition} ({by} with `{said or status}`)",
-                    condition=condition,
-                    evidence=tuple(evidence),
-                    confidence=Confidence.HIGH,
-                    rule="dsn",
-                    variants=tuple(v for v, _ in items),
-                ),
+                Action.BOUNCES,
+                f"accepts, then bounces {condition} ({by} with `{said or status}`)",
+                condition=condition,
+                evidence=evidence,
+                confidence=Confidence.HIGH,
+                rule="dsn",
+                variants=(v for v, _ in items),
             )
         )
     return placed
@@ -81,46 +76,41 @@ def rule_drops_and_junk(ctx: Context) -> list[Placed]:
     ]
     if missing and control_ok:
         placed.append(
-            Placed(
+            place(
                 HopKey.after(ctx.hop1),
-                HopAction(
-                    Action.DROPS,
-                    "accepted but neither delivered nor bounced: "
-                    + ", ".join(s.variant for s in missing),
-                    condition=condition_of(missing, [control] if control else [], ctx),
-                    evidence=tuple(
-                        Evidence(
-                            "delivery",
-                            f"{reply_line(s.reply, 'data-end')}; no copy, no DSN",
-                            s.variant,
-                        )
-                        for s in missing[:4]
-                    ),
-                    confidence=Confidence.MEDIUM,
-                    rule="silent-drop",
-                    variants=tuple(s.variant for s in missing),
+                Action.DROPS,
+                "accepted but neither delivered nor bounced: "
+                + ", ".join(s.variant for s in missing),
+                condition=condition_of(missing, [control] if control else [], ctx),
+                evidence=(
+                    Evidence(
+                        "delivery", f"{reply_line(s.reply, 'data-end')}; no copy, no DSN", s.variant
+                    )
+                    for s in missing[:4]
                 ),
+                confidence=Confidence.MEDIUM,
+                rule="silent-drop",
+                variants=(s.variant for s in missing),
                 ambiguous="dropped or quarantined somewhere after hop 1 accepted it",
             )
         )
     junk = [a for a in ctx.arrivals.values() if a.junk]
     if junk:
         last = ctx.path[-1] if ctx.path else ctx.hop1
+        names = ", ".join(a.variant for a in junk)
         placed.append(
-            Placed(
+            place(
                 HopKey.at(last),
-                HopAction(
-                    Action.JUNKS,
-                    "files probes as spam: " + ", ".join(a.variant for a in junk),
-                    condition="variants " + ", ".join(a.variant for a in junk),
-                    evidence=tuple(
-                        Evidence("delivery", f"copy in folder {', '.join(a.folders)}", a.variant)
-                        for a in junk[:4]
-                    ),
-                    confidence=Confidence.MEDIUM,
-                    rule="junk-folder",
-                    variants=tuple(a.variant for a in junk),
+                Action.JUNKS,
+                f"files probes as spam: {names}",
+                condition=f"variants {names}",
+                evidence=(
+                    Evidence("delivery", f"copy in folder {', '.join(a.folders)}", a.variant)
+                    for a in junk[:4]
                 ),
+                confidence=Confidence.MEDIUM,
+                rule="junk-folder",
+                variants=(a.variant for a in junk),
             )
         )
     return placed
@@ -137,19 +127,17 @@ def rule_tls_lost(ctx: Context) -> list[Placed]:
                 prev = (hops[link_.index - 1].by_host or "").lower().rstrip(".")
                 cur = hops[link_.index]
                 placed.append(
-                    Placed(
+                    place(
                         HopKey.at(prev or ctx.hop1),
-                        HopAction(
-                            Action.LOSES_TLS,
-                            "relays in plaintext what reached it over TLS",
-                            condition="always",
-                            evidence=(
-                                Evidence("header", f"Received: {cur.raw[:160]}", analysis.variant),
-                            ),
-                            confidence=Confidence.MEDIUM,
-                            rule="tls-lost",
-                            variants=(analysis.variant,),
+                        Action.LOSES_TLS,
+                        "relays in plaintext what reached it over TLS",
+                        condition="always",
+                        evidence=(
+                            Evidence("header", f"Received: {cur.raw[:160]}", analysis.variant),
                         ),
+                        confidence=Confidence.MEDIUM,
+                        rule="tls-lost",
+                        variants=(analysis.variant,),
                     )
                 )
                 break

@@ -22,6 +22,7 @@ from probe.decide.rules.common import (
     hop1_key,
     hop1_matches,
     human,
+    place,
     product_evidence,
     rejection_host,
     reply_line,
@@ -31,7 +32,7 @@ from probe.decide.rules.common import (
 )
 from probe.model.send import VariantSend
 from probe.model.smtp import Outcome
-from probe.model.verdict import Action, Confidence, Evidence, HopAction, HopKey
+from probe.model.verdict import Action, Confidence, Evidence, HopKey
 from probe.smtp.replies import deciding_reply
 
 
@@ -57,48 +58,41 @@ def rule_identity(ctx: Context) -> list[Placed]:
     masked_caps = [c for c in caps if re.fullmatch(r"X{2,}[A-Z]", c)]
     if conv.greeting is not None and "*" in banner and re.fullmatch(r"[*\s\d]+", banner):
         placed.append(
-            Placed(
+            place(
                 HopKey.front(ctx.hop1),
-                HopAction(
-                    Action.MASKS,
-                    "masks the SMTP banner with '*'",
-                    condition="always",
-                    evidence=(Evidence("transcript", f"< 220 {banner}"),),
-                    confidence=Confidence.HIGH,
-                    rule="banner-masked",
-                    check="banner-masked",
-                ),
+                Action.MASKS,
+                "masks the SMTP banner with '*'",
+                condition="always",
+                evidence=(Evidence("transcript", f"< 220 {banner}"),),
+                confidence=Confidence.HIGH,
+                rule="banner-masked",
+                check="banner-masked",
             )
         )
     offered = any(c.split(" ", 1)[0].upper() == "STARTTLS" for c in caps) or conv.tls.offered
     if caps and not masked_caps and not offered:
         placed.append(
-            Placed(
+            place(
                 hop1_key(ctx, in_front=box),
-                HopAction(
-                    Action.NO_TLS,
-                    "offers no STARTTLS: mail reaches it in plaintext",
-                    condition="always",
-                    evidence=(Evidence("transcript", "< 250 " + ", ".join(caps)),),
-                    confidence=Confidence.HIGH,
-                    rule="starttls-missing",
-                ),
+                Action.NO_TLS,
+                "offers no STARTTLS: mail reaches it in plaintext",
+                condition="always",
+                evidence=(Evidence("transcript", "< 250 " + ", ".join(caps)),),
+                confidence=Confidence.HIGH,
+                rule="starttls-missing",
             )
         )
     if masked_caps:
         placed.append(
-            Placed(
+            place(
                 HopKey.front(ctx.hop1),
-                HopAction(
-                    Action.STRIPS_TLS,
-                    f"replaces STARTTLS by {masked_caps[0]} in the EHLO reply, so no TLS is "
-                    "possible",
-                    condition="always",
-                    evidence=tuple(Evidence("transcript", f"< 250 {c}") for c in masked_caps),
-                    confidence=Confidence.HIGH,
-                    rule="starttls-masked",
-                    check="starttls-stripped",
-                ),
+                Action.STRIPS_TLS,
+                f"replaces STARTTLS by {masked_caps[0]} in the EHLO reply, so no TLS is possible",
+                condition="always",
+                evidence=(Evidence("transcript", f"< 250 {c}") for c in masked_caps),
+                confidence=Confidence.HIGH,
+                rule="starttls-masked",
+                check="starttls-stripped",
             )
         )
     return placed
@@ -130,34 +124,30 @@ def rule_rejections(ctx: Context) -> list[Placed]:
         summary, check = size_judgement(ctx, sends, f"rejects {condition} with `{code} {text}`")
         if VIRUS.search(text):
             placed.append(
-                Placed(
+                place(
                     key,
-                    HopAction(
-                        Action.SCANS,
-                        f"scans content: its rejection says `{text}`",
-                        condition=condition,
-                        evidence=tuple(evidence[:1]),
-                        confidence=Confidence.HIGH,
-                        rule="scan-rejection",
-                        variants=tuple(s.variant for s in sends),
-                    ),
+                    Action.SCANS,
+                    f"scans content: its rejection says `{text}`",
+                    condition=condition,
+                    evidence=evidence[:1],
+                    confidence=Confidence.HIGH,
+                    rule="scan-rejection",
+                    variants=(s.variant for s in sends),
                 )
             )
         if expected:
             continue  # a rejection the profile allows (SIZE+1, 101 recipients, ...)
         placed.append(
-            Placed(
+            place(
                 key,
-                HopAction(
-                    Action.REJECTS,
-                    summary,
-                    condition=condition,
-                    evidence=tuple(evidence),
-                    confidence=Confidence.HIGH,
-                    rule="in-protocol-rejection",
-                    check=check,
-                    variants=tuple(s.variant for s in sends),
-                ),
+                Action.REJECTS,
+                summary,
+                condition=condition,
+                evidence=evidence,
+                confidence=Confidence.HIGH,
+                rule="in-protocol-rejection",
+                check=check,
+                variants=(s.variant for s in sends),
             )
         )
     return placed
@@ -192,45 +182,42 @@ def rule_failures(ctx: Context) -> list[Placed]:
     for (outcome, stage), sends in groups.items():
         condition = condition_of(sends, passed, ctx)
         placed.append(
-            Placed(
+            place(
                 key,
-                HopAction(
-                    Action.REJECTS,
-                    f"breaks off the conversation ({outcome} at {stage}) for {condition}",
-                    condition=condition,
-                    evidence=tuple(
-                        Evidence("transcript", f"{s.outcome} at {s.stage}: {s.reason}", s.variant)
-                        for s in sends[:4]
-                    ),
-                    confidence=Confidence.MEDIUM,
-                    rule="conversation-broken",
-                    variants=tuple(s.variant for s in sends),
+                Action.REJECTS,
+                f"breaks off the conversation ({outcome} at {stage}) for {condition}",
+                condition=condition,
+                evidence=(
+                    Evidence("transcript", f"{s.outcome} at {s.stage}: {s.reason}", s.variant)
+                    for s in sends[:4]
                 ),
+                confidence=Confidence.MEDIUM,
+                rule="conversation-broken",
+                variants=(s.variant for s in sends),
             )
         )
     deferred = [s for s in ctx.sends if s.outcome is Outcome.TEMP_FAILED]
     if deferred:
         reply = deferred[0].reply
+        condition = condition_of(deferred, passed, ctx)
         placed.append(
-            Placed(
+            place(
                 key,
-                HopAction(
-                    Action.DELAYS,
-                    f"keeps deferring {condition_of(deferred, passed, ctx)} "
-                    f"with `{reply.code if reply else ''} {reply.text if reply else ''}`".strip(),
-                    condition=condition_of(deferred, passed, ctx),
-                    evidence=tuple(
-                        Evidence(
-                            "transcript",
-                            reply_line(s.reply, s.stage) + f" after {len(s.attempts)} attempts",
-                            s.variant,
-                        )
-                        for s in deferred[:4]
-                    ),
-                    confidence=Confidence.MEDIUM,
-                    rule="deferred",
-                    variants=tuple(s.variant for s in deferred),
+                Action.DELAYS,
+                f"keeps deferring {condition} "
+                f"with `{reply.code if reply else ''} {reply.text if reply else ''}`".strip(),
+                condition=condition,
+                evidence=(
+                    Evidence(
+                        "transcript",
+                        reply_line(s.reply, s.stage) + f" after {len(s.attempts)} attempts",
+                        s.variant,
+                    )
+                    for s in deferred[:4]
                 ),
+                confidence=Confidence.MEDIUM,
+                rule="deferred",
+                variants=(s.variant for s in deferred),
             )
         )
     return placed
@@ -253,17 +240,15 @@ def rule_greylisting(ctx: Context) -> list[Placed]:
         return []
     texts = " ".join(e.text for e in evidence)
     return [
-        Placed(
+        place(
             HopKey.at(ctx.hop1),
-            HopAction(
-                Action.GREYLISTS,
-                "greylists: defers the first attempt, accepts a retry",
-                condition="first attempt per sender and recipient",
-                evidence=tuple(evidence[:3]),
-                confidence=Confidence.HIGH if GREYLIST.search(texts) else Confidence.MEDIUM,
-                rule="greylisting",
-                variants=tuple(e.variant for e in evidence),
-            ),
+            Action.GREYLISTS,
+            "greylists: defers the first attempt, accepts a retry",
+            condition="first attempt per sender and recipient",
+            evidence=evidence[:3],
+            confidence=Confidence.HIGH if GREYLIST.search(texts) else Confidence.MEDIUM,
+            rule="greylisting",
+            variants=(e.variant for e in evidence),
         )
     ]
 
@@ -284,31 +269,19 @@ def rule_scan_timing(ctx: Context) -> list[Placed]:
     corr = statistics.correlation(sizes, [p[1] for p in points])
     if slope < SCAN_MS_PER_MB or corr < 0.9:
         return []
-    biggest = max(points)
-    smallest = min(points)
     key = hop1_key(ctx, in_front=bool(front_box_reasons(ctx)))
     return [
-        Placed(
+        place(
             key,
-            HopAction(
-                Action.SCANS,
-                f"scans inline: its final reply takes {slope:.0f} ms more per MB (r = {corr:.2f})",
-                condition="every message; time grows with size",
-                evidence=(
-                    Evidence(
-                        "timing",
-                        f"{human(smallest[0])} bytes: final reply after {smallest[1]:.0f} ms",
-                        smallest[2],
-                    ),
-                    Evidence(
-                        "timing",
-                        f"{human(biggest[0])} bytes: final reply after {biggest[1]:.0f} ms",
-                        biggest[2],
-                    ),
-                ),
-                confidence=Confidence.MEDIUM,
-                rule="scan-timing",
-                variants=tuple(sorted({p[2] for p in points})),
+            Action.SCANS,
+            f"scans inline: its final reply takes {slope:.0f} ms more per MB (r = {corr:.2f})",
+            condition="every message; time grows with size",
+            evidence=(
+                Evidence("timing", f"{human(size)} bytes: final reply after {ms:.0f} ms", variant)
+                for size, ms, variant in (min(points), max(points))
             ),
+            confidence=Confidence.MEDIUM,
+            rule="scan-timing",
+            variants=sorted({p[2] for p in points}),
         )
     ]
