@@ -149,8 +149,8 @@ def trace_products(ctx: Context) -> set[str]:
     """Products the first Received header (written by the MTA behind hop 1) names."""
     if not ctx.first_received:
         return set()
-    seen = fingerprint.Observations(received=(ctx.first_received,))
-    matches = fingerprint.match_products(fingerprint.shipped_knowledge(), seen)
+    observed = fingerprint.Observations(received=(ctx.first_received,))
+    matches = fingerprint.match_products(fingerprint.shipped_knowledge(), observed)
     return {m.product for m in matches} | {alt for m in matches for alt in m.alternatives}
 
 
