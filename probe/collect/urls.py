@@ -1,7 +1,9 @@
 """Mailbox URLs (pure): `imaps://user@host[:port]/FOLDER`, `imap://...`, `maildir:`, `mbox:`.
 
-A spec never holds a password: the URL form with one is refused (the secret would end up in
-shell history and process lists), and `str(spec)` is safe to print and store in results.
+A spec never holds a password: a URL with one (`user:pw@`, `?password=`) is refused (the secret
+would end up in shell history and process lists), and so is any other query, which an IMAP URL
+does not have and which was once dropped without a word. `str(spec)` is safe to print and store
+in results; error messages mask whatever could be a secret in the URL they quote.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from probe.errors import UsageError
 
 IMAP_SCHEMES = {"imaps": 993, "imap": 143}
 LOCAL_SCHEMES = ("maildir", "mbox")
+_PASSWORD_KEY = re.compile(r"(?:^|[&;])[^=&;]*(?:pass|pwd|secret|token)", re.IGNORECASE)
 _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?$")
 _HELP = "use imaps://user@host[:port]/FOLDER, imap://..., maildir:/path or mbox:/path"
+_NO_PASSWORD = "must not contain a password; use PROBE_IMAP_PASSWORD or --password-file"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,15 +74,20 @@ def _parse_local(scheme: str, rest: str, text: str) -> MailboxSpec:
 def _parse_imap(scheme: str, rest: str, text: str) -> MailboxSpec:
     if not rest.startswith("//"):
         raise UsageError(f"{scheme} URL must start with {scheme}://: {_safe(text)!r}")
+    if ":" in rest[2:].partition("@")[0] and "@" in rest:
+        # user:secret@ (the secret may hold '/', '?' or '#', so look before splitting)
+        raise UsageError(f"{scheme} URL {_NO_PASSWORD}")
     authority, _, folder = rest[2:].partition("/")
-    folder, _, _query = folder.partition("?")
+    authority, _, query = authority.partition("?")
+    folder, _, folder_query = folder.partition("?")
+    query = query or folder_query
+    if _PASSWORD_KEY.search(query):
+        raise UsageError(f"{scheme} URL {_NO_PASSWORD}")
+    if query:
+        raise UsageError(f"{scheme} URL takes no query ('?...'): {_safe(text)!r} ({_HELP})")
     userinfo, at, hostport = authority.rpartition("@")
     if not at or not userinfo:
         raise UsageError(f"{scheme} URL needs a user (user@host): {_safe(text)!r}")
-    if ":" in userinfo:
-        raise UsageError(
-            f"{scheme} URL must not contain a password; use PROBE_IMAP_PASSWORD or --password-file"
-        )
     match = _HOST.match(hostport)
     if not match:
         raise UsageError(f"{scheme} URL has a bad host or port: {_safe(text)!r}")
@@ -94,5 +103,6 @@ def _parse_imap(scheme: str, rest: str, text: str) -> MailboxSpec:
 
 
 def _safe(text: str) -> str:
-    """The URL with any `user:secret@` part masked, for error messages."""
-    return re.sub(r"(//[^/@:]*):[^/@]*@", r"\1:***@", text)
+    """The URL with whatever could be a secret masked (`user:***@`, `?***`), for messages."""
+    text = re.sub(r"(//[^/@:]*):.*@", r"\1:***@", text)
+    return re.sub(r"\?.*", "?***", text)

@@ -72,9 +72,28 @@ def test_bad_urls_are_one_line_usage_errors(url: str, message: str) -> None:
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize("url", ["imaps://u:s3cr3t-pw@h/INBOX", "imap://u%40d:s3cr3t-pw@h:143/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "imaps://u:s3cr3t-pw@h/INBOX",
+        "imap://u%40d:s3cr3t-pw@h:143/",
+        "imaps://u:s3cr/3t-pw@h/INBOX",  # a '/' in the password
+        "imaps://u:s3cr@3t-pw@h/INBOX",  # an '@' in the password
+        "imaps://u:s3cr?3t-pw@h/INBOX",
+        "imaps://u@h/INBOX?password=s3cr3t-pw",
+        "imaps://u@h?PASS=s3cr3t-pw",
+        "imaps://u@h/INBOX?x=1&pwd=s3cr3t-pw",
+    ],
+)
 def test_password_in_url_is_refused_without_echoing_it(url: str) -> None:
     with pytest.raises(UsageError) as info:
         parse_mailbox_url(url)
-    assert "s3cr3t-pw" not in str(info.value)
-    assert "PROBE_IMAP_PASSWORD" in str(info.value)
+    message = str(info.value)
+    assert "s3cr" not in message and "3t-pw" not in message and "\n" not in message
+    assert "must not contain a password" in message and "PROBE_IMAP_PASSWORD" in message
+
+
+def test_any_other_query_is_refused_not_dropped() -> None:
+    with pytest.raises(UsageError) as info:
+        parse_mailbox_url("imaps://u@h/INBOX?folder=s3cr3t")
+    assert "takes no query" in str(info.value) and "s3cr3t" not in str(info.value)
