@@ -1,0 +1,59 @@
+"""Reading a file someone else controls (a password file, a message in a Maildir) with bounds.
+
+`open()` on a FIFO blocks until a writer comes, `/dev/zero` never ends, and a message file can
+be larger than memory; so a file is read only when `stat` says it is a regular file no larger
+than the limit, it is opened without blocking, and no more than the limit is ever read.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+_CHUNK = 1 << 20
+
+
+class Refused(Exception):
+    """The file was not read; the message says why in a few words (no path in it)."""
+
+
+def read_regular(path: str | Path, limit: int) -> bytes:
+    """The bytes of the regular file at `path` (links followed), if it holds at most `limit`."""
+    try:
+        before = os.stat(path)
+        _check(before, limit)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise Refused(exc.strerror or type(exc).__name__) from None
+    try:
+        _check(os.fstat(fd), limit)  # replaced between stat and open
+        chunks: list[bytes] = []
+        total = 0
+        while total <= limit and (chunk := os.read(fd, min(_CHUNK, limit + 1 - total))):
+            chunks.append(chunk)
+            total += len(chunk)
+    except OSError as exc:
+        raise Refused(exc.strerror or type(exc).__name__) from None
+    finally:
+        os.close(fd)
+    if total > limit:
+        raise Refused(f"larger than {limit:,} bytes")
+    return b"".join(chunks)
+
+
+def _check(st: os.stat_result, limit: int) -> None:
+    for test, kind in _KINDS:
+        if test(st.st_mode):
+            raise Refused(f"not a regular file ({kind})")
+    if not stat.S_ISREG(st.st_mode):
+        raise Refused("not a regular file")
+    if st.st_size > limit:
+        raise Refused(f"{st.st_size:,} bytes, larger than {limit:,}")
