@@ -29,9 +29,9 @@ from typing import TypeVar
 
 from probe.collect import imap_parse as parse
 from probe.collect.base import Stored, is_junk_name
-from probe.collect.imap_login import login, logout, tls_context
+from probe.collect.imap_login import drop, fresh_budget, login, logout, server_text, tls_context
 from probe.collect.match import identify, looks_like_bounce, run_ids_of
-from probe.collect.secrets import Secret
+from probe.collect.secrets import Redactor, Secret
 from probe.collect.urls import MailboxSpec
 from probe.errors import MailboxError
 from probe.model.collect import FoundMessage
@@ -54,10 +54,14 @@ class _Folder:
 class ImapMailbox:
     """An IMAP account, logged in; use `await ImapMailbox.connect(...)` or `open_mailbox`."""
 
-    def __init__(self, spec: MailboxSpec, conn: imaplib.IMAP4, timeout: float) -> None:
+    def __init__(
+        self, spec: MailboxSpec, conn: imaplib.IMAP4, timeout: float, redact: Redactor
+    ) -> None:
         self.spec = spec
         self.source = str(spec)
         self._conn = conn
+        self._redact = redact  # masks the password in server text (errors, folder names)
+        self._broken = False  # a command failed: the connection is out of step, only drop it
         self._timeout = timeout
         self._lock = asyncio.Lock()
         self._capabilities: frozenset[str] = frozenset()
@@ -81,19 +85,19 @@ class ImapMailbox:
         cls,
         spec: MailboxSpec,
         *,
-        password: Secret | str | None,
+        password: Secret | None,
         ca_file: Path | None = None,
         insecure: bool = False,
         timeout: float = 30.0,
     ) -> ImapMailbox:
-        if password is None or not str(_reveal(password)):
+        if not password:
             raise MailboxError(
                 f"{spec} needs a password: set PROBE_IMAP_PASSWORD or use --password-file"
             )
-        secret = password if isinstance(password, Secret) else Secret(password)
+        redact = password.redactor(spec.user)
         context = tls_context(ca_file, insecure)
-        conn = await asyncio.to_thread(login, spec, secret, context, insecure, timeout)
-        box = cls(spec, conn, timeout)
+        conn = await asyncio.to_thread(login, spec, password, redact, context, insecure, timeout)
+        box = cls(spec, conn, timeout, redact)
         try:
             await box._call(box._discover)
         except BaseException:
@@ -122,7 +126,7 @@ class ImapMailbox:
 
     async def close(self) -> None:
         async with self._lock:
-            await asyncio.to_thread(logout, self._conn)
+            await asyncio.to_thread(drop if self._broken else logout, self._conn)
 
     # blocking work, one call at a time ---------------------------------------
     async def _call(self, fn: Callable[..., T], *args: object) -> T:
@@ -135,8 +139,12 @@ class ImapMailbox:
                 # socket timeout) before the next command, then pass the cancellation on.
                 await asyncio.wait([task])
                 raise
-            except (imaplib.IMAP4.error, OSError) as exc:
-                raise MailboxError(f"IMAP {self.spec.display}: {parse.reply_text(exc)}") from None
+            except (imaplib.IMAP4.error, OSError, ValueError) as exc:
+                # ValueError: a reply imaplib cannot decode (bytes outside ASCII where it wants
+                # ASCII, a number too long to convert)
+                self._broken = True
+                text = server_text(self._redact, exc)
+                raise MailboxError(f"IMAP {self.spec.display}: {text}") from None
 
     def _discover(self) -> None:
         self._capabilities = _capabilities(self._conn)
@@ -145,7 +153,7 @@ class ImapMailbox:
         for row in self._list():
             if "\\noselect" in row.flags or "\\nonexistent" in row.flags:
                 continue
-            display = parse.decode_mutf7(row.name)
+            display = self._redact.text(parse.decode_mutf7(row.name))
             if row.name == self.spec.folder or display == self.spec.folder:
                 main = _Folder(row.name, display, "\\junk" in row.flags)
             elif "\\junk" in row.flags or is_junk_name(display, row.delimiter):
@@ -159,7 +167,8 @@ class ImapMailbox:
     def _list(self) -> list[parse.ListRow]:
         typ, data = self._conn.list()
         if typ != "OK":
-            raise MailboxError(f"IMAP {self.spec.display}: LIST failed: {parse.reply_text(data)}")
+            text = server_text(self._redact, data)
+            raise MailboxError(f"IMAP {self.spec.display}: LIST failed: {text}")
         return parse.list_rows(data)
 
     def _select(self, folder: _Folder, *, readonly: bool = True) -> str:
@@ -245,8 +254,10 @@ class ImapMailbox:
         conn.send(tag + b" IDLE\r\n")
         first = conn.readline()
         if not first.startswith(b"+"):  # refused: read to the tagged reply, fall back to sleep
-            while not first.startswith(tag):
+            while first and not first.startswith(tag):
                 first = conn.readline()
+            if not first:
+                raise MailboxError(f"IMAP {self.spec.display}: connection closed during IDLE")
             time.sleep(timeout)
             return False
         changed = False
@@ -256,6 +267,7 @@ class ImapMailbox:
             pending = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
             if not pending and not select.select([sock], [], [], left)[0]:
                 break
+            fresh_budget(conn)  # this wait has its own end; each line gets the budget
             line = conn.readline()
             if not line:
                 raise MailboxError(f"IMAP {self.spec.display}: connection closed during IDLE")
@@ -310,6 +322,3 @@ def _capabilities(conn: imaplib.IMAP4) -> frozenset[str]:
     found = parse.capabilities(data) if typ == "OK" else frozenset()
     return found or frozenset(c.upper() for c in conn.capabilities)
 
-
-def _reveal(password: Secret | str) -> str:
-    return password.reveal() if isinstance(password, Secret) else password

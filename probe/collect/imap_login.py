@@ -1,29 +1,121 @@
-"""Connecting and logging in to the IMAP server: the TLS policy and the one place the password
-is sent.
+"""Connecting and logging in to the IMAP server: the TLS policy, the bounds on what the server
+may send, and the one place the password is sent.
 
 TLS is verified by default (`ca_file` to trust a private CA); `imap://` must upgrade with
-STARTTLS before LOGIN unless `insecure` (which also skips certificate checks). The password is a
-`Secret` revealed only inside the login call; errors are one line without it, and imaplib's
-debug output stays off.
+STARTTLS before LOGIN unless `insecure` (which also skips certificate checks). imaplib's debug
+output stays off.
+
+The password goes on the wire from its `Secret` as a memoryview (LOGIN with a quoted string, or
+AUTHENTICATE PLAIN when it is not printable ASCII), and the reply to it is read here, each line
+masked by the `Redactor` before it is held anywhere: a server that echoes the command shows
+`********`, and neither imaplib's command log nor a frame of this module ever holds the
+password or an echo of it. Errors are one line, masked the same way.
+
+What the server sends is bounded: a literal over `LITERAL_MAX` is refused before it is read
+(naming its size), one command's reply may take `REPLY_MAX` bytes and a time budget, and
+capabilities outside ASCII are read without failing.
 """
 
 from __future__ import annotations
 
 import imaplib
+import math
+import re
 import ssl
+import time
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Final
 
-from probe.collect.imap_parse import reply_text as _text
-from probe.collect.secrets import MASK, Secret
+from probe.collect import imap_parse as parse
+from probe.collect.secrets import Redactor, Secret
 from probe.collect.urls import MailboxSpec
 from probe.errors import MailboxError
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
+LITERAL_MAX: Final = 64 * 1024 * 1024  # the largest message (or other literal) probe reads
+REPLY_MAX: Final = 512 * 1024 * 1024  # what one command's reply may take in all
+LOGIN_LINE_MAX: Final = 64 * 1024
+LOGIN_LINES_MAX: Final = 1000
+TEXT_MAX: Final = 300  # server text in an error message
+_ATOM = re.compile(r"^[^(){ %*\"\\\]\x00-\x1f\x7f]+$")
+
+
+class _Bounded:
+    """imaplib's reads with bounds: a literal cap, a per-command byte and time budget."""
+
+    _spent = 0
+    _deadline = math.inf
+    _budget = 60.0
+
+    def __init__(self, *args: Any, budget: float, **kwargs: Any) -> None:
+        self._budget = budget
+        self.restart_budget()
+        super().__init__(*args, **kwargs)
+
+    def restart_budget(self) -> None:
+        """A new command (or a new wait in IDLE): its reply gets the whole budget again."""
+        self._spent = 0
+        self._deadline = time.monotonic() + self._budget
+
+    def _spend(self, n: int) -> None:
+        self._spent += n
+        if self._spent > REPLY_MAX:
+            raise imaplib.IMAP4.abort(f"a reply of more than {REPLY_MAX:,} bytes")
+        if time.monotonic() > self._deadline:
+            raise imaplib.IMAP4.abort(f"no complete reply within {self._budget:g} s")
+
+    def readline(self) -> bytes:
+        line: bytes = super().readline()  # type: ignore[misc]
+        self._spend(len(line))
+        size = parse.announced_literal(line)
+        if size is not None and size > LITERAL_MAX:
+            raise imaplib.IMAP4.abort(_too_large(size))
+        return line
+
+    def read(self, size: int) -> bytes:
+        if size > LITERAL_MAX:
+            raise imaplib.IMAP4.abort(_too_large(size))
+        data: bytes = super().read(size)  # type: ignore[misc]
+        self._spend(len(data))
+        return data
+
+    def send(self, data: ReadableBuffer) -> None:
+        self.restart_budget()
+        super().send(data)  # type: ignore[misc]
+
+    def _get_capabilities(self) -> None:
+        typ, dat = self.capability()  # type: ignore[attr-defined]
+        if dat == [None]:
+            raise imaplib.IMAP4.error("no CAPABILITY response from server")
+        self.capabilities = tuple(sorted(parse.capabilities(dat)))
+
+
+def fresh_budget(conn: imaplib.IMAP4) -> None:
+    """Give the next reply on `conn` the whole budget again (IDLE waits longer than a reply)."""
+    if isinstance(conn, _Bounded):
+        conn.restart_budget()
+
+
+class Imap(_Bounded, imaplib.IMAP4):
+    """imaplib.IMAP4 with bounded reads."""
+
+
+class ImapSSL(_Bounded, imaplib.IMAP4_SSL):
+    """imaplib.IMAP4_SSL with bounded reads."""
+
+
+def _too_large(size: int) -> str:
+    shown = f"{size:,} bytes" if size < 10**20 else "more than 20 digits"
+    return f"the server announced a literal of {shown}, over the {LITERAL_MAX:,} probe reads"
 
 
 def tls_context(ca_file: Path | None, insecure: bool) -> ssl.SSLContext:
     try:
         context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     except (OSError, ssl.SSLError) as exc:
-        raise MailboxError(f"cannot load CA file {ca_file}: {_text(exc)}") from None
+        raise MailboxError(f"cannot load CA file {ca_file}: {parse.reply_text(exc)}") from None
     if insecure:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
@@ -31,16 +123,25 @@ def tls_context(ca_file: Path | None, insecure: bool) -> ssl.SSLContext:
 
 
 def login(
-    spec: MailboxSpec, secret: Secret, context: ssl.SSLContext, insecure: bool, timeout: float
+    spec: MailboxSpec,
+    secret: Secret,
+    redact: Redactor,
+    context: ssl.SSLContext,
+    insecure: bool,
+    timeout: float,
 ) -> imaplib.IMAP4:
+    """A connection logged in as `spec.user`; every failure is a one-line MailboxError."""
     where = f"{spec.host}:{spec.port}"
     conn: imaplib.IMAP4 | None = None
     stage = "connect"
+    budget = max(60.0, 4 * timeout)
     try:
         if spec.scheme == "imaps":
-            conn = imaplib.IMAP4_SSL(spec.host, spec.port, ssl_context=context, timeout=timeout)
+            conn = ImapSSL(
+                spec.host, spec.port, ssl_context=context, timeout=timeout, budget=budget
+            )
         else:
-            conn = imaplib.IMAP4(spec.host, spec.port, timeout=timeout)
+            conn = Imap(spec.host, spec.port, timeout=timeout, budget=budget)
             if "STARTTLS" in conn.capabilities:
                 stage = "STARTTLS"
                 conn.starttls(ssl_context=context)
@@ -52,61 +153,124 @@ def login(
         conn.debug = 0
         stage = "login"
         try:
-            _authenticate(conn, spec, secret)
+            _authenticate(conn, spec, secret, redact, budget)
         finally:
             _forget_commands(conn)
         return conn
     except MailboxError:
-        logout(conn)
+        drop(conn)
         raise
     except ssl.SSLCertVerificationError as exc:
-        logout(conn)
-        reason = exc.verify_message or _text(exc)
+        drop(conn)
+        reason = exc.verify_message or parse.reply_text(exc)
         raise MailboxError(
             f"TLS certificate of IMAP server {where} not trusted: {reason} (use --ca-file)"
         ) from None
-    except imaplib.IMAP4.error as exc:
-        logout(conn)
-        text = _scrub(_text(exc), secret)
-        if stage == "login":
+    except (imaplib.IMAP4.error, OSError, ssl.SSLError, ValueError) as exc:
+        drop(conn)
+        text = server_text(redact, exc)
+        refused = isinstance(exc, imaplib.IMAP4.error) and not isinstance(exc, imaplib.IMAP4.abort)
+        if stage == "login" and refused:
             raise MailboxError(f"IMAP login refused for {spec.display}: {text}") from None
         raise MailboxError(f"IMAP {stage} with {where} failed: {text}") from None
-    except (OSError, ssl.SSLError) as exc:
-        logout(conn)
-        raise MailboxError(f"IMAP {stage} with {where} failed: {_text(exc)}") from None
 
 
-def _authenticate(conn: imaplib.IMAP4, spec: MailboxSpec, secret: Secret) -> None:
+def server_text(redact: Redactor, value: object) -> str:
+    """Server text (or an error about it) for a message: one line, masked, at most TEXT_MAX."""
+    text = redact.text(parse.reply_text(value)[: TEXT_MAX * 4])
+    return text if len(text) <= TEXT_MAX else text[: TEXT_MAX - 3] + "..."
+
+
+def _authenticate(
+    conn: imaplib.IMAP4, spec: MailboxSpec, secret: Secret, redact: Redactor, budget: float
+) -> None:
+    """LOGIN, or AUTHENTICATE PLAIN for what a quoted string cannot carry (RFC 4616: UTF-8)."""
     if "LOGINDISABLED" in conn.capabilities:
         raise MailboxError(f"IMAP server {spec.host} disables LOGIN on this connection")
-    user, password = spec.user, secret.reveal()
-    if (user + password).isascii():
-        conn.login(user, password)
-        return
-    # imaplib sends LOGIN arguments as ASCII; SASL PLAIN carries UTF-8 (RFC 4616).
-    token = b"\0" + user.encode() + b"\0" + password.encode()
-    conn.authenticate("PLAIN", lambda _challenge: token)
+    assert conn.sock is not None
+    tag = conn._new_tag()
+    conn.tagged_commands.pop(tag, None)  # the reply is read here, not by imaplib
+    user = spec.user
+    if secret.fits_imap_quoted() and user.isascii() and user.isprintable():
+        conn.sock.sendall(
+            memoryview(tag + b" LOGIN " + _astring(user) + b" " + secret.imap_quoted() + b"\r\n")
+        )
+        continuation = None
+    else:
+        conn.sock.sendall(tag + b" AUTHENTICATE PLAIN\r\n")
+        continuation = secret
+    status, text = _tagged_reply(conn, tag, redact, continuation, user, budget)
+    if status != b"OK":
+        raise imaplib.IMAP4.error(text)
+    conn.state = "AUTH"
+
+
+def _tagged_reply(
+    conn: imaplib.IMAP4,
+    tag: bytes,
+    redact: Redactor,
+    continuation: Secret | None,
+    user: str,
+    budget: float,
+) -> tuple[bytes, bytes]:
+    """Read to the tagged reply; every line is masked as it is read. A `+` gets the PLAIN
+    response once (then `*`, which cancels, RFC 3501 6.2.2)."""
+    assert conn.sock is not None
+    replies: IO[bytes] = conn.file  # type: ignore[assignment]  # imaplib opens it "rb"
+    deadline = time.monotonic() + budget
+    for _ in range(LOGIN_LINES_MAX):
+        line = redact.data(replies.readline(LOGIN_LINE_MAX + 1))
+        if not line.endswith(b"\r\n"):
+            too_long = len(line) > LOGIN_LINE_MAX
+            raise imaplib.IMAP4.abort(
+                "a login reply line too long" if too_long else "connection closed during login"
+            )
+        if line.startswith(tag + b" "):
+            status, _, text = line[len(tag) + 1 :].rstrip(b"\r\n").partition(b" ")
+            return status.upper(), text
+        if line.startswith(b"+"):
+            if continuation is not None:
+                conn.sock.sendall(memoryview(b"".join((continuation.sasl_plain(user), b"\r\n"))))
+                continuation = None
+            else:
+                conn.sock.sendall(b"*\r\n")
+        elif parse.announced_literal(line) is not None:
+            raise imaplib.IMAP4.abort("a literal in the reply to login")
+        if time.monotonic() > deadline:
+            break
+    raise imaplib.IMAP4.abort("no reply to login")
+
+
+def _astring(user: str) -> bytes:
+    """The user as imaplib sent it (an atom), quoted where an atom cannot hold it."""
+    if _ATOM.match(user):
+        return user.encode("ascii")
+    return parse.quote(user).encode("ascii")
 
 
 def _forget_commands(conn: imaplib.IMAP4) -> None:
-    """imaplib keeps the last commands (LOGIN with its password) for debugging: drop them."""
+    """imaplib keeps its last lines (the greeting, STARTTLS) for debugging: drop them."""
     log = getattr(conn, "_cmd_log", None)
     if isinstance(log, dict):
         log.clear()
 
 
 def logout(conn: imaplib.IMAP4 | None) -> None:
+    """LOGOUT politely; a connection that fails to is dropped."""
     if conn is None:
         return
     try:
         conn.logout()
     except Exception:  # noqa: BLE001 - closing a broken connection: nothing left to report
-        try:
-            conn.shutdown()
-        except Exception:  # noqa: BLE001
-            pass
+        drop(conn)
 
 
-def _scrub(text: str, secret: Secret) -> str:
-    value = secret.reveal()
-    return text.replace(value, MASK) if value else text
+def drop(conn: imaplib.IMAP4 | None) -> None:
+    """Close without a word: after a failure the server's next reply is not worth waiting for
+    (a hostile one may still be streaming)."""
+    if conn is None:
+        return
+    try:
+        conn.shutdown()
+    except Exception:  # noqa: BLE001 - closing a broken connection: nothing left to report
+        pass

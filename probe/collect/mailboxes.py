@@ -16,7 +16,7 @@ from probe.collect.urls import MailboxSpec, parse_mailbox_url
 async def open_mailbox(
     mailbox: str | MailboxSpec,
     *,
-    password: Secret | str | None = None,
+    password: Secret | None = None,
     ca_file: Path | None = None,
     insecure: bool = False,
     timeout: float = 30.0,

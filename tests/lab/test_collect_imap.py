@@ -97,7 +97,7 @@ def run(
         try:
             box = await open_mailbox(
                 f"{scheme}://u%40example.test@127.0.0.1:{port}/INBOX",
-                password=password,
+                password=Secret(password),
                 timeout=5,
                 **options,  # type: ignore[arg-type]
             )
@@ -156,8 +156,9 @@ def test_imaplib_command_log_forgets_the_login(tmp_path: Path) -> None:
         spec = parse_mailbox_url(f"imap://u@127.0.0.1:{port}/INBOX")
         context = ssl.create_default_context(cafile=str(ca))
         try:
+            secret = Secret(PASSWORD)
             conn = await asyncio.to_thread(
-                imap_login.login, spec, Secret(PASSWORD), context, False, 5
+                imap_login.login, spec, secret, secret.redactor(spec.user), context, False, 5
             )
             state = repr(vars(conn))
             await asyncio.to_thread(conn.logout)
@@ -173,6 +174,6 @@ def test_missing_password_and_unreachable_server(tmp_path: Path) -> None:
     with pytest.raises(MailboxError, match="needs a password: set PROBE_IMAP_PASSWORD"):
         asyncio.run(open_mailbox("imaps://u@127.0.0.1:1/INBOX"))
     with pytest.raises(MailboxError) as info:
-        asyncio.run(open_mailbox("imaps://u@127.0.0.1:1/INBOX", password="x", timeout=2))
+        asyncio.run(open_mailbox("imaps://u@127.0.0.1:1/INBOX", password=Secret("x"), timeout=2))
     assert str(info.value).startswith("IMAP connect with 127.0.0.1:1 failed:")
     assert "\n" not in str(info.value)

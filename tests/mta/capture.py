@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from probe.collect.mailboxes import open_mailbox
+from probe.collect.secrets import Secret
 from probe.collect.wait import collect
 from probe.model.collect import CollectResult
 from tests.mta import servers
@@ -29,7 +30,9 @@ def sent_message(pid: str, rcpt: str) -> bytes:
 
 
 async def _collect(dc: servers.Dovecot, user: str, pid: str) -> CollectResult:
-    box = await open_mailbox(url(dc, user=user), password=servers.PASSWORD, ca_file=dc.ca_pem)
+    box = await open_mailbox(
+        url(dc, user=user), password=Secret(servers.PASSWORD), ca_file=dc.ca_pem
+    )
     try:
         return await collect(
             box, {pid: pid}, deadline=time.monotonic() + 20, is_bounce_for=bounce_ids

@@ -36,6 +36,16 @@ USER = f"user@{DOMAIN}"
 SENDER = f"sender@{DOMAIN}"
 GONE = f"gone@{DOMAIN}"  # in Postfix's virtual table, unknown to Dovecot: bounces after 250
 PASSWORD = "mta-Test-pa55-8d1e"  # the test password; it must never show in output
+QUOTED_USER = f"quoted@{DOMAIN}"  # its password needs IMAP quoting (LOGIN "...\"...\\...")
+QUOTED_PASSWORD = 'mta-"q\\uo"te-8d1e'
+UTF8_USER = f"utf8@{DOMAIN}"  # its password is not ASCII: AUTHENTICATE PLAIN
+UTF8_PASSWORD = "mta-p\u00e4ss-w\u00f6rd-8d1e"
+PASSWORDS = {
+    USER: PASSWORD,
+    SENDER: PASSWORD,
+    QUOTED_USER: QUOTED_PASSWORD,
+    UTF8_USER: UTF8_PASSWORD,
+}
 MAIL_USER = "mail"  # Dovecot stores mail as this unprivileged system user
 START_TIMEOUT = 15.0
 
@@ -114,8 +124,8 @@ def dovecot(root: Path) -> Iterator[Dovecot]:
     cert.cert_chain_pems[0].write_to_path(str(d / "cert.pem"))
     ca.cert_pem.write_to_path(str(root / "ca.pem"))
     users = "".join(
-        f"{name}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{mail / name.split('@')[0]}::\n"
-        for name in (USER, SENDER)
+        f"{name}:{{PLAIN}}{password}:{uid}:{gid}::{mail / name.split('@')[0]}::\n"
+        for name, password in PASSWORDS.items()
     )
     _write(d / "users", users, 0o640)
     os.chown(d / "users", 0, grp.getgrnam("dovecot").gr_gid)  # auth runs as user dovecot

@@ -189,10 +189,10 @@ def test_rejected_recipient_is_refused_at_rcpt(mail_system: System, run_id: str)
 def test_untrusted_certificate_is_refused_unless_insecure(mail_system: System) -> None:
     dc, _ = mail_system
     with pytest.raises(MailboxError, match="certificate of IMAP server 127.0.0.1:.* not trusted"):
-        asyncio.run(open_mailbox(url(dc), password=servers.PASSWORD))
+        asyncio.run(open_mailbox(url(dc), password=Secret(servers.PASSWORD)))
 
     async def insecure() -> tuple[tuple[str, bool], ...]:
-        box = await open_mailbox(url(dc), password=servers.PASSWORD, insecure=True)
+        box = await open_mailbox(url(dc), password=Secret(servers.PASSWORD), insecure=True)
         try:
             assert isinstance(box, ImapMailbox)
             return box.folders
@@ -217,13 +217,30 @@ def test_password_never_shows(
     assert servers.PASSWORD not in out + err
 
 
+@pytest.mark.parametrize("user", [servers.QUOTED_USER, servers.UTF8_USER])
+def test_passwords_that_need_quoting_or_plain_log_in(mail_system: System, user: str) -> None:
+    """LOGIN with `"` and `\\` escaped, and AUTHENTICATE PLAIN (UTF-8), against real Dovecot."""
+    dc, _ = mail_system
+
+    async def main() -> tuple[tuple[str, bool], ...]:
+        secret = Secret(servers.PASSWORDS[user])
+        box = await open_mailbox(url(dc, user=user), password=secret, ca_file=dc.ca_pem)
+        try:
+            assert isinstance(box, ImapMailbox)
+            return box.folders
+        finally:
+            await box.close()
+
+    assert ("INBOX", False) in asyncio.run(main())
+
+
 def test_cleanup_deletes_collected_copies(mail_system: System, run_id: str) -> None:
     dc, pf = mail_system
     pid = f"{run_id}.cleanup"
     send(pf, tagged(pid), servers.USER)
 
     async def main() -> tuple[int, int]:
-        box = await open_mailbox(url(dc), password=servers.PASSWORD, ca_file=dc.ca_pem)
+        box = await open_mailbox(url(dc), password=Secret(servers.PASSWORD), ca_file=dc.ca_pem)
         try:
             result = await collect(
                 box, {pid: "c"}, deadline=time.monotonic() + DEADLINE, is_bounce_for=bounce_ids
@@ -243,7 +260,7 @@ def test_wrong_password_is_one_line_and_secret_free(
     dc, _ = mail_system
     wrong = "Wr0ng-" + servers.PASSWORD[::-1]
     with pytest.raises(MailboxError) as info:
-        asyncio.run(open_mailbox(url(dc, starttls=True), password=wrong, ca_file=dc.ca_pem))
+        asyncio.run(open_mailbox(url(dc, starttls=True), password=Secret(wrong), ca_file=dc.ca_pem))
     message = str(info.value)
     assert message.startswith(
         f"IMAP login refused for {servers.USER}@127.0.0.1: [AUTHENTICATIONFAILED] "
