@@ -14,6 +14,7 @@ from typing import Protocol
 from probe.model.collect import FoundMessage
 from probe.model.message import DeliveredCopy
 
+MESSAGE_MAX = 64 * 1024 * 1024  # the largest message (file, literal) a mailbox reader loads
 JUNK_NAMES = frozenset({"junk", "spam", "junk e-mail", "junk email", "bulk mail", "junkmail"})
 
 
@@ -47,6 +48,11 @@ class Mailbox(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+    @property
+    def skipped(self) -> tuple[str, ...]:
+        """One line per message that was not read, and why (a FIFO, a file over MESSAGE_MAX)."""
+        ...
 
 
 def is_junk_name(name: str, delimiter: str | None = None) -> bool:

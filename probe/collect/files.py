@@ -22,31 +22,39 @@ _CHUNK = 1 << 20
 
 
 class Refused(Exception):
-    """The file was not read; the message says why in a few words (no path in it)."""
+    """The file is not one to read (its kind or size); the message says why, without the path."""
 
 
 def read_regular(path: str | Path, limit: int) -> bytes:
-    """The bytes of the regular file at `path` (links followed), if it holds at most `limit`."""
+    """The bytes of the regular file at `path` (links followed), if it holds at most `limit`.
+
+    Raises Refused for another kind of file or a larger one, OSError when it cannot be read.
+    """
+    _check(os.stat(path), limit)
+    fd = open_regular(path, limit)
     try:
-        before = os.stat(path)
-        _check(before, limit)
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    except OSError as exc:
-        raise Refused(exc.strerror or type(exc).__name__) from None
-    try:
-        _check(os.fstat(fd), limit)  # replaced between stat and open
         chunks: list[bytes] = []
         total = 0
         while total <= limit and (chunk := os.read(fd, min(_CHUNK, limit + 1 - total))):
             chunks.append(chunk)
             total += len(chunk)
-    except OSError as exc:
-        raise Refused(exc.strerror or type(exc).__name__) from None
     finally:
         os.close(fd)
     if total > limit:
         raise Refused(f"larger than {limit:,} bytes")
     return b"".join(chunks)
+
+
+def open_regular(path: str | Path, limit: int) -> int:
+    """A descriptor of the regular file at `path`, opened without blocking (a FIFO put there
+    after a `stat` does not hang the open) and checked again once open."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        _check(os.fstat(fd), limit)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _check(st: os.stat_result, limit: int) -> None:

@@ -77,6 +77,11 @@ class ImapMailbox:
         return tuple((f.display, f.junk) for f in self._folders)
 
     @property
+    def skipped(self) -> tuple[str, ...]:
+        """Nothing is skipped over IMAP: a message the server will not hand over is an error."""
+        return ()
+
+    @property
     def offers_idle(self) -> bool:
         return "IDLE" in self._capabilities
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
 from probe.collect import imap_parse as parse
+from probe.collect.base import MESSAGE_MAX
 from probe.collect.secrets import Redactor, Secret
 from probe.collect.urls import MailboxSpec
 from probe.errors import MailboxError
@@ -34,7 +35,7 @@ from probe.errors import MailboxError
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
-LITERAL_MAX: Final = 64 * 1024 * 1024  # the largest message (or other literal) probe reads
+LITERAL_MAX: Final = MESSAGE_MAX  # the largest message (or other literal) probe reads
 REPLY_MAX: Final = 512 * 1024 * 1024  # what one command's reply may take in all
 LOGIN_LINE_MAX: Final = 64 * 1024
 LOGIN_LINES_MAX: Final = 1000

@@ -29,6 +29,10 @@ async def open_mailbox(
         return await ImapMailbox.connect(
             spec, password=password, ca_file=ca_file, insecure=insecure, timeout=timeout
         )
-    from probe.collect.maildir import open_local
+    if spec.scheme == "maildir":
+        from probe.collect.maildir import MaildirMailbox
 
-    return await open_local(spec)
+        return MaildirMailbox(spec)
+    from probe.collect.mbox import MboxMailbox
+
+    return MboxMailbox(spec)

@@ -145,8 +145,9 @@ def resolve_password(
     if file is not None:
         try:
             secret = _first_line(read_regular(file, PASSWORD_FILE_MAX))
-        except Refused as exc:
-            raise ConfigError(f"cannot read the password file: {exc}", path=str(file)) from None
+        except (Refused, OSError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigError(f"cannot read the password file: {why}", path=str(file)) from None
         except UnicodeDecodeError:
             raise ConfigError("cannot read the password file: not UTF-8", path=str(file)) from None
         if not secret:

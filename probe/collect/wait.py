@@ -82,6 +82,7 @@ async def collect(
         ),
         delivered=tuple(c for p in expected for c in copies.get(p, [])),
         bounces=tuple(bounces.values()),
+        skipped=tuple(dict.fromkeys((*mailbox.skipped, *bounces_from.skipped))),
     )
 
 

@@ -66,6 +66,7 @@ class CollectResult:
     statuses: tuple[ArrivalStatus, ...] = ()
     delivered: tuple[DeliveredCopy, ...] = ()
     bounces: tuple[CollectedBounce, ...] = ()
+    skipped: tuple[str, ...] = ()  # files not read as messages, and why (a FIFO, over the cap)
 
     def status_of(self, probe_id: str) -> Arrival | None:
         for status in self.statuses:
