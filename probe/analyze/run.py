@@ -15,7 +15,8 @@ from probe.model.diff import DiffResult
 from probe.model.message import DeliveredCopy
 from probe.model.run import RunResult, VariantAnalysis
 from probe.model.trace import Trace
-from probe.plan.craft import craft, resolve_size
+from probe.plan.craft import craft
+from probe.plan.variants import resolve_size
 
 
 def sent_bytes(run: RunResult, variant: str, probe_id: str) -> bytes | None:

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from email.generator import BytesGenerator
 from email.message import Message
 
+from probe.plan.content import EICAR
+
 POLICY = email.policy.compat32.clone(linesep="\r\n")
-# The EICAR test string, assembled so that this file itself is not a test virus.
-EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 MAX_ZIP_DEPTH = 3
 
 

@@ -26,7 +26,8 @@ from probe.pipeline.interrupts import Stopped, run_stoppable
 from probe.pipeline.request import RunRequest, check_recipients, check_target
 from probe.pipeline.state import RunStage, RunState, new_state
 from probe.pipeline.threshold import threshold_stage
-from probe.plan.craft import craft, resolve_size
+from probe.plan.craft import craft
+from probe.plan.variants import resolve_size
 from probe.send.matrix import Built, Job, job_key, send_matrix
 from probe.send.options import ProgressFn
 

@@ -35,7 +35,8 @@ from probe.model.variant import (
     VariantSpec,
 )
 from probe.model.verdict import CHECK_DEFAULTS, CheckLevel
-from probe.plan.craft import MAX_RECEIVED, MAX_RECIPIENTS, MAX_SIZE, minimum_size, spec_problems
+from probe.plan.craft import minimum_size
+from probe.plan.variants import MAX_RECEIVED, MAX_RECIPIENTS, MAX_SIZE, spec_problems
 
 CONTROL = "control"
 

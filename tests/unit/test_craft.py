@@ -19,15 +19,10 @@ from hypothesis import strategies as st
 from probe.errors import ConfigError, UsageError
 from probe.model.message import PROBE_ID_PATTERN
 from probe.model.variant import AttachmentKind, AttachmentSpec, Encoding, SizeBase, VariantSpec
-from probe.plan.attachments import LONG_FILENAME, eicar
-from probe.plan.craft import (
-    CraftedMessage,
-    craft,
-    expand_recipients,
-    minimum_size,
-    resolve_size,
-    spec_problems,
-)
+from probe.plan.content import EICAR
+from probe.plan.craft import CraftedMessage, craft, minimum_size
+from probe.plan.parts import LONG_FILENAME
+from probe.plan.variants import expand_recipients, resolve_size, spec_problems
 
 RUN = "20240501T120000-abcdef"
 DATE = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
@@ -329,7 +324,7 @@ def test_eicar_only_when_allowed() -> None:
     with pytest.raises(UsageError, match="--allow-eicar"):
         build(spec)
     payload, part = decoded_attachment(spec, allow_eicar=True)
-    assert payload == eicar()
+    assert payload == EICAR
     assert len(payload) == 68
     # the published SHA-256 of the 68-byte EICAR test file
     digest = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"

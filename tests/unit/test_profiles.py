@@ -10,7 +10,7 @@ import pytest
 from probe.errors import ConfigError
 from probe.model.variant import AttachmentKind, Expect, SizeBase
 from probe.model.verdict import CheckLevel
-from probe.plan.craft import craft, resolve_size
+from probe.plan.craft import craft
 from probe.plan.profiles import (
     available_profiles,
     find_profile,
@@ -18,6 +18,7 @@ from probe.plan.profiles import (
     parse_profile,
     profile_dirs,
 )
+from probe.plan.variants import resolve_size
 
 BAD = Path(__file__).parents[1] / "data" / "profiles"
 SHIPPED = ("attachments", "firewall", "full", "quick", "sizes", "standard")
