@@ -143,7 +143,7 @@ class Hop:
 
 def load_variants(path: Path) -> list[Any]:
     """The profile's variants as `VariantSpec`s, read by probe's own profile loader."""
-    from probe.plan.profiles import load_profile
+    from probe.plan.profile_files import load_profile
 
     return list(load_profile(str(path)).variants)
 

@@ -20,7 +20,7 @@ from probe.cli.base import NameserverOpt
 from probe.collect.secrets import Secret, resolve_password
 from probe.errors import UsageError
 from probe.pipeline.request import SendArgs, needs_password
-from probe.plan.profiles import available_profiles
+from probe.plan.profile_files import available_profiles
 
 DomainArg = Annotated[str, typer.Argument(help="The domain whose MX receives the probes.")]
 ToOpt = Annotated[str, typer.Option("--to", help="Recipient whose mailbox you can read.")]

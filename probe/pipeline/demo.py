@@ -21,7 +21,8 @@ from probe.model.verdict import Decision, HopKey
 from probe.pipeline.request import RunArgs, RunRequest, SendArgs, build_request
 from probe.pipeline.run import execute, finish_run
 from probe.pipeline.state import RunState, new_state
-from probe.plan.profiles import Profile, file_loader, parse_profile
+from probe.plan.profile_files import file_loader
+from probe.plan.profiles import Profile, parse_profile
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,7 +14,8 @@ from probe.model.json import document, from_data
 from probe.model.run import RUN_SCHEMA, RunResult
 from probe.model.status import Status
 from probe.pipeline.run import perform
-from probe.plan.profiles import file_loader, parse_profile
+from probe.plan.profile_files import file_loader
+from probe.plan.profiles import parse_profile
 from probe.report.run import render_run
 from tests.lab.runs import lab_request
 

@@ -19,7 +19,8 @@ from probe.lab.runtime import LabInfo, ScenarioInfo
 from probe.model.bounce import BounceKind, StatusClass
 from probe.model.verdict import Action
 from probe.pipeline.run import perform
-from probe.plan.profiles import file_loader, parse_profile
+from probe.plan.profile_files import file_loader
+from probe.plan.profiles import parse_profile
 from probe.server.records import ListenerRecord, RcptRecord
 from tests.lab.runs import lab_request
 

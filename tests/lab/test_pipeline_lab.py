@@ -19,7 +19,8 @@ from probe.model.status import Status
 from probe.model.verdict import Action, HopVerdict
 from probe.pipeline.request import SendArgs, build_request
 from probe.pipeline.run import perform
-from probe.plan.profiles import file_loader, parse_profile
+from probe.plan.profile_files import file_loader
+from probe.plan.profiles import parse_profile
 from tests.lab.runs import lab_request
 
 BASE = """

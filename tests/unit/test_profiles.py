@@ -11,13 +11,8 @@ from probe.errors import ConfigError
 from probe.model.variant import AttachmentKind, Expect, SizeBase
 from probe.model.verdict import CheckLevel
 from probe.plan.craft import craft
-from probe.plan.profiles import (
-    available_profiles,
-    find_profile,
-    load_profile,
-    parse_profile,
-    profile_dirs,
-)
+from probe.plan.profile_files import available_profiles, find_profile, load_profile, profile_dirs
+from probe.plan.profiles import parse_profile
 from probe.plan.variants import resolve_size
 
 BAD = Path(__file__).parents[1] / "data" / "profiles"

@@ -127,7 +127,7 @@ def run_command(
     from probe.model.status import Status, worst
     from probe.pipeline.request import build_request
     from probe.pipeline.run import perform
-    from probe.plan.profiles import load_profile
+    from probe.plan.profile_files import load_profile
 
     choices = RunArgs(
         mailbox=mailbox,

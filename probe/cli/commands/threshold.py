@@ -16,7 +16,7 @@ from probe.cli.options import default_helo, with_send_options
 from probe.decide.threshold import THRESHOLD_SCHEMA
 from probe.pipeline.request import SendArgs, build_request
 from probe.pipeline.threshold import DEFAULT_MIN, perform_threshold
-from probe.plan.profiles import load_profile
+from probe.plan.profile_files import load_profile
 from probe.plan.variants import MAX_SIZE
 from probe.report.threshold import render_threshold
 
