@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import subprocess
@@ -66,17 +67,17 @@ def _reset_peak() -> None:
 
 def child_main(size: int, kind: str, port: int) -> None:
     """Craft, then send through probe's send stage; print the phases as JSON."""
-    from probe.send.matrix import Built, Job, SendLog, Target, send_matrix
+    from probe.send.matrix import Job, SendLog, Target, send_matrix
 
     rss0 = _status_kb("VmRSS")
     message = bench_send.craft_one(spec_for(size, kind))
     craft_peak = _status_kb("VmHWM")
-    built = Built(message.data, message.manifest, message.rcpt_to)
+    probe_id = f"{bench_send.RUN_ID}.big"
+    built = dataclasses.replace(message, dsn_envid=probe_id)
     del message
     rss1 = _status_kb("VmRSS")
     _reset_peak()
-    probe_id = f"{bench_send.RUN_ID}.big"
-    job = Job("big", probe_id, "big", bench_send.MAIL_FROM, lambda _advertised: built)
+    job = Job("big", probe_id, "big", lambda _advertised: built)
     target = Target("sink.bench.probe.test", "127.0.0.1", port)
     settings = bench_send.settings(port, 1, 1, 0.0)
     started = time.perf_counter()

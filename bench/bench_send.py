@@ -176,14 +176,16 @@ def send_api(
     specs: Sequence[Any], port: int, per_host: int, concurrency: int, min_interval: float
 ) -> tuple[list[str], float | None]:
     """probe's send stage in this process; each job crafts its message lazily, as `run` does."""
-    from probe.send.matrix import Built, Job, SendLog, Target, send_matrix
+    from probe.model.message import OutgoingMessage
+    from probe.send.matrix import Job, SendLog, Target, send_matrix
 
     def job(spec: Any) -> Job:
-        def build(advertised: int | None) -> Built:
-            m = craft_one(spec)
-            return Built(m.data, m.manifest, m.rcpt_to, m.needs_8bit, m.needs_smtputf8)
+        probe_id = f"{RUN_ID}.{spec.id}"
 
-        return Job(spec.id, f"{RUN_ID}.{spec.id}", spec.description, MAIL_FROM, build)
+        def build(advertised: int | None) -> OutgoingMessage:
+            return dataclasses.replace(craft_one(spec), dsn_envid=probe_id)
+
+        return Job(spec.id, probe_id, spec.description, build)
 
     target = Target("hop.bench.probe.test", "127.0.0.1", port)
     plan = settings(port, per_host, concurrency, min_interval)

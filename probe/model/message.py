@@ -41,6 +41,21 @@ class Manifest:
 
 
 @dataclasses.dataclass(frozen=True)
+class OutgoingMessage:
+    """One message ready for SMTP, as the plan stage crafts it and the send stage sends it: the
+    envelope, the exact bytes, what they need of the server, and the manifest for the diff."""
+
+    mail_from: str  # envelope sender (an SMTPUTF8 variant tags the local part)
+    rcpt_to: tuple[str, ...]
+    data: bytes  # the message as sent (CRLF line ends), before dot-stuffing
+    declare_size: bool = True  # MAIL FROM SIZE= when the server offers SIZE
+    dsn_envid: str | None = None  # RFC 3461 ENVID, so a bounce names the probe
+    needs_8bit: bool = False
+    needs_smtputf8: bool = False
+    manifest: Manifest | None = None  # None for a hand-made message (tests, the lab)
+
+
+@dataclasses.dataclass(frozen=True)
 class DeliveredCopy:
     """One copy of a probe message found in the cooperating mailbox."""
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from probe.analyze.bounce.dsn import parse_bounce
 from probe.decide.decision import judge
 from probe.errors import ProbeError, SafetyError
+from probe.model.message import OutgoingMessage
 from probe.model.run import RunResult
 from probe.model.send import VariantSend
 from probe.model.smtp import Outcome
@@ -28,7 +29,7 @@ from probe.pipeline.state import RunStage, RunState, new_state
 from probe.pipeline.threshold import threshold_stage
 from probe.plan.craft import craft
 from probe.plan.variants import resolve_size
-from probe.send.matrix import Built, Job, job_key, send_matrix
+from probe.send.matrix import Job, job_key, send_matrix
 from probe.send.options import ProgressFn
 
 StepFn = Callable[[int, int, str], None]  # (done, total, variant): a progress bar's step
@@ -85,7 +86,6 @@ def make_jobs(req: RunRequest, state: RunState) -> list[Job]:
                 spec.id,
                 probe_id,
                 spec.description,
-                req.mail_from,
                 _builder(req, state, spec, probe_id),
             )
         )
@@ -94,8 +94,8 @@ def make_jobs(req: RunRequest, state: RunState) -> list[Job]:
 
 def _builder(
     req: RunRequest, state: RunState, spec: VariantSpec, probe_id: str
-) -> Callable[[int | None], Built]:
-    def build(advertised: int | None) -> Built:
+) -> Callable[[int | None], OutgoingMessage]:
+    def build(advertised: int | None) -> OutgoingMessage:
         crafted = craft(
             resolve_size(spec, advertised),
             probe_id=probe_id,
@@ -105,14 +105,8 @@ def _builder(
             allow_eicar=req.allow_eicar,
         )
         check_recipients(req.to, crafted.rcpt_to)
-        return Built(
-            crafted.data,
-            crafted.manifest,
-            crafted.rcpt_to,
-            needs_8bit=crafted.needs_8bit,
-            needs_smtputf8=crafted.needs_smtputf8,
-            declare_size=crafted.declare_size and req.declare_size,
-            mail_from=crafted.mail_from,
+        return dataclasses.replace(
+            crafted, declare_size=crafted.declare_size and req.declare_size, dsn_envid=probe_id
         )
 
     return build

@@ -21,7 +21,7 @@ from email.utils import format_datetime
 
 from probe import __version__
 from probe.errors import ConfigError, UsageError
-from probe.model.message import Manifest, PartManifest
+from probe.model.message import Manifest, OutgoingMessage, PartManifest
 from probe.model.variant import Encoding, VariantSpec
 from probe.plan.content import TextContent, random_text, seed_for
 from probe.plan.parts import Part, attachment_part, header
@@ -30,17 +30,6 @@ from probe.plan.variants import FILL_HEADER, check, expand_recipients
 SMTPUTF8_TAG = "ünïcødé"  # added to the sender's local part of an SMTPUTF8 variant
 _FILL_MIN = len(FILL_HEADER) + 2 + 1 + 2  # "X-Probe-Padding: x\r\n"
 _SAMPLE_8BIT = "8bit text: Grüße aus Köln, äöü ÄÖÜ ß, ½ °C."
-
-
-@dataclasses.dataclass(frozen=True)
-class CraftedMessage:
-    data: bytes  # CRLF line endings, NOT dot-stuffed
-    manifest: Manifest
-    mail_from: str  # envelope sender (an SMTPUTF8 variant tags the local part)
-    rcpt_to: tuple[str, ...]  # envelope recipients
-    needs_8bit: bool = False
-    needs_smtputf8: bool = False
-    declare_size: bool = True
 
 
 # --------------------------------------------------------------------------- layout
@@ -153,7 +142,7 @@ def craft(
     rcpt_to: Sequence[str],
     date: dt.datetime,
     allow_eicar: bool = False,
-) -> CraftedMessage:
+) -> OutgoingMessage:
     """The exact bytes of the variant's message, tagged with the probe id, and its manifest."""
     check(spec)
     if spec.size_relative is not None:
@@ -277,7 +266,7 @@ def _plan(
     )  # fmt: skip
 
 
-def _render(spec: VariantSpec, plan: _Plan, probe_id: str, fill: int) -> CraftedMessage:
+def _render(spec: VariantSpec, plan: _Plan, probe_id: str, fill: int) -> OutgoingMessage:
     parts: list[PartManifest] = []
     # One growing buffer rather than blocks joined at the end: the join would hold the message
     # twice (100 MB for a 50 MB probe); BytesIO grows in place and getvalue() hands its buffer
@@ -318,10 +307,15 @@ def _render(spec: VariantSpec, plan: _Plan, probe_id: str, fill: int) -> Crafted
         header_names=tuple(names),
         parts=tuple(parts),
     )
-    return CraftedMessage(
-        data, manifest, plan.sender, plan.recipients, plan.needs_8bit, plan.needs_smtputf8,
-        spec.declare_size,
-    )  # fmt: skip
+    return OutgoingMessage(
+        mail_from=plan.sender,
+        rcpt_to=plan.recipients,
+        data=data,
+        declare_size=spec.declare_size,
+        needs_8bit=plan.needs_8bit,
+        needs_smtputf8=plan.needs_smtputf8,
+        manifest=manifest,
+    )
 
 
 def _solve(filler: Part, room: int) -> int:

@@ -22,6 +22,7 @@ import dataclasses
 import ssl
 from collections.abc import Callable
 
+from probe.model.message import OutgoingMessage
 from probe.model.smtp import (
     Certificate,
     Conversation,
@@ -39,17 +40,6 @@ from probe.send.session import Ending, Session, Stop, raised_at, reason_text, re
 from probe.smtp import replies
 from probe.smtp.envelope import dot_stuffed, envelope_params
 from probe.smtp.hosts import is_ip_literal
-
-
-@dataclasses.dataclass(frozen=True)
-class OutgoingMessage:
-    mail_from: str
-    rcpt_to: tuple[str, ...]
-    data: bytes  # the message as sent (CRLF line ends), before dot-stuffing
-    declare_size: bool = True
-    dsn_envid: str | None = None
-    needs_8bit: bool = False
-    needs_smtputf8: bool = False
 
 
 @dataclasses.dataclass

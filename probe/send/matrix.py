@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable, Sequence
 
 from probe.errors import ProbeError
-from probe.model.message import Manifest
+from probe.model.message import Manifest, OutgoingMessage
 from probe.model.send import VariantSend
 from probe.model.smtp import Conversation, Outcome, Stage
-from probe.send.converse import OutgoingMessage, converse
+from probe.send.converse import converse
 from probe.send.options import ConverseOptions
 from probe.smtp.replies import deciding_reply
 
@@ -54,25 +54,12 @@ class Target:
 
 
 @dataclasses.dataclass(frozen=True)
-class Built:
-    """A crafted message ready to send (built lazily, just before its conversation)."""
-
-    data: bytes
-    manifest: Manifest
-    rcpt_to: tuple[str, ...]
-    needs_8bit: bool = False
-    needs_smtputf8: bool = False
-    declare_size: bool = True
-    mail_from: str | None = None  # when the variant needs its own sender (SMTPUTF8)
-
-
-@dataclasses.dataclass(frozen=True)
 class Job:
     variant: str
     probe_id: str
     description: str
-    mail_from: str
-    build: Callable[[int | None], Built]  # argument: the SIZE hop 1 advertised, if any
+    # crafts the message just before its conversation; argument: the SIZE hop 1 advertised
+    build: Callable[[int | None], OutgoingMessage]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +81,7 @@ class SendLog:
     jobs: dict[str, Job] = dataclasses.field(default_factory=dict)
     attempts: dict[str, list[Conversation]] = dataclasses.field(default_factory=dict)
     done: dict[str, VariantSend] = dataclasses.field(default_factory=dict)
-    built: dict[str, tuple[int, Manifest]] = dataclasses.field(default_factory=dict)
+    built: dict[str, tuple[int, Manifest | None]] = dataclasses.field(default_factory=dict)
 
     def results(self, keys: Sequence[str]) -> tuple[VariantSend, ...]:
         """Finished results in matrix order; unfinished ones as interrupted, with their attempts."""
@@ -199,21 +186,12 @@ async def _send_one(
     started = time.monotonic()
     tries = log.attempts.setdefault(key, [])
     try:
-        built = await asyncio.to_thread(job.build, advertised_size)
+        message = await asyncio.to_thread(job.build, advertised_size)
     except (ValueError, ProbeError) as exc:  # e.g. a relative size with no SIZE advertised
         return VariantSend(
             job.variant, job.probe_id, job.description, Outcome.SKIPPED, Stage.PLAN, reason=str(exc)
         )
-    log.built[key] = (len(built.data), built.manifest)
-    message = OutgoingMessage(
-        mail_from=built.mail_from or job.mail_from,
-        rcpt_to=built.rcpt_to,
-        data=built.data,
-        declare_size=built.declare_size,
-        dsn_envid=job.probe_id,
-        needs_8bit=built.needs_8bit,
-        needs_smtputf8=built.needs_smtputf8,
-    )
+    log.built[key] = (len(message.data), message.manifest)
     conv: Conversation | None = None
     target = chain[0]
     for target in chain:
@@ -231,16 +209,16 @@ async def _send_one(
             if _should_fall_through(conv):
                 break
             if conv.outcome is not Outcome.TEMP_FAILED:
-                return _result(job, conv, target, built, tries, started)
+                return _result(job, conv, target, message, tries, started)
             delay = next(delays, delay or settings.retry_delays[-1])
             if time.monotonic() + delay > retry_until:
-                return _result(job, conv, target, built, tries, started)
+                return _result(job, conv, target, message, tries, started)
             await asyncio.sleep(delay)
         else:
             assert conv is not None
-            return _result(job, conv, target, built, tries, started)
+            return _result(job, conv, target, message, tries, started)
     assert conv is not None
-    return _result(job, conv, target, built, tries, started)
+    return _result(job, conv, target, message, tries, started)
 
 
 def _should_fall_through(conv: Conversation) -> bool:
@@ -251,7 +229,7 @@ def _result(
     job: Job,
     conv: Conversation,
     target: Target,
-    built: Built,
+    message: OutgoingMessage,
     tries: list[Conversation],
     started: float,
 ) -> VariantSend:
@@ -265,8 +243,8 @@ def _result(
         reason=conv.reason,
         reply=reply,
         target=target.label,
-        size=len(built.data),
-        manifest=built.manifest,
+        size=len(message.data),
+        manifest=message.manifest,
         attempts=tuple(tries),
         elapsed_ms=(time.monotonic() - started) * 1000,
     )

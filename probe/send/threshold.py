@@ -18,7 +18,7 @@ from probe.model.threshold import ProbePoint, ProbeVerdict, SearchRound, SearchS
 from probe.model.variant import VariantSpec
 from probe.plan.craft import craft
 from probe.plan.threshold import next_points, record, start
-from probe.send.converse import OutgoingMessage, converse
+from probe.send.converse import converse
 from probe.send.matrix import Target
 from probe.send.options import ConverseOptions, ProgressFn
 from probe.smtp.replies import deciding_reply
@@ -64,11 +64,15 @@ async def send_size(
     on_interrupt: Callable[[Conversation], None] | None = None,
 ) -> Conversation:
     """One threshold probe of exactly `size` bytes, without SIZE= (the hop must judge the bytes)."""
-    spec = VariantSpec(id=f"{tag}-{size}", description=f"threshold probe {size} bytes", size=size)
-    crafted = craft(
+    spec = VariantSpec(
+        id=f"{tag}-{size}",
+        description=f"threshold probe {size} bytes",
+        size=size,
+        declare_size=False,
+    )
+    message = craft(
         spec, probe_id=f"{run_id}.{tag}-{size}", mail_from=mail_from, rcpt_to=(to,), date=date
     )
-    message = OutgoingMessage(crafted.mail_from, crafted.rcpt_to, crafted.data, declare_size=False)
     opts = dataclasses.replace(options, port=target.port)
     return await converse(target.host, target.address, opts, message, on_interrupt=on_interrupt)
 

@@ -16,7 +16,7 @@ CHUNK = 65536  # message bytes per block while uploading
 
 
 class MessageNeeds(Protocol):
-    """What the parameters depend on (`probe.send.converse.OutgoingMessage` has it)."""
+    """What the parameters depend on (`probe.model.message.OutgoingMessage` has it)."""
 
     @property
     def data(self) -> bytes: ...

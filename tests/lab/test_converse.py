@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from probe.model.message import OutgoingMessage
 from probe.model.smtp import Conversation, Direction, Outcome
-from probe.send.converse import OutgoingMessage, converse
+from probe.send.converse import converse
 from probe.smtp.envelope import dot_stuffed, xtext
 from tests.lab.smtp_peers import Recorder, Stall, aiosmtpd_server, options, raw_server, scripted
 

@@ -8,8 +8,9 @@ import time
 import pytest
 
 from probe.model.json import document, from_data
+from probe.model.message import OutgoingMessage
 from probe.model.smtp import Conversation, Outcome, Reply, Timeouts
-from probe.send.converse import OutgoingMessage, converse
+from probe.send.converse import converse
 from tests.lab.smtp_peers import Peer, options, raw_server, reset, scripted
 
 SHORT = Timeouts(connect=1.0, banner=0.3, command=0.3, tls=0.5, data_block=0.5, final_reply=0.3)

@@ -7,21 +7,22 @@ import contextlib
 import socket
 from typing import Any
 
-from probe.model.message import Manifest
+from probe.model.message import Manifest, OutgoingMessage
 from probe.model.smtp import Outcome
-from probe.send.matrix import Built, Job, SendLog, SendSettings, Target, send_matrix
+from probe.send.matrix import Job, SendLog, SendSettings, Target, send_matrix
 from tests.lab.smtp_peers import Recorder, Stall, aiosmtpd_server, options, raw_server
 
 
 def job(n: int, size_note: str = "") -> Job:
     probe_id = f"20261123T120000-abcdef.v{n}"
 
-    def build(advertised: int | None) -> Built:
+    def build(advertised: int | None) -> OutgoingMessage:
         data = f"Subject: [probe {probe_id}]\r\nX-Probe-Id: {probe_id}\r\n\r\nbody{size_note}\r\n"
         raw = data.encode()
-        return Built(raw, Manifest(probe_id, f"v{n}", len(raw), "", ""), ("rcpt@lab.test",))
+        manifest = Manifest(probe_id, f"v{n}", len(raw), "", "")
+        return OutgoingMessage("sender@probe.test", ("rcpt@lab.test",), raw, manifest=manifest)
 
-    return Job(f"v{n}", probe_id, f"variant {n}", "sender@probe.test", build)
+    return Job(f"v{n}", probe_id, f"variant {n}", build)
 
 
 def free_port() -> int:

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import trustme
 
+from probe.model.message import OutgoingMessage
 from probe.model.smtp import Conversation, Outcome
 from probe.report.transcript import render_arrows
-from probe.send.converse import OutgoingMessage, converse
+from probe.send.converse import converse
 from probe.send.tls import matches_name
 from tests.lab.smtp_peers import Recorder, aiosmtpd_server, options, raw_server, scripted
 

@@ -17,10 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from probe.errors import ConfigError, UsageError
-from probe.model.message import PROBE_ID_PATTERN
+from probe.model.message import PROBE_ID_PATTERN, OutgoingMessage
 from probe.model.variant import AttachmentKind, AttachmentSpec, Encoding, SizeBase, VariantSpec
 from probe.plan.content import EICAR
-from probe.plan.craft import CraftedMessage, craft, minimum_size
+from probe.plan.craft import craft, minimum_size
 from probe.plan.parts import LONG_FILENAME
 from probe.plan.variants import expand_recipients, resolve_size, spec_problems
 
@@ -29,7 +29,7 @@ DATE = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 KINDS = [k for k in AttachmentKind if k is not AttachmentKind.EICAR]
 
 
-def build(spec: VariantSpec, **kw: object) -> CraftedMessage:
+def build(spec: VariantSpec, **kw: object) -> OutgoingMessage:
     args: dict[str, object] = {
         "probe_id": f"{RUN}.{spec.id}",
         "mail_from": "sender@example.org",
@@ -51,7 +51,7 @@ def parts_by_path(msg: email.message.Message) -> dict[str, email.message.Message
     return out
 
 
-def check(message: CraftedMessage, spec: VariantSpec) -> email.message.Message:
+def check(message: OutgoingMessage, spec: VariantSpec) -> email.message.Message:
     """Everything every crafted message must satisfy."""
     data = message.data
     manifest = message.manifest
