@@ -29,6 +29,7 @@ from probe.plan.variants import FILL_HEADER, check, expand_recipients
 
 SMTPUTF8_TAG = "ünïcødé"  # added to the sender's local part of an SMTPUTF8 variant
 _FILL_MIN = len(FILL_HEADER) + 2 + 1 + 2  # "X-Probe-Padding: x\r\n"
+_VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_-]{0,63}")  # what X-Probe can carry
 _SAMPLE_8BIT = "8bit text: Grüße aus Köln, äöü ÄÖÜ ß, ½ °C."
 
 
@@ -142,8 +143,12 @@ def craft(
     rcpt_to: Sequence[str],
     date: dt.datetime,
     allow_eicar: bool = False,
+    version: str = __version__,
 ) -> OutgoingMessage:
-    """The exact bytes of the variant's message, tagged with the probe id, and its manifest."""
+    """The exact bytes of the variant's message, tagged with the probe id, and its manifest.
+
+    `version` goes into the X-Probe header: a stored run's own version re-crafts what it sent.
+    """
     check(spec)
     if spec.size_relative is not None:
         raise ConfigError("size is relative to the advertised SIZE: resolve_size() it first",
@@ -153,7 +158,8 @@ def craft(
             f"variant {spec.id!r} carries the EICAR anti-virus test file, which exists to "
             "trigger scanners; pass --allow-eicar to send it"
         )
-    plan = _plan(spec, probe_id, mail_from, tuple(rcpt_to), date, sized=spec.size is not None)
+    sized = spec.size is not None
+    plan = _plan(spec, probe_id, mail_from, tuple(rcpt_to), date, version, sized=sized)
     fill = 0
     if plan.filler is not None and spec.size is not None:
         floor = plan.floor()
@@ -175,6 +181,7 @@ def minimum_size(
     mail_from: str = "probe@example.org",
     rcpt_to: Sequence[str] = ("postmaster@example.org",),
     date: dt.datetime = dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+    version: str = __version__,
 ) -> int:
     """The smallest exact size this variant can have (its headers and fixed parts).
 
@@ -183,7 +190,7 @@ def minimum_size(
     """
     check(spec)
     probe_id = probe_id.rpartition(".")[0] + "." + spec.id
-    return _plan(spec, probe_id, mail_from, tuple(rcpt_to), date, sized=True).floor()
+    return _plan(spec, probe_id, mail_from, tuple(rcpt_to), date, version, sized=True).floor()
 
 
 def _plan(
@@ -192,11 +199,14 @@ def _plan(
     mail_from: str,
     rcpt_to: tuple[str, ...],
     date: dt.datetime,
+    version: str,
     *,
     sized: bool,
 ) -> _Plan:
     if not re.fullmatch(r"[A-Za-z0-9._-]+", probe_id):
         raise UsageError(f"bad probe id {probe_id!r}")
+    if not _VERSION_RE.fullmatch(version):
+        raise UsageError(f"bad probe version {version[:80]!r}")
     if not rcpt_to:
         raise UsageError("no recipient")
     if date.tzinfo is None:
@@ -238,7 +248,7 @@ def _plan(
         ("To", _address_header(recipients)),
         ("Subject", _subject(probe_id, spec.description, needs_smtputf8)),
         ("X-Probe-Id", probe_id),
-        ("X-Probe", f"probe/{__version__} delivery-path test"),
+        ("X-Probe", f"probe/{version} delivery-path test"),
         *spec.headers,
     ]
     fill_at = spec.received_headers + len(top)

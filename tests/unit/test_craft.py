@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from probe import __version__
 from probe.errors import ConfigError, UsageError
 from probe.model.message import PROBE_ID_PATTERN, OutgoingMessage
 from probe.model.variant import AttachmentKind, AttachmentSpec, Encoding, SizeBase, VariantSpec
@@ -454,3 +455,25 @@ def test_spec_problems_names_an_encoding_given_as_a_plain_string() -> None:
         problems = spec_problems(bad)
         assert [k for k, _ in problems] == ["encoding"]
         assert repr(value) in problems[0][1]
+
+
+def test_the_version_in_x_probe_is_a_parameter() -> None:
+    """A stored run re-crafts with the version that sent it: only X-Probe differs, and a size
+    is still met to the byte."""
+    spec = VariantSpec("sized", "sized", size=5000)
+    now = build(spec)
+    old = build(spec, version="0.0.9")
+    assert old.data.replace(b"probe/0.0.9 ", f"probe/{__version__} ".encode()) == now.data
+    assert b"X-Probe: probe/0.0.9 delivery-path test\r\n" in old.data
+    assert len(old.data) == len(now.data) == 5000
+    assert minimum_size(spec, version="1.0.0rc1+local.7") > 0
+    for bad in ("", "1.0\r\nBcc: x@example.org", "ü", "9" * 65):
+        with pytest.raises(UsageError, match="bad probe version"):
+            build(spec, version=bad)
+
+
+def test_the_crafted_message_is_what_the_send_stage_sends() -> None:
+    message = build(VariantSpec("plain", "plain", declare_size=False))
+    assert message.manifest is not None and message.manifest.size == len(message.data)
+    assert message.mail_from == "sender@example.org" and message.rcpt_to == ("box@example.net",)
+    assert message.declare_size is False and message.dsn_envid is None
