@@ -66,8 +66,9 @@ class Listener:
                 if remaining is not None and remaining <= 0:
                     break
                 self._arrived.clear()
-                try:
-                    await asyncio.wait_for(self._arrived.wait(), remaining)
+                try:  # not wait_for: in 3.11 it loses a cancel (Ctrl-C) that meets an arrival
+                    async with asyncio.timeout(remaining):
+                        await self._arrived.wait()
                 except TimeoutError:
                     break
         finally:
