@@ -14,6 +14,7 @@ import functools
 import hashlib
 import ipaddress
 import ssl
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -151,9 +152,12 @@ def _system_anchors() -> tuple[x509.Certificate, ...]:
     return tuple(found)
 
 
+_QUIET = threading.Lock()  # catch_warnings is process-wide, and inspect_chain runs in threads
+
+
 def _load_pem(path: Path) -> list[x509.Certificate]:
-    try:
-        with warnings.catch_warnings():  # old roots with odd serials are still trust anchors
+    try:  # old roots with odd serials (0 in some system stores) are still trust anchors
+        with _QUIET, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return x509.load_pem_x509_certificates(path.read_bytes())
     except (OSError, ValueError):
