@@ -108,4 +108,3 @@ class LabCA:
     def server_context(self, hostname: str) -> ssl.SSLContext:
         cert_file, key_file = self.issue(hostname)
         return server_context(cert_file, key_file)
-

@@ -202,4 +202,3 @@ def _reply_text(code: int, message: str) -> str:
     return "\r\n".join(f"{code}-{line}" for line in lines[:-1]) + (
         ("\r\n" if len(lines) > 1 else "") + f"{code} {lines[-1]}"
     )
-

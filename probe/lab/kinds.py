@@ -4,7 +4,8 @@ Every SMTP hop is probe's own SMTP engine (`probe.server.engine`) with a persona
 and a delivery: the Maildir for the last hop, `Forward` (probe.lab.forward) to the next hop for
 the others. The faces of the MTAs other than Postfix (banner, EHLO keywords, reply texts) are
 data, in `personalities.toml`. The `asa` kind is a TCP proxy instead (probe.lab.asa), as the
-real box is.
+real box is. A hop is bounded (probe.server.limits) only where its scenario says so, e.g.
+`{kind = "final", max_recipients = 10, idle_timeout = 5}`; otherwise it behaves as aiosmtpd does.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from probe.lab import asa, behaviours
 from probe.lab.certs import LabCA
 from probe.lab.forward import Forward
 from probe.server.engine import Behaviour, Delivery, HopHandler, SmtpHop
+from probe.server.limits import NO_LIMITS, Limits
 from probe.server.maildir import MaildirDelivery
 from probe.server.records import POSTFIX_KEYWORDS, ListenerRecord, Personality
 
@@ -280,6 +282,17 @@ KINDS: dict[str, Kind] = {
 }
 
 
+# The bounds a scenario may set on any SMTP hop (size and disk are the kinds' own business).
+_COUNT_LIMITS = ("max_recipients", "max_sessions", "max_sessions_per_client", "max_line_length")
+_TIME_LIMITS = ("idle_timeout", "session_timeout")
+
+
+def _limits(params: Params) -> Limits:
+    values: dict[str, Any] = {k: params.integer(k, 0) for k in _COUNT_LIMITS if k in params.values}
+    values.update((k, params.number(k, 0.0)) for k in _TIME_LIMITS if k in params.values)
+    return Limits(**values)
+
+
 def build(kind: str, ctx: HopContext, params: dict[str, Any], *, last: bool) -> Hop:
     """A hop of `kind` (not yet started); checks that only the last hop delivers."""
     where = f"scenario {ctx.scenario}, hop {kind}"
@@ -289,4 +302,11 @@ def build(kind: str, ctx: HopContext, params: dict[str, Any], *, last: bool) -> 
     if spec.terminal != last:
         problem = "must be the last hop" if spec.terminal else "cannot be the last hop"
         raise ConfigError(f"a {kind} hop {problem}", path=where)
-    return spec.build(ctx, Params(where, params))
+    checked = Params(where, params)
+    limits = _limits(checked)
+    hop = spec.build(ctx, checked)
+    if limits != NO_LIMITS:
+        if not isinstance(hop, SmtpHop):
+            raise ConfigError(f"a {kind} hop is not an SMTP server: it takes no limits", path=where)
+        hop.limits = limits
+    return hop

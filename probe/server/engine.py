@@ -4,27 +4,28 @@ A hop is an aiosmtpd server (`RecordingSMTP`) driven by a `HopHandler`: a `Perso
 EHLO list, reply texts, the Received stamp it writes), a chain of `Behaviour`s (checks that may
 reject at MAIL, RCPT or after DATA, and transforms of the message) and a `Delivery` (a Maildir,
 `probe.server.maildir`, or the next hop in the lab). The dialogue of each message is kept as a
-`ListenerRecord` (`probe.server.records`). `SmtpHop` listens and tracks its connections.
+`ListenerRecord` (`probe.server.records`). `SmtpHop` listens and tracks its sessions
+(`probe.server.session`); its `Limits` (`probe.server.limits`) bound what one client may take:
+a lab hop has none unless its scenario asks, `probe listen` has them all.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import datetime as dt
-import functools
+import logging
 import ssl
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
-
-from aiosmtpd.smtp import SMTP
 
 from probe.model.status import utcnow
 from probe.server import stamps
+from probe.server.limits import NO_LIMITS, Limits
+from probe.server.logs import printable
 from probe.server.records import ListenerRecord, Personality, RcptRecord
+from probe.server.session import Connection, RecordingSMTP
 
-DSN_MAIL_PARAMS = frozenset({"RET", "ENVID"})
-DSN_RCPT_PARAMS = frozenset({"NOTIFY", "ORCPT"})
+INTERNAL_ERROR = "451 4.3.0 Error: internal error"
+log = logging.getLogger("probe.server")
 
 
 class Behaviour:
@@ -50,148 +51,6 @@ class Delivery(Protocol):
     async def deliver(self, record: ListenerRecord, data: bytes) -> str: ...
 
     async def close(self) -> None: ...
-
-
-# --------------------------------------------------------------------------- per connection
-
-
-@dataclasses.dataclass
-class _Connection:
-    peer: str
-    peer_port: int
-    local: str
-    local_port: int
-    connected_at: dt.datetime
-    helo: str = ""
-    esmtp: bool = False
-    tls_protocol: str | None = None
-    tls_cipher: str | None = None
-    mail_params: tuple[str, ...] = ()
-    rcpts: list[RcptRecord] = dataclasses.field(default_factory=list)
-    data_at: dt.datetime | None = None
-    commands: list[str] = dataclasses.field(default_factory=list)
-
-
-def _split_command(arg: str, keyword: str) -> tuple[str, list[str]] | None:
-    """`FROM:<a@b> SIZE=1 RET=HDRS` -> ("<a@b>", ["SIZE=1", "RET=HDRS"]), or None if malformed."""
-    if arg[: len(keyword)].upper() != keyword:
-        return None
-    rest = arg[len(keyword) :].strip()
-    if rest.startswith("<"):
-        end = rest.find(">")
-        if end < 0:
-            return None
-        return rest[: end + 1], rest[end + 1 :].split()
-    parts = rest.split()
-    return (parts[0], parts[1:]) if parts else None
-
-
-class RecordingSMTP(SMTP):
-    """aiosmtpd's server with a personality, DSN parameters accepted, and the dialogue recorded."""
-
-    line_length_limit = 1 << 20  # like Postfix, accept long lines in DATA
-
-    def __init__(
-        self,
-        handler: HopHandler,
-        *,
-        tls_context: ssl.SSLContext | None = None,
-        connections: set[RecordingSMTP] | None = None,
-    ) -> None:
-        self.personality = handler.personality
-        super().__init__(
-            handler,
-            hostname=handler.personality.hostname,
-            ident=handler.personality.banner,
-            data_size_limit=None,
-            enable_SMTPUTF8=True,
-            tls_context=tls_context,
-            timeout=120,
-        )
-        self.conn: _Connection | None = None
-        self._registry = connections
-        for name, method in list(self._smtp_methods.items()):
-            self._smtp_methods[name] = self._recorded(name, method)
-
-    def _recorded(self, name: str, method: Callable[[str | None], Awaitable[None]]) -> Any:
-        @functools.wraps(method)
-        async def wrapper(arg: str | None) -> None:
-            if self.conn is not None:
-                shown = "***" if name == "AUTH" and arg else (arg or "")
-                self.conn.commands.append(f"{name} {shown}".rstrip())
-                if name == "DATA":
-                    self.conn.data_at = utcnow()
-            await method(arg)
-
-        return wrapper
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        if self.conn is None:
-            peer = transport.get_extra_info("peername") or ("", 0)
-            local = transport.get_extra_info("sockname") or ("", 0)
-            self.conn = _Connection(
-                str(peer[0]), int(peer[1]), str(local[0]), int(local[1]), utcnow()
-            )
-            if self._registry is not None:
-                self._registry.add(self)
-        else:  # the same connection after STARTTLS
-            ssl_object = transport.get_extra_info("ssl_object")
-            if ssl_object is not None:
-                self.conn.tls_protocol = ssl_object.version()
-                cipher = ssl_object.cipher()
-                self.conn.tls_cipher = cipher[0] if cipher else None
-            self.conn.helo = ""
-
-    def connection_lost(self, error: Exception | None) -> None:
-        if self._registry is not None:
-            self._registry.discard(self)
-        super().connection_lost(error)
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-
-    async def push(self, status: Any) -> None:
-        if isinstance(status, str):
-            status = self._rewrite(status)
-        await super().push(status)
-
-    def _rewrite(self, status: str) -> str:
-        """aiosmtpd's fixed texts -> the personality's (the 354 text is a fingerprint)."""
-        p = self.personality
-        if status == "354 End data with <CR><LF>.<CR><LF>":
-            return p.data_reply
-        if status == "220 Ready to start TLS":
-            return p.starttls_reply
-        if status.startswith('500 Error: command "'):
-            return p.unknown_reply
-        return status
-
-    async def smtp_MAIL(self, arg: str | None) -> None:
-        await super().smtp_MAIL(self._take_params(arg, "FROM:", DSN_MAIL_PARAMS, rcpt=False))
-
-    async def smtp_RCPT(self, arg: str | None) -> None:
-        await super().smtp_RCPT(self._take_params(arg, "TO:", DSN_RCPT_PARAMS, rcpt=True))
-
-    async def smtp_ETRN(self, arg: str | None) -> None:
-        await self.push("250 Queuing started" if arg else "500 5.5.4 Syntax: ETRN domain")
-
-    def _take_params(
-        self, arg: str | None, keyword: str, dsn: frozenset[str], *, rcpt: bool
-    ) -> str | None:
-        """Record the parameters and strip the DSN ones aiosmtpd would refuse with 555."""
-        split = _split_command(arg or "", keyword)
-        if split is None or self.conn is None:
-            return arg
-        address, params = split
-        if rcpt:
-            self.conn.rcpts.append(RcptRecord(address.strip("<>"), tuple(params)))
-        else:
-            self.conn.mail_params = tuple(params)
-            self.conn.rcpts.clear()
-        kept = [p for p in params if p.partition("=")[0].upper() not in dsn]
-        return " ".join([keyword + address, *kept])
 
 
 # --------------------------------------------------------------------------- the handler
@@ -280,7 +139,7 @@ class HopHandler:
         return await self.delivery.deliver(record, data)
 
     def record(self, server: RecordingSMTP, envelope: Any, size: int) -> ListenerRecord:
-        conn = server.conn or _Connection("", 0, "", 0, utcnow())
+        conn = server.conn or Connection("", 0, "", 0, utcnow())
         accepted = set(envelope.rcpt_tos)
         rcpts = tuple(r for r in conn.rcpts if r.address in accepted) or tuple(
             RcptRecord(a) for a in envelope.rcpt_tos
@@ -307,6 +166,12 @@ class HopHandler:
             commands=tuple(conn.commands),
         )
 
+    async def handle_exception(self, error: Exception) -> str:
+        """A fault of ours: one escaped log line (no traceback, nothing for the client)."""
+        text = printable(f"{type(error).__name__}: {error}")
+        log.warning("%s: error in an SMTP session: %s", self.personality.hostname, text)
+        return INTERNAL_ERROR
+
     async def handle_RSET(self, server: RecordingSMTP, session: Any, envelope: Any) -> str:
         if server.conn is not None:
             server.conn.rcpts.clear()
@@ -332,9 +197,15 @@ class HopHandler:
 class SmtpHop:
     """One listening SMTP server built from a handler; tracks its connections to close them."""
 
-    def __init__(self, handler: HopHandler, tls_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        handler: HopHandler,
+        tls_context: ssl.SSLContext | None = None,
+        limits: Limits = NO_LIMITS,
+    ) -> None:
         self.handler = handler
         self.tls_context = tls_context
+        self.limits = limits
         self.server: asyncio.Server | None = None
         self.connections: set[RecordingSMTP] = set()
         self.host = ""
@@ -342,7 +213,10 @@ class SmtpHop:
 
     def _protocol(self) -> RecordingSMTP:
         return RecordingSMTP(
-            self.handler, tls_context=self.tls_context, connections=self.connections
+            self.handler,
+            tls_context=self.tls_context,
+            connections=self.connections,
+            limits=self.limits,
         )
 
     async def start(self, host: str = "127.0.0.1", port: int = 0, *, sock: Any = None) -> None:

@@ -86,8 +86,15 @@ class ListenerRecord:
 
 
 def record_json(record: ListenerRecord) -> str:
-    """The dialogue as the JSON document written beside the stored message."""
-    return json.dumps(document(RECORD_SCHEMA, record), indent=2, ensure_ascii=False) + "\n"
+    """The dialogue as the JSON document written beside the stored message; a string that
+    holds bytes that were not UTF-8 (lone surrogates) makes the whole document ASCII-escaped."""
+    data = document(RECORD_SCHEMA, record)
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(data, indent=2)
+    return text + "\n"
 
 
 def load_record(path: Path) -> ListenerRecord:

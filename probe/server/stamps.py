@@ -64,6 +64,15 @@ def checkpoint_id(gateway: str = "127.0.0.1", now: float | None = None) -> str:
     return f"{{{int(now):08X}-{next(_counter):X}-{address:X}-{tail:X}}}"
 
 
+_CONTROLS = {c: "?" for c in [*range(0x20), 0x7F]}
+
+
+def header_text(value: str) -> str:
+    """A client's word (EHLO name, address) as it may stand in a header: control characters,
+    CR and LF among them, become `?` (as Postfix's printable() does), so none can end the line."""
+    return value.translate(_CONTROLS)
+
+
 def rfc5322_date(at: dt.datetime) -> str:
     return email.utils.format_datetime(at.astimezone(dt.UTC))
 
@@ -75,15 +84,14 @@ def _reverse_name(address: str) -> str:
 def postfix_received(personality: Personality, record: ListenerRecord) -> str:
     """`Received:` as Postfix smtpd writes it (TLS comment, ESMTP/ESMTPS, `for` with one rcpt)."""
     proto = ("ESMTPS" if record.tls else "ESMTP") if record.esmtp else "SMTP"
-    lines = [
-        f"Received: from {record.helo or 'unknown'} ({_reverse_name(record.peer)} [{record.peer}])"
-    ]
+    helo = header_text(record.helo) or "unknown"
+    lines = [f"Received: from {helo} ({_reverse_name(record.peer)} [{record.peer}])"]
     if record.tls:
         lines.append(f"\t(using {record.tls_protocol} with cipher {record.tls_cipher})")
     by = f"\tby {personality.hostname} ({personality.mail_name}) with {proto} id {record.queue_id}"
     date = f"{rfc5322_date(record.received_at)} (UTC)"
     if len(record.rcpts) == 1:
-        lines += [by, f"\tfor <{record.rcpts[0].address}>; {date}"]
+        lines += [by, f"\tfor <{header_text(record.rcpts[0].address)}>; {date}"]
     else:
         lines += [by + ";", f"\t{date}"]
     return "\r\n".join(lines) + "\r\n"
@@ -92,10 +100,11 @@ def postfix_received(personality: Personality, record: ListenerRecord) -> str:
 def exim_received(personality: Personality, record: ListenerRecord) -> str:
     """`Received:` as Exim's default received_header_text writes it."""
     reverse = _reverse_name(record.peer)
+    helo = header_text(record.helo)
     origin = (
-        f"{reverse} ([{record.peer}] helo={record.helo})"
+        f"{reverse} ([{record.peer}] helo={helo})"
         if reverse != "unknown"
-        else f"[{record.peer}] (helo={record.helo})"
+        else f"[{record.peer}] (helo={helo})"
     )
     proto = ("esmtps" if record.tls else "esmtp") if record.esmtp else "smtp"
     tls = f" ({record.tls_protocol}) tls {record.tls_cipher}" if record.tls else ""
@@ -103,12 +112,12 @@ def exim_received(personality: Personality, record: ListenerRecord) -> str:
         f"Received: from {origin}",
         f"\tby {personality.hostname} with {proto}{tls}",
         f"\t({personality.mail_name})",
-        f"\t(envelope-from <{record.mail_from}>)",
+        f"\t(envelope-from <{header_text(record.mail_from)}>)",
         f"\tid {record.queue_id}",
     ]
     date = rfc5322_date(record.received_at)
     if len(record.rcpts) == 1:
-        lines.append(f"\tfor {record.rcpts[0].address}; {date}")
+        lines.append(f"\tfor {header_text(record.rcpts[0].address)}; {date}")
     else:
         lines[-1] += f"; {date}"
     return "\r\n".join(lines) + "\r\n"

@@ -54,17 +54,20 @@ def test_listener_records_the_dialogue(tmp_path: Path) -> None:
             tls_context=ca.server_context("sink.lab.probe.test"),
         )
         await listener.start("127.0.0.1", 0)
-        serving = asyncio.create_task(listener.run(max_messages=2, duration=10))
+        serving = asyncio.create_task(listener.run(max_messages=1, duration=10))
         await _exchange(listener.hop.port, ca.ca_file)
         await asyncio.wait_for(serving, 10)
         return listener
 
     listener = asyncio.run(main())
-    assert len(listener.records) == 2  # one copy per recipient
+    assert len(listener.records) == 1  # one copy for both recipients
     box = mailbox.Maildir(tmp_path / "Maildir", create=False)
     assert sorted(box.keys()) == sorted(r.key for r in listener.records)
     raw = box.get_bytes(listener.records[0].key)
-    assert raw.startswith(b"Return-Path: <probe@example.org>\r\nDelivered-To: ")
+    assert raw.startswith(
+        b"Return-Path: <probe@example.org>\r\n"
+        b"Delivered-To: a@example.net\r\nDelivered-To: b@example.net\r\n"
+    )
     assert b"by sink.lab.probe.test (probe) with ESMTPS id" in raw
     record = load_record(tmp_path / "Maildir" / "dialogues" / f"{listener.records[0].key}.json")
     assert record == listener.records[0]
@@ -101,14 +104,25 @@ def test_cli_listen_json_with_bounds(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app,
         ["listen", "--maildir", str(tmp_path / "md"), "--port", str(port),
-         "--max-messages", "2", "--duration", "10", "--json"],
+         "--max-messages", "1", "--duration", "10", "--json"],
     )  # fmt: skip
     sender.join(10)
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert document["schema"] == "probe.listen/1"
-    assert [r["helo"] for r in document["records"]] == ["firewall-test.example"] * 2
+    assert [r["helo"] for r in document["records"]] == ["firewall-test.example"]
     assert document["records"][0]["tls"] is False
+    assert document["stored"] == 1
+    assert document["limits"] == {
+        "max_size": 26214400,
+        "max_recipients": 100,
+        "max_sessions": 20,
+        "max_sessions_per_client": 10,
+        "max_line_length": 2048,
+        "idle_timeout": 120.0,
+        "session_timeout": 600.0,
+        "disk_budget": 1073741824,
+    }
 
 
 def test_cli_listen_errors_are_one_line(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from tabulate import tabulate
@@ -13,7 +13,9 @@ from tabulate import tabulate
 from probe.cli.base import JsonOpt, app, emit_json, emit_text, finish, say
 from probe.errors import UsageError
 from probe.model.status import Status
+from probe.server.limits import LISTEN_LIMITS, Limits
 from probe.server.listener import Listener
+from probe.server.logs import printable
 from probe.server.records import ListenerRecord
 from probe.server.tls import server_context
 
@@ -23,7 +25,13 @@ class ListenResult:
     maildir: str
     address: str
     port: int
+    limits: Limits
+    stored: int  # messages stored; `records` holds the most recent ones
     records: tuple[ListenerRecord, ...]
+
+
+def _default(bound: str) -> Any:
+    return getattr(LISTEN_LIMITS, bound)
 
 
 def _line(record: ListenerRecord) -> str:
@@ -48,19 +56,64 @@ def listen(
     ] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="PEM private key.")] = None,
     max_messages: Annotated[
-        int | None, typer.Option("--max-messages", min=1, help="Stop after N stored copies.")
+        int | None, typer.Option("--max-messages", min=1, help="Stop after N stored messages.")
     ] = None,
     duration: Annotated[
         float | None, typer.Option("--duration", min=0, help="Stop after S seconds.")
     ] = None,
+    max_size: Annotated[
+        int,
+        typer.Option(
+            "--max-size", min=1, help="Largest message in bytes: SIZE in EHLO, 552 beyond."
+        ),
+    ] = _default("max_size"),
+    max_recipients: Annotated[
+        int, typer.Option("--max-recipients", min=1, help="Recipients per message; 452 beyond.")
+    ] = _default("max_recipients"),
+    max_sessions: Annotated[
+        int, typer.Option("--max-sessions", min=1, help="Concurrent sessions; 421 beyond.")
+    ] = _default("max_sessions"),
+    max_sessions_per_client: Annotated[
+        int,
+        typer.Option(
+            "--max-sessions-per-client", min=1, help="Concurrent sessions from one address."
+        ),
+    ] = _default("max_sessions_per_client"),
+    max_line_length: Annotated[
+        int, typer.Option("--max-line-length", min=64, help="Bytes of a command line; 500 beyond.")
+    ] = _default("max_line_length"),
+    idle_timeout: Annotated[
+        float, typer.Option("--idle-timeout", min=0.1, help="Seconds a client may stay silent.")
+    ] = _default("idle_timeout"),
+    session_timeout: Annotated[
+        float, typer.Option("--session-timeout", min=0.1, help="Seconds one session may last.")
+    ] = _default("session_timeout"),
+    disk_budget: Annotated[
+        int,
+        typer.Option(
+            "--disk-budget", min=1, help="Bytes to store (messages, dialogues); 452 beyond."
+        ),
+    ] = _default("disk_budget"),
     json_out: JsonOpt = False,
 ) -> None:
     """Receive mail as probe's own SMTP sink and record the dialogue beside each message.
 
     Each message goes into the Maildir; DIR/dialogues/<key>.json holds what the sink saw: peer,
-    EHLO name, MAIL/RCPT parameters, TLS, size, timestamps. Runs until Ctrl-C, --max-messages
-    or --duration. Listens on 127.0.0.1 unless --host says otherwise.
+    EHLO name, MAIL/RCPT parameters, TLS, size, timestamps; one copy per message, whatever the
+    number of recipients. Runs until Ctrl-C, --max-messages or --duration. Listens on 127.0.0.1
+    unless --host says otherwise; bounded as an internet-facing MTA (the --max-* options, the
+    timeouts, --disk-budget), and never relays.
     """
+    limits = Limits(
+        max_size=max_size,
+        max_recipients=max_recipients,
+        max_sessions=max_sessions,
+        max_sessions_per_client=max_sessions_per_client,
+        max_line_length=max_line_length,
+        idle_timeout=idle_timeout,
+        session_timeout=session_timeout,
+        disk_budget=disk_budget,
+    )
     if (tls_cert is None) != (tls_key is None):
         raise UsageError("--tls-cert and --tls-key go together")
     context = None
@@ -71,7 +124,11 @@ def listen(
             raise UsageError(f"cannot load the TLS certificate/key: {exc}") from exc
     try:
         listener = Listener(
-            maildir, hostname=hostname, tls_context=context, on_record=lambda r: say(_line(r))
+            maildir,
+            hostname=hostname,
+            tls_context=context,
+            on_record=lambda r: say(printable(_line(r))),
+            limits=limits,
         )
     except OSError as exc:
         raise UsageError(f"cannot use Maildir {maildir}: {exc.strerror or exc}") from exc
@@ -88,7 +145,8 @@ def listen(
         asyncio.run(serve())
     except KeyboardInterrupt:
         say("stopped")
-    result = ListenResult(str(maildir), host, listener.hop.port, tuple(listener.records))
+    records = tuple(listener.records)
+    result = ListenResult(str(maildir), host, listener.hop.port, limits, listener.stored, records)
     if json_out:
         emit_json("probe.listen/1", result)
     else:
@@ -96,14 +154,14 @@ def listen(
             (
                 r.received_at.astimezone().strftime("%H:%M:%S"),
                 r.peer,
-                r.helo,
-                r.mail_from,
-                ", ".join(r.rcpt_addresses),
+                printable(r.helo),
+                printable(r.mail_from),
+                printable(", ".join(r.rcpt_addresses)),
                 r.size,
                 r.tls_protocol or "-",
                 r.key,
             )
-            for r in listener.records
+            for r in records
         ]
         headers = ("time", "peer", "helo", "mail from", "rcpt to", "bytes", "tls", "key")
         emit_text(tabulate(rows, headers=headers) if rows else "no messages received")
