@@ -3,7 +3,9 @@
 aiosmtpd keeps one object per line (a 25 MB message of empty lines would take a gigabyte);
 this keeps one buffer, un-dot-stuffs as it reads, drops the message once it is over the limit
 but reads on to the final dot (the client gets its 552 after it, as RFC 5321 wants), and lets
-the other sessions run every few hundred lines.
+the other sessions run when it has held the event loop for a while (a burst of short lines
+could otherwise hold it for a second). Not at every line: each turn may hand the GIL to another
+thread (the lab shares its process with the client it measures).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import dataclasses
 import enum
 
-YIELD_EVERY = 256  # lines read between two turns of the event loop
+YIELD_AFTER = 0.05  # seconds of reading before the other sessions get a turn
 
 
 class DataEnd(enum.Enum):
@@ -34,7 +36,8 @@ async def read_data(reader: asyncio.StreamReader, max_size: int | None) -> DataR
     size = 0
     end = DataEnd.COMPLETE
     in_line = False  # the last piece ended inside an over-long line
-    lines = 0
+    loop = asyncio.get_running_loop()
+    turn = loop.time()
     while True:
         try:
             line = await reader.readuntil(b"\r\n")
@@ -55,7 +58,7 @@ async def read_data(reader: asyncio.StreamReader, max_size: int | None) -> DataR
             body += line
         elif body:
             body = bytearray()
-        lines += 1
-        if lines % YIELD_EVERY == 0:
+        if loop.time() - turn > YIELD_AFTER:
             await asyncio.sleep(0)
+            turn = loop.time()
     return DataRead(bytes(body) if end is DataEnd.COMPLETE else b"", size, end)
