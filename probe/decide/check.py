@@ -28,12 +28,14 @@ def _ok(expectation: Expectation, summary: str) -> CheckFinding:
 
 def _reachable(level: Status, mx: MxResult | None, convs: Sequence[Conversation],
                run: RunResult | None) -> CheckFinding:
-    if mx is None:
+    if mx is None and not convs and (run is None or run.hop1 is None):
         return CheckFinding(Expectation.REACHABLE, Status.UNKNOWN, "the MX was not resolved")
-    if mx.source is MxSource.NULL_MX:
+    if mx is None:  # a host given directly: its conversations say it all
+        pass
+    elif mx.source is MxSource.NULL_MX:
         return CheckFinding(Expectation.REACHABLE, Status.CRITICAL,
                             f"{mx.domain} publishes a null MX: it accepts no mail")
-    if not any(h.addresses for h in mx.hosts):
+    elif not any(h.addresses for h in mx.hosts):
         detail = mx.detail or mx.source.value
         return CheckFinding(Expectation.REACHABLE, Status.UNKNOWN if mx.source in (
             MxSource.SERVFAIL, MxSource.TIMEOUT) else level, f"no MX address: {detail}")

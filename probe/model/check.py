@@ -74,7 +74,8 @@ class Expectations:
 class TargetSpec:
     """One target of a check config (or of the command line)."""
 
-    target: str  # a domain, or HOST[:PORT] with `host = true`
+    target: str  # a domain, or a host name or address when `direct`
+    direct: bool = False  # talk to the host itself, not to its MX
     profile: str = "capabilities"
     to: str = ""  # the recipient, for profiles that send
     mailbox: str = ""  # the cooperating mailbox URL (no secret in it)

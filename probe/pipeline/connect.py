@@ -40,22 +40,46 @@ async def _addresses(
     return result, [(mx.exchange, address) for mx, address in resolve.delivery_order(result)]
 
 
-async def _converse_all(
-    pairs: list[tuple[str, str]],
+Observer = Callable[[MxResult | None, tuple[Conversation, ...]], None]
+
+
+def _ignore(_resolution: MxResult | None, _conversations: tuple[Conversation, ...]) -> None:
+    pass
+
+
+async def connect_target(
+    name: str,
     options: ConverseOptions,
-    concurrency: int,
+    *,
+    as_host: bool,
+    nameservers: tuple[tuple[str, int], ...],
+    dns_timeout: float,
+    gate: Callable[[str], asyncio.Semaphore],
     progress: Callable[[str], None],
-) -> tuple[Conversation, ...]:
-    gate = asyncio.Semaphore(concurrency)
+    observe: Observer = _ignore,
+) -> Connected:
+    """Every address of `name`, each conversation under `gate(address)`; `observe` hears what is
+    known after each step, so a caller cut short keeps the conversations that finished."""
+    resolution, pairs = await _addresses(
+        name, as_host=as_host, nameservers=nameservers, timeout=dns_timeout
+    )
+    observe(resolution, ())
+    if resolution is not None and not pairs:
+        return Connected(resolution)
+    progress(f"probe: connecting to {len(pairs)} address(es) of {name} on port {options.port}")
+    done: list[Conversation] = []
 
     async def one(host: str, address: str) -> Conversation:
-        async with gate:
+        async with gate(address):
             conv = await converse(host, address, options)
         where = endpoint(conv) if host == address else f"{host} {endpoint(conv)}"
         progress(f"probe: {where}: {conv.outcome.value} at {conv.stage}")
+        done.append(conv)
+        observe(resolution, tuple(done))
         return conv
 
-    return tuple(await asyncio.gather(*(one(h, a) for h, a in pairs)))
+    conversations = tuple(await asyncio.gather(*(one(h, a) for h, a in pairs)))
+    return Connected(resolution, conversations)
 
 
 def connect_all(
@@ -71,13 +95,8 @@ def connect_all(
     """Every address of `name` (its MX, or the host itself with `as_host`), `concurrency` at
     once; no mail is sent."""
 
-    async def connect() -> Connected:
-        resolution, pairs = await _addresses(
-            name, as_host=as_host, nameservers=nameservers, timeout=dns_timeout
-        )
-        if resolution is not None and not pairs:
-            return Connected(resolution)
-        progress(f"probe: connecting to {len(pairs)} address(es) of {name} on port {options.port}")
-        return Connected(resolution, await _converse_all(pairs, options, concurrency, progress))
-
-    return asyncio.run(connect())
+    shared = asyncio.Semaphore(concurrency)
+    return asyncio.run(connect_target(
+        name, options, as_host=as_host, nameservers=nameservers, dns_timeout=dns_timeout,
+        gate=lambda _address: shared, progress=progress,
+    ))

@@ -46,10 +46,10 @@ class Recorder:
 
 
 @contextlib.asynccontextmanager
-async def aiosmtpd_server(handler: Any, **smtp_kw: Any) -> AsyncIterator[int]:
+async def aiosmtpd_server(handler: Any, port: int = 0, **smtp_kw: Any) -> AsyncIterator[int]:
     loop = asyncio.get_running_loop()
     smtp_kw.setdefault("hostname", "mx.test")
-    server = await loop.create_server(lambda: SMTP(handler, **smtp_kw), "127.0.0.1", 0)
+    server = await loop.create_server(lambda: SMTP(handler, **smtp_kw), "127.0.0.1", port)
     try:
         yield server.sockets[0].getsockname()[1]
     finally:
