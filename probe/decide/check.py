@@ -45,7 +45,7 @@ def _reachable(level: Status, mx: MxResult | None, convs: Sequence[Conversation]
     if not answered:
         tried = ", ".join(f"{c.host} ({c.address}): {c.outcome.value} at {c.stage}" for c in convs)
         return CheckFinding(Expectation.REACHABLE, level,
-                            f"no MX address answered{': ' + tried if tried else ''}")
+                            f"no address answered{': ' + tried if tried else ''}")
     return _ok(Expectation.REACHABLE, f"{len(answered)} address(es) answered")
 
 
@@ -98,7 +98,7 @@ def _certificates(expect: Expectations, convs: list[Conversation],
             text = (f"{where}: the certificate expires in {days:.0f} days"
                     f" ({cert.not_after:%Y-%m-%d})")
             yield CheckFinding(Expectation.CERTIFICATE, level, text)
-    if not seen and convs:
+    if not seen and any(c.tls.handshake_ok for c in convs):
         yield CheckFinding(Expectation.CERTIFICATE, Status.UNKNOWN, "no certificate was seen")
 
 

@@ -52,7 +52,7 @@ def test_missing_starttls_at_the_level_the_config_sets() -> None:
     plain = dataclasses.replace(CONV, tls=TlsResult(), capabilities=CAPS[:4])
     by, status = _status_of(Expectations(starttls=Status.CRITICAL), mx=MX, conversations=(plain,))
     assert by[Expectation.STARTTLS] is Status.CRITICAL and status is Status.CRITICAL
-    assert by[Expectation.CERTIFICATE] is Status.UNKNOWN  # nothing to judge: not OK either
+    assert Expectation.CERTIFICATE not in by  # no TLS, no certificate: the STARTTLS finding says it
 
 
 def test_certificate_days_warning_and_critical() -> None:

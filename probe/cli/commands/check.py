@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from probe.cli.base import JsonOpt, NameserverOpt, VerboseOpt, app, emit_json, emit_text, finish
-from probe.cli.options import default_helo, parse_nameservers
+from probe.cli.options import default_helo, parse_nameservers, split_host_port
 from probe.collect.secrets import Secret, resolve_password
 from probe.errors import ConfigError, UsageError
 from probe.history.store import default_path, default_vantage, open_history
@@ -23,6 +23,7 @@ from probe.plan.checks import CheckConfig, CheckLimits, parse_check_config
 from probe.report.check import render_check
 from probe.report.nagios import render_nagios
 from probe.send.options import ConverseOptions
+from probe.smtp.hosts import ip_literal
 
 _SHARD = re.compile(r"(\d+)/(\d+)")
 CONFIG_CAP = 16 * 1024 * 1024
@@ -43,7 +44,8 @@ def _shard(value: str | None) -> tuple[int, int] | None:
 
 
 def _config(path: Path | None, target: str | None, profile: str, to: str | None,
-            mailbox: str | None, password_file: Path | None) -> CheckConfig:
+            mailbox: str | None, password_file: Path | None, port: int,
+            as_host: bool) -> CheckConfig:
     if (path is None) == (target is None):
         raise UsageError("give either --config FILE or one DOMAIN")
     if path is not None:
@@ -56,7 +58,9 @@ def _config(path: Path | None, target: str | None, profile: str, to: str | None,
             raise ConfigError("not UTF-8", path=str(path)) from None
         return parse_check_config(text, source=str(path))
     assert target is not None
-    spec = TargetSpec(target=target.strip().rstrip(".").lower(), profile=profile, to=to or "",
+    name, port = split_host_port(target, default_port=port)
+    spec = TargetSpec(target=name.rstrip(".").lower(), profile=profile, to=to or "", port=port,
+                      direct=as_host or ":" in target or ip_literal(name) is not None,
                       mailbox=mailbox or "", password_file=str(password_file or ""),
                       expect=Expectations())
     if profile != "capabilities" and not (to and mailbox):
@@ -105,6 +109,12 @@ def check(
     password_file: Annotated[
         Path | None, typer.Option("--password-file", help="For one DOMAIN: the mailbox password.")
     ] = None,
+    port: Annotated[
+        int, typer.Option("--port", min=1, max=65535, help="For one DOMAIN: the SMTP port.")
+    ] = 25,
+    host: Annotated[
+        bool, typer.Option("--host", help="For one DOMAIN: it is a host, not a mail domain.")
+    ] = False,
     db: Annotated[
         str | None,
         typer.Option("--db", help="History: a SQLite file or a postgresql:// URL. Default: "
@@ -155,7 +165,7 @@ def check(
     Exit codes: 0 every target OK; 1 WARNING; 2 CRITICAL; 3 UNKNOWN (could not measure, bad
     config, another check of this config running).
     """
-    cfg = _config(config, target, profile, to, mailbox, password_file)
+    cfg = _config(config, target, profile, to, mailbox, password_file, port, host)
     split = _shard(shard)
     mine = tuple(t for t in cfg.targets if in_shard(t.target, split))
     limits = cfg.limits
