@@ -33,18 +33,34 @@ class TextForm:
         raise NotImplementedError
 
 
+# Per class, its fields as (name, inline): `dataclasses.fields` is slow to ask per object.
+_PLANS: dict[type, tuple[tuple[str, bool], ...]] = {}
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _plan(cls: type) -> tuple[tuple[str, bool], ...]:
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = tuple((f.name, is_inline(f)) for f in dataclasses.fields(cls))
+        _PLANS[cls] = plan
+    return plan
+
+
 def to_data(obj: Any) -> Any:
     """Project a result into JSON-ready data (dicts, lists, str, int, float, bool, None)."""
+    cls = type(obj)
+    if cls in _PLAIN:
+        return obj
     if isinstance(obj, TextForm):
         return str(obj)
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+    if cls in _PLANS or (dataclasses.is_dataclass(obj) and not isinstance(obj, type)):
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(obj):
-            value = to_data(getattr(obj, f.name))
-            if is_inline(f):
+        for name, inline in _plan(cls):
+            value = to_data(getattr(obj, name))
+            if inline:
                 out.update(value)
             else:
-                out[f.name] = value
+                out[name] = value
         return out
     if isinstance(obj, Status):
         return obj.name  # "CRITICAL" reads better than 2 in a monitoring pipeline
