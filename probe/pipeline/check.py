@@ -37,7 +37,7 @@ from probe.pipeline.interrupts import Stopped, run_stoppable
 from probe.pipeline.request import RunArgs, SendArgs, build_request
 from probe.pipeline.run import execute, finish_run
 from probe.pipeline.state import new_state
-from probe.plan.profiles import load_profile
+from probe.plan.profile_files import load_profile
 from probe.send.options import ConverseOptions
 
 CAPABILITIES = "capabilities"  # the profile that sends no message

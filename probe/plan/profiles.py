@@ -13,7 +13,6 @@ place), and `exclude` drops variant ids.
 from __future__ import annotations
 
 import dataclasses
-import enum
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -32,6 +31,7 @@ from probe.model.variant import (
 )
 from probe.model.verdict import CHECK_DEFAULTS, CheckLevel
 from probe.plan.craft import minimum_size
+from probe.plan.values import Values, type_name
 from probe.plan.variants import MAX_RECEIVED, MAX_RECIPIENTS, MAX_SIZE, spec_problems
 
 CONTROL = "control"
@@ -94,7 +94,6 @@ _SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib)?", re.I)
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 10**6, "mb": 10**6,
           "mib": 2**20}  # fmt: skip
 _RELATIVE_RE = re.compile(r"advertised\s*(?:([+-])\s*(\d+))?", re.I)
-_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h)?", re.I)
 
 
 @dataclasses.dataclass
@@ -185,59 +184,8 @@ def _load_layer(text: str, source: str, loader: Loader | None, chain: tuple[str,
     return merged.merge(own)
 
 
-class _Parser:
+class _Parser(Values):
     """Validates one file's raw TOML data into a `_Layer`; every error names file and key."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, key: str, message: str) -> ConfigError:
-        return ConfigError(message, path=self.source, key=key)
-
-    def table(self, value: Any, key: str, known: tuple[str, ...]) -> Mapping[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(key, f"expected a table, got {_type(value)}")
-        for name in value:
-            if name not in known:
-                where = f"{key}.{name}" if key else name
-                raise self.fail(where, f"unknown key (known: {', '.join(known)})")
-        return value
-
-    def typed(self, value: Any, key: str, kind: type | tuple[type, ...], what: str) -> Any:
-        if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
-            raise self.fail(key, f"expected {what}, got {_type(value)}")
-        return value
-
-    def text(self, value: Any, key: str) -> str:
-        return str(self.typed(value, key, str, "a string"))
-
-    def integer(self, value: Any, key: str, low: int, high: int) -> int:
-        number = int(self.typed(value, key, int, "an integer"))
-        if not low <= number <= high:
-            raise self.fail(key, f"{number} is out of range ({low} .. {high})")
-        return number
-
-    def seconds(self, value: Any, key: str, *, zero: bool = False) -> float:
-        """A duration; `zero` allows 0 (no retries, no waiting) where that makes sense."""
-        if isinstance(value, str):
-            match = _DURATION_RE.fullmatch(value.strip())
-            if not match:
-                raise self.fail(key, f"bad duration {value!r} (e.g. 90, '90s', '3m', '1h')")
-            scale = {"": 1, "s": 1, "m": 60, "h": 3600}[(match[2] or "").lower()]
-            value = float(match[1]) * scale
-        number = float(self.typed(value, key, (int, float), "a number of seconds"))
-        if not (0 <= number if zero else 0 < number) or number > 86_400:
-            bounds = "0 .. 86400" if zero else "more than 0, at most 86400"
-            raise self.fail(key, f"{number:g} seconds is out of range ({bounds})")
-        return number
-
-    def choice(self, value: Any, key: str, enum_type: type[enum.StrEnum], what: str) -> Any:
-        word = self.text(value, key)
-        try:
-            return enum_type(word)
-        except ValueError:
-            known = ", ".join(m.value for m in enum_type)
-            raise self.fail(key, f"unknown {what} {word!r} (known: {known})") from None
 
     # ---- sections
 
@@ -257,7 +205,7 @@ class _Parser:
         self.defaults(raw.get("defaults", {}), out)
         checks = raw.get("checks", {})
         if not isinstance(checks, dict):
-            raise self.fail("checks", f"expected a table, got {_type(checks)}")
+            raise self.fail("checks", f"expected a table, got {type_name(checks)}")
         for code, level in checks.items():
             if code not in CHECK_DEFAULTS:
                 known = ", ".join(sorted(CHECK_DEFAULTS))
@@ -321,7 +269,7 @@ class _Parser:
         if "headers" in raw:
             headers = raw["headers"]
             if not isinstance(headers, dict):
-                raise self.fail(f"{key}.headers", f"expected a table, got {_type(headers)}")
+                raise self.fail(f"{key}.headers", f"expected a table, got {type_name(headers)}")
             fields["headers"] = tuple(
                 (name, self.text(value, f"{key}.headers.{name}")) for name, value in headers.items()
             )
@@ -383,8 +331,3 @@ class _Parser:
             )
         return AttachmentSpec(**fields)
 
-
-def _type(value: Any) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-             list: "an array", dict: "a table"}  # fmt: skip
-    return names.get(type(value), type(value).__name__)

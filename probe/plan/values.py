@@ -22,7 +22,7 @@ MAX_BYTES = 10**12
 
 def type_name(value: Any) -> str:
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)  # fmt: skip
+            list: "an array", dict: "a table"}.get(type(value), type(value).__name__)  # fmt: skip
 
 
 class Values:
