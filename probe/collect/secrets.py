@@ -40,9 +40,6 @@ class Secret:
     def __init__(self, value: str) -> None:
         self._value = value
 
-    def reveal(self) -> str:
-        return self._value
-
     def __bool__(self) -> bool:
         return bool(self._value)
 

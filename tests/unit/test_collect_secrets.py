@@ -20,19 +20,19 @@ def test_file_first_line_stripped_wins_over_env(tmp_path: Path) -> None:
     file = tmp_path / "pw"
     file.write_text("  from-file \nsecond line\n")
     secret = resolve_password(file=file, environ={"PROBE_IMAP_PASSWORD": "from-env"})
-    assert secret is not None and secret.reveal() == "from-file"
+    assert secret is not None and bytes(secret.imap_quoted()) == b'"from-file"'
 
 
 def test_env_when_no_file() -> None:
     secret = resolve_password(environ={"PROBE_IMAP_PASSWORD": "from-env"})
-    assert secret is not None and secret.reveal() == "from-env"
+    assert secret is not None and bytes(secret.imap_quoted()) == b'"from-env"'
     assert resolve_password(environ={}) is None
     assert resolve_password(environ={"PROBE_IMAP_PASSWORD": ""}) is None
 
 
 def test_other_env_name() -> None:
     secret = resolve_password("OTHER", environ={"OTHER": "x"})
-    assert secret is not None and secret.reveal() == "x"
+    assert secret is not None and bytes(secret.imap_quoted()) == b'"x"'
 
 
 @pytest.mark.parametrize(
@@ -57,6 +57,7 @@ def test_unreadable_file(tmp_path: Path) -> None:
 
 def test_secret_never_shows_itself() -> None:
     secret = Secret("hunter2")
+    assert not hasattr(secret, "reveal") and not hasattr(secret, "__dict__")
     for shown in (repr(secret), str(secret), f"{secret}", repr([secret]), repr({"p": secret})):
         assert "hunter2" not in shown
     with pytest.raises(TypeError):
