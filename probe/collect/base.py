@@ -55,6 +55,25 @@ class Mailbox(Protocol):
         ...
 
 
+NOTES_MAX = 100  # notes kept; a mailbox full of odd files says so once per file up to this
+
+
+class Notes:
+    """The skipped-message notes a mailbox keeps (`where: why`, each once), at most NOTES_MAX."""
+
+    def __init__(self) -> None:
+        self._skipped: dict[str, None] = {}
+
+    @property
+    def skipped(self) -> tuple[str, ...]:
+        """One line per message that was not read or matched, and why."""
+        return tuple(self._skipped)
+
+    def skip(self, where: str, why: str) -> None:
+        if len(self._skipped) < NOTES_MAX:
+            self._skipped[f"{where}: {why}"] = None
+
+
 def is_junk_name(name: str, delimiter: str | None = None) -> bool:
     """A folder named like a junk folder (Junk, Spam, "Junk E-Mail", INBOX.Junk, [Gmail]/Spam)."""
     last = name

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from probe.collect import imap_parse as parse
-from probe.collect.base import Stored, is_junk_name
+from probe.collect.base import Notes, Stored, is_junk_name
 from probe.collect.imap_login import drop, fresh_budget, login, logout, server_text, tls_context
-from probe.collect.match import identify, looks_like_bounce, run_ids_of
+from probe.collect.match import bounce_like, identified, run_ids_of
 from probe.collect.secrets import Redactor, Secret
 from probe.collect.urls import MailboxSpec
 from probe.errors import MailboxError
@@ -42,6 +42,7 @@ T = TypeVar("T")
 
 FALLBACK_SEARCHES = (("HEADER", "Message-ID"), ("SUBJECT",))
 FETCH_BATCH = 50
+SEARCH_MAX = 1000  # UIDs one search may bring in; a run has a few dozen probes and bounces
 
 
 class _Folder:
@@ -51,12 +52,13 @@ class _Folder:
         self.junk = junk
 
 
-class ImapMailbox:
+class ImapMailbox(Notes):
     """An IMAP account, logged in; use `await ImapMailbox.connect(...)` or `open_mailbox`."""
 
     def __init__(
         self, spec: MailboxSpec, conn: imaplib.IMAP4, timeout: float, redact: Redactor
     ) -> None:
+        super().__init__()
         self.spec = spec
         self.source = str(spec)
         self._conn = conn
@@ -75,11 +77,6 @@ class ImapMailbox:
     def folders(self) -> tuple[tuple[str, bool], ...]:
         """(folder, is junk) pairs that are searched."""
         return tuple((f.display, f.junk) for f in self._folders)
-
-    @property
-    def skipped(self) -> tuple[str, ...]:
-        """Nothing is skipped over IMAP: a message the server will not hand over is an error."""
-        return ()
 
     @property
     def offers_idle(self) -> bool:
@@ -189,7 +186,11 @@ class ImapMailbox:
         typ, data = self._conn.uid("SEARCH", "SINCE", self._since, *criteria)
         if typ != "OK":
             return set()
-        return parse.search_uids(data)
+        uids = parse.search_uids(data)
+        if len(uids) > SEARCH_MAX:  # the newest ones: a run's messages are recent
+            self.skip(f"SEARCH {' '.join(criteria)}", f"{len(uids):,} matches, the newest kept")
+            uids = set(sorted(uids)[-SEARCH_MAX:])
+        return uids
 
     def _fetch(self, folder: _Folder, validity: str, uids: set[int]) -> dict[int, bytes]:
         out = {
@@ -221,7 +222,9 @@ class ImapMailbox:
                     if (folder.name, uid) in seen:
                         continue
                     seen.add((folder.name, uid))
-                    match = identify(raw, probe_ids)
+                    match, why = identified(raw, probe_ids)
+                    if why:
+                        self.skip(f"{folder.display} UID {uid}", why)
                     if match is not None:
                         found[match.probe_id].append(
                             DeliveredCopy(
@@ -243,8 +246,11 @@ class ImapMailbox:
         for folder in self._folders:
             validity = self._select(folder)
             uids = set().union(*(self._search("TEXT", r) for r in run_ids)) if run_ids else set()
-            for _uid, raw in sorted(self._fetch(folder, validity, uids).items()):
-                if looks_like_bounce(raw):
+            for uid, raw in sorted(self._fetch(folder, validity, uids).items()):
+                bounce, why = bounce_like(raw)
+                if why:
+                    self.skip(f"{folder.display} UID {uid}", why)
+                if bounce:
                     out.append(
                         FoundMessage(raw, folder.display, folder.junk, self.source, utcnow())
                     )

@@ -15,8 +15,8 @@ import os
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
-from probe.collect.base import Stored
-from probe.collect.match import identify, looks_like_bounce, mentions
+from probe.collect.base import Notes, Stored
+from probe.collect.match import bounce_like, identified, mentions
 from probe.collect.urls import MailboxSpec
 from probe.model.collect import FoundMessage
 from probe.model.message import DeliveredCopy
@@ -25,7 +25,6 @@ from probe.model.status import utcnow
 ROOT_FOLDER = "INBOX"
 POLL_FIRST = 0.05  # seconds between the first mtime polls; doubles up to POLL_MAX
 POLL_MAX = 0.5
-SKIPPED_MAX = 100  # notes kept; a mailbox full of odd files says so once per file up to this
 
 
 @dataclasses.dataclass
@@ -46,24 +45,15 @@ def shown(name: str) -> str:
     return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
-class LocalMailbox:
+class LocalMailbox(Notes):
     """Scan in a thread, classify, wait on a cheap signature; subclasses read the files."""
 
     def __init__(self, spec: MailboxSpec) -> None:
+        super().__init__()
         self.spec = spec
         self.source = str(spec)
         self.path = Path(spec.path).expanduser()
         self._entries: dict[tuple[str, str], Entry] = {}
-        self._skipped: dict[str, str] = {}  # where -> why
-
-    @property
-    def skipped(self) -> tuple[str, ...]:
-        """One line per file that was not read as a message, and why."""
-        return tuple(f"{where}: {why}" for where, why in self._skipped.items())
-
-    def skip(self, where: str, why: str) -> None:
-        if where in self._skipped or len(self._skipped) < SKIPPED_MAX:
-            self._skipped[where] = why
 
     # subclasses --------------------------------------------------------------
     def _scan(self) -> None:
@@ -81,7 +71,9 @@ class LocalMailbox:
         found: dict[str, list[DeliveredCopy]] = {p: [] for p in probe_ids}
         for entry in self._relevant(probe_ids):
             assert entry.raw is not None
-            match = identify(entry.raw, probe_ids)
+            match, why = identified(entry.raw, probe_ids)
+            if why:
+                self.skip(self._where(entry), why)
             if match is not None:
                 found[match.probe_id].append(
                     DeliveredCopy(
@@ -98,11 +90,21 @@ class LocalMailbox:
 
     async def find_bounces(self, run_ids: Collection[str]) -> list[FoundMessage]:
         await asyncio.to_thread(self._scan)
-        return [
-            FoundMessage(e.raw, e.folder, e.junk, self.source, utcnow())
-            for e in self._relevant(run_ids)
-            if e.raw is not None and looks_like_bounce(e.raw)
-        ]
+        out = []
+        for e in self._relevant(run_ids):
+            assert e.raw is not None
+            bounce, why = bounce_like(e.raw)
+            if why:
+                self.skip(self._where(e), why)
+            if bounce:
+                out.append(FoundMessage(e.raw, e.folder, e.junk, self.source, utcnow()))
+        return out
+
+    def _where(self, entry: Entry) -> str:
+        """A message, for a note: its file (Maildir) or its position (mbox)."""
+        if entry.path:
+            return f"{entry.folder}/{Path(entry.path).parent.name}/{shown(Path(entry.path).name)}"
+        return f"message {int(entry.key) + 1}"
 
     async def wait_for_change(self, timeout: float) -> bool:
         loop = asyncio.get_running_loop()

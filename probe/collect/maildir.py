@@ -14,7 +14,7 @@ from pathlib import Path
 
 from probe.collect.base import MESSAGE_MAX, is_junk_name
 from probe.collect.files import Refused, read_regular
-from probe.collect.local import ROOT_FOLDER, Entry, LocalMailbox, shown, stat_signature
+from probe.collect.local import ROOT_FOLDER, Entry, LocalMailbox, stat_signature
 from probe.collect.match import may_concern_probe
 from probe.collect.urls import MailboxSpec
 from probe.errors import MailboxError
@@ -71,8 +71,9 @@ class MaildirMailbox(LocalMailbox):
             return
         except (Refused, OSError) as exc:
             why = str(exc) if isinstance(exc, Refused) else exc.strerror or type(exc).__name__
-            self.skip(f"{folder}/{directory.name}/{shown(file_name)}", why)
-            self._entries[(folder, key)] = Entry(folder, junk, key, None, path)
+            entry = Entry(folder, junk, key, None, path)
+            self.skip(self._where(entry), why)
+            self._entries[(folder, key)] = entry
             return
         kept = raw if may_concern_probe(raw) else None
         self._entries[(folder, key)] = Entry(folder, junk, key, kept, path)

@@ -82,6 +82,23 @@ def identify(raw: bytes, probe_ids: Collection[str]) -> Match | None:
     return None
 
 
+def identified(raw: bytes, probe_ids: Collection[str]) -> tuple[Match | None, str]:
+    """`identify` that never raises: (None, why) for a message it cannot read, so that the
+    collection notes the message instead of ending the run."""
+    try:
+        return identify(raw, probe_ids), ""
+    except Exception as exc:  # noqa: BLE001 - whatever a hop delivers must not end the run
+        return None, f"could not be matched: {type(exc).__name__}"
+
+
+def bounce_like(raw: bytes) -> tuple[bool, str]:
+    """`looks_like_bounce` that never raises: (False, why) for a message it cannot read."""
+    try:
+        return looks_like_bounce(raw), ""
+    except Exception as exc:  # noqa: BLE001 - whatever a hop delivers must not end the run
+        return False, f"could not be read as a bounce: {type(exc).__name__}"
+
+
 def looks_like_bounce(raw: bytes) -> bool:
     """A delivery report or a non-standard bounce (judged from its headers only)."""
     return _bounce_headers(_HEADERS.parsebytes(raw))
@@ -93,10 +110,17 @@ def _bounce_headers(headers: email.message.Message) -> bool:
         return True
     if str(headers.get("Return-Path", "")).strip() == "<>" or headers.get("X-Failed-Recipients"):
         return True
-    sender = email.utils.parseaddr(str(headers.get("From", "")))[1].lower()
-    if sender.partition("@")[0] in _BOUNCE_SENDERS:
+    if _sender(headers).partition("@")[0] in _BOUNCE_SENDERS:
         return True
     return bool(_BOUNCE_SUBJECT.search(_decoded(headers.get("Subject"))))
+
+
+def _sender(headers: email.message.Message) -> str:
+    """The From address, lower-cased; "" where the parser gives up (`From: ((((...` recurses)."""
+    try:
+        return email.utils.parseaddr(str(headers.get("From", "")))[1].lower()
+    except (RecursionError, ValueError, IndexError):
+        return ""
 
 
 def _decoded(value: object) -> str:

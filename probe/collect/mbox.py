@@ -88,7 +88,8 @@ class MboxMailbox(LocalMailbox):
                 for number, raw in enumerate(messages(file, size)):
                     key = str(number)
                     if raw is None:
-                        self.skip(f"message {number + 1}", f"larger than {MESSAGE_MAX:,} bytes")
+                        entry = Entry(ROOT_FOLDER, False, key, None)
+                        self.skip(self._where(entry), f"larger than {MESSAGE_MAX:,} bytes")
                     elif may_concern_probe(raw):
                         entries[(ROOT_FOLDER, key)] = Entry(ROOT_FOLDER, False, key, raw)
         except Refused as exc:

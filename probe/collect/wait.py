@@ -50,11 +50,19 @@ async def collect(
     first_seen: dict[str, float] = {}
     copies: dict[str, list[DeliveredCopy]] = {p: [] for p in expected}
     bounces: dict[bytes, CollectedBounce] = {}
+    unparsed: dict[bytes, str] = {}  # bounces `is_bounce_for` raised on: noted, not counted
     step = step_first
     while True:
         copies = await mailbox.find(tuple(expected))
         for found in await bounces_from.find_bounces(run_ids):
-            ids = _bounced_ids(is_bounce_for(found.raw), expected)
+            try:
+                named = is_bounce_for(found.raw)
+            except Exception as exc:  # noqa: BLE001 - an unparsable bounce must not end the run
+                unparsed[found.raw] = (
+                    f"a bounce in {found.folder}: could not be parsed: {type(exc).__name__}"
+                )
+                continue
+            ids = _bounced_ids(named, expected)
             if ids and found.raw not in bounces:
                 bounces[found.raw] = CollectedBounce(ids, found)
         bounced = {p for b in bounces.values() for p in b.probe_ids}
@@ -82,7 +90,7 @@ async def collect(
         ),
         delivered=tuple(c for p in expected for c in copies.get(p, [])),
         bounces=tuple(bounces.values()),
-        skipped=tuple(dict.fromkeys((*mailbox.skipped, *bounces_from.skipped))),
+        skipped=tuple(dict.fromkeys((*mailbox.skipped, *bounces_from.skipped, *unparsed.values()))),
     )
 
 

@@ -319,3 +319,41 @@ def test_hostile_replies_end_in_one_line(
                 open_box(port, Secret(ASCII_PW))
             assert message in str(info.value) and "\n" not in str(info.value)
     assert time.monotonic() - t0 < 20
+
+
+def test_a_search_with_thousands_of_matches_is_cut_with_a_note() -> None:
+    fetched: list[int] = []
+
+    def script(handler: Hostile) -> None:
+        _greet(handler)
+        while line := handler.rfile.readline(100_000):
+            tag, _, rest = line.partition(b" ")
+            words = rest.rstrip(b"\r\n").split(b" ")
+            if words[:2] == [b"UID", b"SEARCH"]:
+                uids = b" ".join(str(u).encode() for u in range(1, 5001))
+                handler.wfile.write(b"* SEARCH " + uids + b"\r\n" + tag + b" OK done\r\n")
+            elif words[:2] == [b"UID", b"FETCH"]:
+                fetched.extend(int(u) for u in words[2].split(b","))
+                handler.wfile.write(tag + b" OK done\r\n")
+            else:
+                handler.wfile.write(tag + b" OK done\r\n")
+
+    async def main() -> tuple[str, ...]:
+        box = await open_mailbox(
+            f"imap://{USER.replace('@', '%40')}@127.0.0.1:{port}/INBOX",
+            password=Secret(ASCII_PW),
+            insecure=True,
+            timeout=5,
+        )
+        try:
+            await box.find(["20240501T120000-abc123.control"])
+            return box.skipped
+        finally:
+            await box.close()
+
+    with hostile(script=script) as port:
+        skipped = asyncio.run(main())
+    assert min(fetched) == 4001 and len(set(fetched)) == 1000  # the newest thousand, once
+    assert "SEARCH HEADER X-Probe-Id 20240501T120000-abc123: 5,000 matches, the newest kept" in (
+        skipped
+    )

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from probe.collect import match as match_module
 from probe.collect import mbox as mbox_module
 from probe.collect.base import MESSAGE_MAX
 from probe.collect.mailboxes import open_mailbox
@@ -27,7 +28,7 @@ from probe.collect.wait import collect
 from probe.errors import MailboxError
 from probe.model.collect import Arrival, CollectResult
 from probe.model.json import from_data, to_data
-from tests.mta.messages import probe_id, tagged
+from tests.mta.messages import bounce_for, probe_id, tagged
 
 CONTROL = probe_id("control")
 NON_UTF8 = os.fsdecode(b"1700000000.M1P1.host\xff\xfe:2,S")  # surrogateescape, lossless
@@ -183,3 +184,41 @@ def test_the_splitter_is_linear(piece: bytes, n: int) -> None:
     for _ in messages(io.BytesIO(data), len(data)):
         pass
     assert time.perf_counter() - t0 < 2.0
+
+
+HOSTILE_HEADERS = [
+    b"From: " + b"(" * 50_000 + b"\r\n",  # the address parser recurses
+    b"From: " + b"g:" * 50_000 + b"\r\n",
+    b"Subject: =?unknown-8bit?q?=E9?=\r\n",  # a charset Python does not know
+    "Subject: =?\xe9?q?x?=\r\n".encode("latin-1"),
+]
+
+
+@pytest.mark.parametrize("header", HOSTILE_HEADERS, ids=["parens", "colons", "8bit", "e9"])
+def test_hostile_headers_do_not_end_the_collection(tmp_path: Path, header: bytes) -> None:
+    root = tmp_path / "md"
+    box = mailbox.Maildir(root, create=True)
+    box.add(header + tagged(CONTROL))
+    box.add(header + bounce_for(CONTROL))
+
+    def ids(raw: bytes) -> tuple[str, ...]:
+        raise OverflowError("date value out of range")  # a bounce parser that breaks
+
+    async def main() -> CollectResult:
+        mb = await open_mailbox(f"maildir:{root}")
+        return await collect(mb, {CONTROL: "c"}, deadline=time.monotonic(), is_bounce_for=ids)
+
+    result = asyncio.run(main())
+    matched = result.status_of(CONTROL) is Arrival.DELIVERED
+    assert matched or any("could not be matched" in note for note in result.skipped)
+    assert "a bounce in INBOX: could not be parsed: OverflowError" in result.skipped
+
+
+def test_a_matcher_that_raises_becomes_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> None:
+        raise LookupError("unknown encoding: unknown-8bit")
+
+    monkeypatch.setattr(match_module, "identify", broken)
+    monkeypatch.setattr(match_module, "looks_like_bounce", broken)
+    assert match_module.identified(b"x", [CONTROL]) == (None, "could not be matched: LookupError")
+    assert match_module.bounce_like(b"x") == (False, "could not be read as a bounce: LookupError")
