@@ -29,7 +29,8 @@ from typing import TypeVar
 
 from probe.collect import imap_parse as parse
 from probe.collect.base import Notes, Stored, is_junk_name
-from probe.collect.imap_login import drop, fresh_budget, login, logout, server_text, tls_context
+from probe.collect.imap_conn import fresh_budget
+from probe.collect.imap_login import drop, login, logout, server_text, tls_context
 from probe.collect.match import bounce_like, identified, run_ids_of
 from probe.collect.secrets import Redactor, Secret
 from probe.collect.urls import MailboxSpec

@@ -11,105 +11,28 @@ masked by the `Redactor` before it is held anywhere: a server that echoes the co
 `********`, and neither imaplib's command log nor a frame of this module ever holds the
 password or an echo of it. Errors are one line, masked the same way.
 
-What the server sends is bounded: a literal over `LITERAL_MAX` is refused before it is read
-(naming its size), one command's reply may take `REPLY_MAX` bytes and a time budget, and
-capabilities outside ASCII are read without failing.
+What the server sends is bounded by the connection classes of `imap_conn`.
 """
 
 from __future__ import annotations
 
 import imaplib
-import math
 import re
 import ssl
 import time
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final
+from typing import Final
 
 from probe.collect import imap_parse as parse
-from probe.collect.base import MESSAGE_MAX
+from probe.collect.imap_conn import Connection, Imap, ImapSSL, budget_for, fresh_budget
 from probe.collect.secrets import Redactor, Secret
 from probe.collect.urls import MailboxSpec
 from probe.errors import MailboxError
 
-if TYPE_CHECKING:
-    from _typeshed import ReadableBuffer
-
-LITERAL_MAX: Final = MESSAGE_MAX  # the largest message (or other literal) probe reads
-REPLY_MAX: Final = 512 * 1024 * 1024  # what one command's reply may take in all
 LOGIN_LINE_MAX: Final = 64 * 1024
 LOGIN_LINES_MAX: Final = 1000
 TEXT_MAX: Final = 300  # server text in an error message
 _ATOM = re.compile(r"^[^(){ %*\"\\\]\x00-\x1f\x7f]+$")
-
-
-class _Bounded:
-    """imaplib's reads with bounds: a literal cap, a per-command byte and time budget."""
-
-    _spent = 0
-    _deadline = math.inf
-    _budget = 60.0
-
-    def __init__(self, *args: Any, budget: float, **kwargs: Any) -> None:
-        self._budget = budget
-        self.restart_budget()
-        super().__init__(*args, **kwargs)
-
-    def restart_budget(self) -> None:
-        """A new command (or a new wait in IDLE): its reply gets the whole budget again."""
-        self._spent = 0
-        self._deadline = time.monotonic() + self._budget
-
-    def _spend(self, n: int) -> None:
-        self._spent += n
-        if self._spent > REPLY_MAX:
-            raise imaplib.IMAP4.abort(f"a reply of more than {REPLY_MAX:,} bytes")
-        if time.monotonic() > self._deadline:
-            raise imaplib.IMAP4.abort(f"no complete reply within {self._budget:g} s")
-
-    def readline(self) -> bytes:
-        line: bytes = super().readline()  # type: ignore[misc]
-        self._spend(len(line))
-        size = parse.announced_literal(line)
-        if size is not None and size > LITERAL_MAX:
-            raise imaplib.IMAP4.abort(_too_large(size))
-        return line
-
-    def read(self, size: int) -> bytes:
-        if size > LITERAL_MAX:
-            raise imaplib.IMAP4.abort(_too_large(size))
-        data: bytes = super().read(size)  # type: ignore[misc]
-        self._spend(len(data))
-        return data
-
-    def send(self, data: ReadableBuffer) -> None:
-        self.restart_budget()
-        super().send(data)  # type: ignore[misc]
-
-    def _get_capabilities(self) -> None:
-        typ, dat = self.capability()  # type: ignore[attr-defined]
-        if dat == [None]:
-            raise imaplib.IMAP4.error("no CAPABILITY response from server")
-        self.capabilities = tuple(sorted(parse.capabilities(dat)))
-
-
-def fresh_budget(conn: imaplib.IMAP4) -> None:
-    """Give the next reply on `conn` the whole budget again (IDLE waits longer than a reply)."""
-    if isinstance(conn, _Bounded):
-        conn.restart_budget()
-
-
-class Imap(_Bounded, imaplib.IMAP4):
-    """imaplib.IMAP4 with bounded reads."""
-
-
-class ImapSSL(_Bounded, imaplib.IMAP4_SSL):
-    """imaplib.IMAP4_SSL with bounded reads."""
-
-
-def _too_large(size: int) -> str:
-    shown = f"{size:,} bytes" if size < 10**20 else "more than 20 digits"
-    return f"the server announced a literal of {shown}, over the {LITERAL_MAX:,} probe reads"
 
 
 def tls_context(ca_file: Path | None, insecure: bool) -> ssl.SSLContext:
@@ -133,9 +56,9 @@ def login(
 ) -> imaplib.IMAP4:
     """A connection logged in as `spec.user`; every failure is a one-line MailboxError."""
     where = f"{spec.host}:{spec.port}"
-    conn: imaplib.IMAP4 | None = None
+    conn: Connection | None = None
     stage = "connect"
-    budget = max(60.0, 4 * timeout)
+    budget = budget_for(timeout)
     try:
         if spec.scheme == "imaps":
             conn = ImapSSL(
@@ -183,7 +106,7 @@ def server_text(redact: Redactor, value: object) -> str:
 
 
 def _authenticate(
-    conn: imaplib.IMAP4, spec: MailboxSpec, secret: Secret, redact: Redactor, budget: float
+    conn: Connection, spec: MailboxSpec, secret: Secret, redact: Redactor, budget: float
 ) -> None:
     """LOGIN, or AUTHENTICATE PLAIN for what a quoted string cannot carry (RFC 4616: UTF-8)."""
     if "LOGINDISABLED" in conn.capabilities:
@@ -191,6 +114,7 @@ def _authenticate(
     assert conn.sock is not None
     tag = conn._new_tag()
     conn.tagged_commands.pop(tag, None)  # the reply is read here, not by imaplib
+    fresh_budget(conn)
     user = spec.user
     if secret.fits_imap_quoted() and user.isascii() and user.isprintable():
         conn.sock.sendall(
@@ -207,7 +131,7 @@ def _authenticate(
 
 
 def _tagged_reply(
-    conn: imaplib.IMAP4,
+    conn: Connection,
     tag: bytes,
     redact: Redactor,
     continuation: Secret | None,
@@ -217,7 +141,7 @@ def _tagged_reply(
     """Read to the tagged reply; every line is masked as it is read. A `+` gets the PLAIN
     response once (then `*`, which cancels, RFC 3501 6.2.2)."""
     assert conn.sock is not None
-    replies: IO[bytes] = conn.file  # type: ignore[assignment]  # imaplib opens it "rb"
+    replies = conn.replies  # C-level readline: the unmasked line is never in a Python frame
     deadline = time.monotonic() + budget
     for _ in range(LOGIN_LINES_MAX):
         line = redact.data(replies.readline(LOGIN_LINE_MAX + 1))

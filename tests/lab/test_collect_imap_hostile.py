@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from probe.collect import imap_login
+from probe.collect import imap_conn, imap_login
 from probe.collect.mailboxes import open_mailbox
 from probe.collect.secrets import Secret
 from probe.collect.urls import parse_mailbox_url
@@ -357,3 +357,32 @@ def test_a_search_with_thousands_of_matches_is_cut_with_a_note() -> None:
     assert "SEARCH HEADER X-Probe-Id 20240501T120000-abc123: 5,000 matches, the newest kept" in (
         skipped
     )
+
+
+def test_a_server_that_trickles_its_greeting_is_cut_by_the_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A byte every 0.1 s never trips the 0.5 s socket timeout; the reply's budget stops it."""
+    monkeypatch.setattr(imap_conn, "BUDGET_MIN", 1.0)  # the budget: max(1 s, 4 x 0.5 s)
+    stop = threading.Event()
+
+    def trickle(handler: Hostile) -> None:
+        for _ in range(400):  # bounded: 40 s at most, far past the budget
+            if stop.is_set():
+                return
+            try:
+                handler.wfile.write(b"*")
+                handler.wfile.flush()
+            except OSError:
+                return
+            time.sleep(0.1)
+
+    t0 = time.monotonic()
+    with hostile(script=trickle) as port:
+        try:
+            with pytest.raises(MailboxError) as info:
+                open_box(port, Secret(ASCII_PW), timeout=0.5)
+        finally:
+            stop.set()
+    assert "no complete reply within" in str(info.value)
+    assert time.monotonic() - t0 < 10
