@@ -1,15 +1,16 @@
-"""Connecting and logging in to the IMAP server: the TLS policy, the bounds on what the server
-may send, and the one place the password is sent.
+"""Connecting and logging in to the IMAP server: the TLS policy and the one place the password
+is sent.
 
 TLS is verified by default (`ca_file` to trust a private CA); `imap://` must upgrade with
 STARTTLS before LOGIN unless `insecure` (which also skips certificate checks). imaplib's debug
 output stays off.
 
 The password goes on the wire from its `Secret` as a memoryview (LOGIN with a quoted string, or
-AUTHENTICATE PLAIN when it is not printable ASCII), and the reply to it is read here, each line
-masked by the `Redactor` before it is held anywhere: a server that echoes the command shows
-`********`, and neither imaplib's command log nor a frame of this module ever holds the
-password or an echo of it. Errors are one line, masked the same way.
+AUTHENTICATE PLAIN where a quoted string cannot carry it: not ASCII, or CR, LF, NUL), and the
+reply to it is read here, each line masked by the `Redactor` before it is held anywhere: a
+server that echoes the command shows `********`, and neither imaplib's command log nor a frame
+of this module ever holds the password or an echo of it. Errors are one line, masked the same
+way.
 
 What the server sends is bounded by the connection classes of `imap_conn`.
 """
