@@ -8,7 +8,6 @@ import re
 from collections.abc import Callable, Iterable
 
 from probe.analyze import fingerprint
-from probe.analyze.received.path import header_fields
 from probe.decide.context import Context, Placed, SeenProduct
 from probe.model.diff import Change, ChangeKind
 from probe.model.send import VariantSend
@@ -69,6 +68,11 @@ REWRITE_WORDS = {
     ChangeKind.HEADER_MODIFIED: "modifies headers",
     ChangeKind.HEADER_REMOVED: "removes headers",
 }
+
+
+# probe's own marker headers, which plan.craft writes: a change to one is no hop's rewrite (a run
+# re-analysed by another probe version re-crafts another X-Probe, and with it another padding).
+MARKER_HEADERS = frozenset({"x-probe", "x-probe-id", "x-probe-padding"})
 
 
 GREYLIST = re.compile(r"grey|gray|try again later|temporar", re.I)
@@ -309,7 +313,7 @@ def inserted_in_place(ctx: Context, probe_id: str, index: int) -> bool:
     if copy is None or send is None or send.manifest is None:
         return False
     original = {n.lower() for n in send.manifest.header_names} - {"received"}
-    fields = header_fields(copy.raw)
+    fields = ctx.fields.get(probe_id, ())
     for name, _value in reversed(fields[:index]):
         low = name.lower()
         if low == "received":

@@ -7,6 +7,7 @@ from __future__ import annotations
 from probe.analyze import fingerprint
 from probe.decide.context import Context, Placed, SeenProduct
 from probe.decide.rules.common import (
+    MARKER_HEADERS,
     REWRITE_WORDS,
     VIRUS,
     first_hop,
@@ -89,8 +90,10 @@ def rule_rewrites(ctx: Context) -> list[Placed]:
         for change in analysis.diff.findings:
             if change.kind not in REWRITE_WORDS:
                 continue
-            if change.kind is ChangeKind.HEADER_MODIFIED and change.where.lower() == "subject":
-                continue
+            if change.kind is ChangeKind.HEADER_MODIFIED and (
+                change.where.lower() == "subject" or change.where.lower() in MARKER_HEADERS
+            ):
+                continue  # the Subject tag has its own kind; the markers are probe's own
             candidates = sorted(marks.get(analysis.variant, set()), key=str)
             key = candidates[0] if len(candidates) == 1 else first_hop(ctx)
             if len(candidates) == 1:
