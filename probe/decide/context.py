@@ -4,13 +4,14 @@ from the reference copy's Received trace (pure)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
-from probe.analyze.received.path import header_fields, parse_received
+from probe.analyze.run import PARSERS, Parsers, guarded
 from probe.model.collect import Arrival, ArrivalStatus
 from probe.model.message import DeliveredCopy
-from probe.model.run import RunResult, VariantAnalysis
+from probe.model.run import AnalysisPart, NotAnalysed, RunResult, VariantAnalysis
 from probe.model.send import VariantSend
+from probe.model.trace import Hop
 from probe.model.variant import VariantSpec
 from probe.model.verdict import Evidence, HopAction, HopKey
 from probe.smtp.hosts import is_ip_literal
@@ -46,9 +47,11 @@ class Context:
     analyses: Mapping[str, VariantAnalysis]
     arrivals: Mapping[str, ArrivalStatus]
     copies: Mapping[str, DeliveredCopy]
+    fields: Mapping[str, tuple[tuple[str, str], ...]]  # each copy's header fields, in order
     path: tuple[str, ...]  # visible hops (Received `by` names), origin first
     mx_host: str
     first_received: str = ""  # the oldest Received value of the reference copy
+    unread: tuple[str, ...] = ()  # what of the copies could not be read here, and why
 
     @property
     def hop1(self) -> str:
@@ -67,14 +70,29 @@ class Context:
         return arrival is not None and arrival.status is Arrival.DELIVERED
 
 
-def build_context(run: RunResult) -> Context:
+def build_context(run: RunResult, parsers: Parsers = PARSERS) -> Context:
     sends = tuple(s for s in run.variants if not s.interrupted or s.attempts)
     analyses = {a.probe_id: a for a in run.analyses}
     arrivals = {s.probe_id: s for s in run.collect.statuses} if run.collect else {}
     copies: dict[str, DeliveredCopy] = {}
     for copy in run.collect.delivered if run.collect else ():
         copies.setdefault(copy.probe_id, copy)
-    mx_host = _answering_host(run)
+    variant = {s.probe_id: s.variant for s in run.variants}
+    fields: dict[str, tuple[tuple[str, str], ...]] = {}
+    unread: list[str] = []
+    for probe_id, copy in copies.items():
+        read = guarded(AnalysisPart.TRACE, parsers.header_fields, copy.raw)
+        fields[probe_id] = () if isinstance(read, NotAnalysed) else read
+        if isinstance(read, NotAnalysed):
+            unread.append(f"{variant.get(probe_id, probe_id)}: header fields {read.reason}")
+    reference = _reference(sends, copies)
+    path: tuple[str, ...] = ()
+    if reference is not None:
+        traced = guarded(AnalysisPart.TRACE, received_path, fields[reference], parsers.received)
+        path = () if isinstance(traced, NotAnalysed) else traced
+        if isinstance(traced, NotAnalysed):
+            unread.append(f"{variant.get(reference, reference)}: Received path {traced.reason}")
+    received = [v for n, v in fields.get(reference or "", ()) if n.lower() == "received"]
     return Context(
         run=run,
         sends=sends,
@@ -82,9 +100,11 @@ def build_context(run: RunResult) -> Context:
         analyses=analyses,
         arrivals=arrivals,
         copies=copies,
-        path=_reference_path(sends, copies),
-        mx_host=mx_host,
-        first_received=_first_received(sends, copies),
+        fields=fields,
+        path=path,
+        mx_host=_answering_host(run),
+        first_received=received[-1] if received else "",
+        unread=tuple(unread),
     )
 
 
@@ -103,34 +123,23 @@ def _answering_host(run: RunResult) -> str:
     return run.domain
 
 
-def _reference_path(
-    sends: Iterable[VariantSend], copies: Mapping[str, DeliveredCopy]
-) -> tuple[str, ...]:
-    """Visible hops from the control's copy (else the first copy), origin first."""
-    ordered = sorted(sends, key=lambda s: s.variant != "control")
-    for send in ordered:
-        copy = copies.get(send.probe_id)
-        if copy is not None:
-            return received_path(copy.raw)
-    return ()
-
-
-def _first_received(sends: Iterable[VariantSend], copies: Mapping[str, DeliveredCopy]) -> str:
+def _reference(sends: Iterable[VariantSend], copies: Mapping[str, DeliveredCopy]) -> str | None:
+    """The probe id of the copy the path is read from: the control's, else the first one's."""
     for send in sorted(sends, key=lambda s: s.variant != "control"):
-        copy = copies.get(send.probe_id)
-        if copy is not None:
-            values = [v for n, v in header_fields(copy.raw) if n.lower() == "received"]
-            return values[-1] if values else ""
-    return ""
+        if send.probe_id in copies:
+            return send.probe_id
+    return None
 
 
-def received_path(raw: bytes) -> tuple[str, ...]:
-    """The `by` hosts of a message's Received headers, origin first, repeats folded."""
+def received_path(
+    fields: Iterable[tuple[str, str]], parse: Callable[[str], Hop]
+) -> tuple[str, ...]:
+    """The `by` hosts of a message's Received header fields, origin first, repeats folded."""
     names: list[str] = []
-    for name, value in reversed(header_fields(raw)):
+    for name, value in reversed(tuple(fields)):
         if name.lower() != "received":
             continue
-        by = parse_received(value).by_host
+        by = parse(value).by_host
         if by:
             by = by.rstrip(".").lower()
             if not names or names[-1] != by:

@@ -3,7 +3,7 @@
 The path is the visible hops of the reference copy's Received trace (origin first), with
 invisible boxes inferred only where evidence demands them: "in front of" the first MTA (the box
 answering on the MX address is not the MTA the trace names, or it injected a header below every
-Received line) or "between" two MTAs. Each rule in `decide_rules` returns placed findings; this
+Received line) or "between" two MTAs. Each rule in `decide.rules` returns placed findings; this
 module assembles them into `HopVerdict`s in path order. No evidence, no verdict: a clean run
 yields "no hop interferes" with what was tested.
 """
@@ -11,29 +11,33 @@ yields "no hop interferes" with what was tested.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
-from probe.analyze.run import analyze_run
-from probe.decide.checks import severity
+from probe.analyze.run import PARSERS, Parsers, analyze_run, failure
 from probe.decide.context import Context, Placed, build_context
+from probe.decide.rules.common import Rule
 from probe.decide.rules.registry import RULES
-from probe.model.run import RunResult
+from probe.decide.severity import severity
+from probe.model.run import AnalysisPart, RunResult
 from probe.model.smtp import Outcome
 from probe.model.status import Status, rank, worst
 from probe.model.verdict import CheckLevel, Decision, HopKey, HopKind, HopVerdict
 
 
-def judge(result: RunResult) -> RunResult:
+def judge(result: RunResult, parsers: Parsers = PARSERS) -> RunResult:
     """Analyse the copies and decide: the pure half of `probe run`, and all of `probe analyze`."""
-    analysed = dataclasses.replace(result, analyses=analyze_run(result))
-    decision = decide(analysed)
+    analysed = dataclasses.replace(result, analyses=analyze_run(result, parsers))
+    decision = decide(analysed, parsers)
     return dataclasses.replace(analysed, decision=decision, status=decision.status)
 
 
-def decide(run: RunResult) -> Decision:
+def decide(
+    run: RunResult, parsers: Parsers = PARSERS, rules: Sequence[Rule] = RULES
+) -> Decision:
     """The verdict per hop and the run's status: the worst action's level, UNKNOWN when nothing
-    was measured, at least WARNING when the run was interrupted."""
-    ctx = build_context(run)
+    was measured or part of it could not be analysed, at least WARNING when the run was
+    interrupted. Never raises: a rule that fails on odd data is a note, its verdict unknown."""
+    ctx = build_context(run, parsers)
     tested = _tested(ctx)
     notes = _notes(ctx)
     unanswered = _no_mx_answered(ctx)
@@ -41,25 +45,35 @@ def decide(run: RunResult) -> Decision:
         return Decision((), False, tested, (unanswered,), Status.UNKNOWN, notes)
     checks = dict(run.checks)
     placed: list[Placed] = []
-    for rule in RULES:
-        placed.extend(_rated(p, checks) for p in rule(ctx))
+    failed: list[str] = []
+    for rule in rules:
+        try:
+            found = rule(ctx)
+        except Exception as exc:  # noqa: BLE001 - one rule's blind spot is not the end of the run
+            failed.append(f"{rule.__name__} could not decide: {failure(exc)}")
+            continue
+        placed.extend(_rated(p, checks) for p in found)
+    notes += tuple(failed)
     hops = _assemble(ctx, placed)
     acting = [h for h in hops if h.actions]
     status = worst(a.severity for h in hops for a in h.actions)
     unfinished = _no_variant_finished(ctx)
+    partial = bool(failed or ctx.unread or any(a.not_analysed for a in run.analyses))
     if acting:
         headline = tuple(_headline(h) for h in acting)
     elif unfinished:
         headline = (unfinished,)
+    elif partial:
+        headline = (f"No hop interferes in what could be analysed: {'; '.join(tested)}.",)
     else:
         headline = (f"No hop interferes: {'; '.join(tested)}.",)
-    if unfinished:
+    if unfinished or partial:
         status = worst([status, Status.UNKNOWN])
     elif run.interrupted:
         status = worst([status, Status.WARNING])
     return Decision(
         hops=hops,
-        clean=not acting and not unfinished,
+        clean=not acting and not unfinished and not partial,
         tested=tested,
         headline=headline,
         status=status,
@@ -163,13 +177,23 @@ def _tested(ctx: Context) -> tuple[str, ...]:
     facts = [f"{len(accepted)} of {len(sent)} variants accepted at hop 1 ({ctx.mx_host})"]
     if ctx.collected:
         delivered = [s for s in accepted if ctx.delivered(s.probe_id)]
-        facts.append(f"{len(delivered)} delivered and compared with what was sent")
+        uncompared = [s for s in delivered if _not_analysed(ctx, s.probe_id, AnalysisPart.DIFF)]
+        if uncompared:
+            compared = len(delivered) - len(uncompared)
+            facts.append(f"{len(delivered)} delivered, {compared} compared with what was sent")
+        else:
+            facts.append(f"{len(delivered)} delivered and compared with what was sent")
     else:
         facts.append("no mailbox given, so delivery and content were not checked")
     sizes = [s.size for s in sent if s.size]
     if sizes:
         facts.append(f"sizes {min(sizes):,} to {max(sizes):,} bytes")
     return tuple(facts)
+
+
+def _not_analysed(ctx: Context, probe_id: str, part: AnalysisPart) -> bool:
+    analysis = ctx.analyses.get(probe_id)
+    return analysis is not None and any(g.part is part for g in analysis.not_analysed)
 
 
 def _notes(ctx: Context) -> tuple[str, ...]:
@@ -179,6 +203,10 @@ def _notes(ctx: Context) -> tuple[str, ...]:
         notes.append(f"{send.variant}: not tested ({send.reason or send.stage})")
     if ctx.run.interrupted:
         notes.append(f"the run was interrupted: {ctx.run.stop_reason or 'stopped early'}")
+    for analysis in ctx.analyses.values():
+        for gap in analysis.not_analysed:
+            notes.append(f"{analysis.variant}: {gap.part} {gap.reason}")
+    notes.extend(ctx.unread)
     control = ctx.control
     if control is not None and control.measured and control.outcome is not Outcome.ACCEPTED:
         notes.append(

@@ -38,6 +38,7 @@ class Manifest:
     subject: str
     header_names: tuple[str, ...] = ()
     parts: tuple[PartManifest, ...] = ()
+    header_sha256: str = ""  # of the header block as sent ("": saved before it was recorded)
 
 
 @dataclasses.dataclass(frozen=True)

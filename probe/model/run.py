@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 
 from probe.model.bounce import Bounce
 from probe.model.collect import CollectResult
@@ -24,6 +25,23 @@ from probe.model.verdict import CheckLevel, Decision
 RUN_SCHEMA = "probe.run/1"
 
 
+class AnalysisPart(enum.StrEnum):
+    """What is read from a variant's copy or bounces."""
+
+    TRACE = "trace"  # the delivered copy's Received path
+    DIFF = "diff"  # the delivered copy against the message as sent
+    BOUNCE = "bounce"  # a bounce (DSN) that names the variant
+
+
+@dataclasses.dataclass(frozen=True)
+class NotAnalysed:
+    """A part of a variant's analysis that could not be done, and why in one line ("could not be
+    parsed: RecursionError: ..."): whatever depended on it is unknown, the rest stands."""
+
+    part: AnalysisPart
+    reason: str
+
+
 @dataclasses.dataclass(frozen=True)
 class VariantAnalysis:
     """Facts about one variant's delivered copy and bounces (from trace, diff and dsn)."""
@@ -33,6 +51,7 @@ class VariantAnalysis:
     trace: Trace | None = None
     diff: DiffResult | None = None
     bounces: tuple[Bounce, ...] = ()
+    not_analysed: tuple[NotAnalysed, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +79,7 @@ class RunResult:
     hop1: Conversation | None = None  # the capability probe before the matrix
     specs: tuple[VariantSpec, ...] = ()
     crafted_date: dt.datetime | None = None  # the Date every message carried (to re-craft)
+    craft_version: str = ""  # the probe version in their X-Probe ("": saved before it was kept)
     advertised_size: int | None = None  # SIZE offered by hop 1 (relative variants used it)
     allow_eicar: bool = False
     variants: tuple[VariantSend, ...] = ()

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from probe import __version__
 from probe.analyze.bounce.dsn import parse_bounce
 from probe.decide.decision import judge
 from probe.errors import ProbeError, SafetyError
@@ -234,6 +235,7 @@ def finish_run(
         hop1=state.hop1,
         specs=req.variants,
         crafted_date=state.crafted_date,
+        craft_version=__version__,
         advertised_size=state.advertised,
         allow_eicar=req.allow_eicar,
         variants=state.log.results(state.keys) if state.keys else (),

@@ -316,6 +316,7 @@ def _render(spec: VariantSpec, plan: _Plan, probe_id: str, fill: int) -> Outgoin
         subject=f"[probe {probe_id}] {spec.description}".rstrip(),
         header_names=tuple(names),
         parts=tuple(parts),
+        header_sha256=hashlib.sha256(memoryview(data)[:header_end]).hexdigest(),
     )
     return OutgoingMessage(
         mail_from=plan.sender,

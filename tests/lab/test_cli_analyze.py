@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
 
+from probe import __version__
 from probe.cli import app
 from probe.lab.runtime import LabInfo
 from probe.model.json import document, from_data
@@ -165,3 +167,23 @@ def test_truncated_and_damaged_runs(saved: tuple[RunResult, Path], tmp_path: Pat
     doc = json.loads(text)
     doc["variants"] = "not a list"
     one_line_error(analyze("-", stdin=json.dumps(doc)), "damaged or truncated")
+
+
+def test_a_run_saved_by_an_older_probe_gets_the_same_report(saved: tuple[RunResult, Path]) -> None:
+    """Its copies carry another version in X-Probe, and so does the run: no hop is accused of
+    modifying X-Probe, the report is the one the run printed."""
+    result, path = saved
+    doc = json.loads(path.read_text())
+    doc["craft_version"] = "0.0.9"
+    for copy in doc["collect"]["delivered"]:
+        raw = base64.b64decode(copy["raw"])
+        assert f"X-Probe: probe/{__version__} ".encode() in raw
+        raw = raw.replace(f"probe/{__version__} ".encode(), b"probe/0.0.9 ")
+        copy["raw"] = base64.b64encode(raw).decode()
+    for send in doc["variants"]:
+        if send["manifest"]:
+            send["manifest"]["header_sha256"] = ""  # that probe's digest is not known here
+    out = analyze("-", stdin=json.dumps(doc))
+    assert out.exit_code == 2, out.output
+    assert "modifies headers" not in out.stdout
+    assert out.stdout.rstrip("\n") == render_run(result).rstrip("\n")

@@ -265,9 +265,11 @@ def rule_scan_timing(ctx: Context) -> list[Placed]:
     sizes = [p[0] / MB for p in points]
     if max(sizes) - min(sizes) < 0.5:
         return []
-    slope, intercept = statistics.linear_regression(sizes, [p[1] for p in points])
+    slope, _ = statistics.linear_regression(sizes, [p[1] for p in points])
+    if slope < SCAN_MS_PER_MB:  # also every time alike, which has no correlation
+        return []
     corr = statistics.correlation(sizes, [p[1] for p in points])
-    if slope < SCAN_MS_PER_MB or corr < 0.9:
+    if corr < 0.9:
         return []
     key = hop1_key(ctx, in_front=bool(front_box_reasons(ctx)))
     return [

@@ -1,6 +1,7 @@
 """The rules of `decide`, in the order they run; each takes the run's context and returns
-placed findings (pure). One function per way a hop shows itself (DESIGN.md, "How a hop is
-pinpointed"); product names come only from `probe.analyze.fingerprint`."""
+placed findings (pure). One function per way a hop shows itself (a reply, a header it adds, a
+change to the content, a bounce, a timing); product names come only from
+`probe.analyze.fingerprint`."""
 
 from __future__ import annotations
 
