@@ -71,13 +71,16 @@ def conversation() -> Conversation:
     )
 
 
-def a_run(*, bounce: bytes | None = None, stamp: bytes = STAMP) -> RunResult:
+def a_run(
+    *, bounce: bytes | None = None, stamp: bytes = STAMP, version: str = "0.1.0"
+) -> RunResult:
     """Three variants sent and delivered as sent (behind one Received stamp); a bounce `bounce`
     names the variant `other`."""
     sends, copies, statuses = [], [], []
     for spec in SPECS:
         probe_id = f"{RUN}.{spec.id}"
-        made = craft(spec, probe_id=probe_id, mail_from=FROM, rcpt_to=(TO,), date=T0)
+        made = craft(spec, probe_id=probe_id, mail_from=FROM, rcpt_to=(TO,), date=T0,
+                     version=version)  # fmt: skip
         sends.append(
             VariantSend(spec.id, probe_id, spec.description, Outcome.ACCEPTED, Stage.QUIT,
                         size=len(made.data), manifest=made.manifest, attempts=(conversation(),))
@@ -93,7 +96,7 @@ def a_run(*, bounce: bytes | None = None, stamp: bytes = STAMP) -> RunResult:
     return RunResult(
         run_id=RUN, domain="example.com", to=TO, mail_from=FROM,
         profile="test", started_at=T0, targets=(f"{MX} [192.0.2.25]:25",), specs=SPECS,
-        crafted_date=T0, craft_version="0.1.0", variants=tuple(sends), collect=collect,
+        crafted_date=T0, craft_version=version, variants=tuple(sends), collect=collect,
     )  # fmt: skip
 
 
@@ -308,3 +311,13 @@ def test_a_sent_message_that_cannot_be_made_again_is_not_compared() -> None:
     assert result.decision is not None
     assert any("not compared" in note for note in result.decision.notes)
     assert not [a for h in result.decision.hops for a in h.actions if a.rule.startswith("rewrite")]
+
+
+def test_a_run_made_by_another_version_is_made_again_byte_for_byte() -> None:
+    """Its stored version goes into X-Probe again: the header digests match and X-Probe is not
+    even a difference."""
+    result = judge(a_run(version="0.0.9"))
+    assert result.status is Status.OK
+    for analysis in result.analyses:
+        assert analysis.not_analysed == () and analysis.diff is not None
+        assert not [c for c in analysis.diff.findings if c.where.lower() == "x-probe"]
