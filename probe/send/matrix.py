@@ -10,9 +10,10 @@ was in flight (`converse` hands it over as it is cancelled).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from probe.errors import ProbeError
 from probe.model.message import Manifest, OutgoingMessage
@@ -85,32 +86,31 @@ class SendLog:
 
     def results(self, keys: Sequence[str]) -> tuple[VariantSend, ...]:
         """Finished results in matrix order; unfinished ones as interrupted, with their attempts."""
-        out = []
-        for key in keys:
-            if key in self.done:
-                out.append(self.done[key])
-                continue
-            job = self.jobs[key]
-            tries = tuple(self.attempts.get(key, ()))
-            size, manifest = self.built.get(key, (None, None))
-            last = tries[-1] if tries else None
-            target = Target(last.host, last.address, last.port).label if last else ""
-            out.append(
-                VariantSend(
-                    variant=job.variant,
-                    probe_id=job.probe_id,
-                    description=job.description,
-                    outcome=last.outcome if last else Outcome.SKIPPED,
-                    stage=last.stage if last else Stage.NOT_STARTED,
-                    reason="interrupted before this variant finished",
-                    target=target,
-                    size=size,
-                    manifest=manifest,
-                    attempts=tries,
-                    interrupted=True,
-                )
-            )
-        return tuple(out)
+        return tuple(self.done[key] if key in self.done else self.result(key) for key in keys)
+
+    def result(self, key: str, elapsed_ms: float | None = None) -> VariantSend:
+        """What a job's attempts came to: its last attempt decides. Without `elapsed_ms` the
+        run stopped first: the result is interrupted, and its last attempt decides nothing."""
+        job = self.jobs[key]
+        tries = tuple(self.attempts.get(key, ()))
+        size, manifest = self.built.get(key, (None, None))
+        last = tries[-1] if tries else None
+        deciding = last if elapsed_ms is not None else None
+        return VariantSend(
+            variant=job.variant,
+            probe_id=job.probe_id,
+            description=job.description,
+            outcome=last.outcome if last else Outcome.SKIPPED,
+            stage=last.stage if last else Stage.NOT_STARTED,
+            reason=deciding.reason if deciding else "interrupted before this variant finished",
+            reply=deciding_reply(deciding) if deciding else None,
+            target=Target(last.host, last.address, last.port).label if last else "",
+            size=size,
+            manifest=manifest,
+            attempts=tries,
+            elapsed_ms=elapsed_ms or 0.0,
+            interrupted=elapsed_ms is None,
+        )
 
 
 SentFn = Callable[[str, VariantSend], None]  # (job key, its result) as each variant finishes
@@ -132,6 +132,22 @@ class _Pacer:
             self._last = time.monotonic()
 
 
+@dataclasses.dataclass(frozen=True)
+class _Gates:
+    """What every conversation of the matrix waits for: a place among all conversations and
+    among those to its address, then its turn to connect."""
+
+    everyone: asyncio.Semaphore
+    per_address: dict[str, asyncio.Semaphore]
+    pacer: _Pacer
+
+    @contextlib.asynccontextmanager
+    async def turn(self, address: str) -> AsyncIterator[None]:
+        async with self.everyone, self.per_address[address]:
+            await self.pacer.wait()
+            yield
+
+
 def job_key(job: Job, target: Target | None) -> str:
     return job.probe_id if target is None else f"{job.probe_id}@{target.label}"
 
@@ -148,9 +164,11 @@ async def send_matrix(
     """Send every job (to the first usable target, or to every target with `all_mx`)."""
     if not targets:
         raise ValueError("no targets to send to")
-    global_gate = asyncio.Semaphore(max(1, settings.concurrency))
-    host_gates = {t.address: asyncio.Semaphore(max(1, settings.per_host)) for t in targets}
-    pacer = _Pacer(settings.min_interval)
+    gates = _Gates(
+        asyncio.Semaphore(max(1, settings.concurrency)),
+        {t.address: asyncio.Semaphore(max(1, settings.per_host)) for t in targets},
+        _Pacer(settings.min_interval),
+    )
     plan: list[tuple[str, Job, Sequence[Target]]] = []
     for job in jobs:
         if settings.all_mx:
@@ -161,9 +179,7 @@ async def send_matrix(
         log.jobs[key] = job
 
     async def one(key: str, job: Job, chain: Sequence[Target]) -> None:
-        result = await _send_one(
-            key, job, chain, settings, log, global_gate, host_gates, pacer, advertised_size
-        )
+        result = await _send_one(key, job, chain, settings, log, gates, advertised_size)
         log.done[key] = result
         if on_sent is not None:
             on_sent(key, result)
@@ -178,9 +194,7 @@ async def _send_one(
     chain: Sequence[Target],
     settings: SendSettings,
     log: SendLog,
-    global_gate: asyncio.Semaphore,
-    host_gates: dict[str, asyncio.Semaphore],
-    pacer: _Pacer,
+    gates: _Gates,
     advertised_size: int | None,
 ) -> VariantSend:
     started = time.monotonic()
@@ -192,59 +206,41 @@ async def _send_one(
             job.variant, job.probe_id, job.description, Outcome.SKIPPED, Stage.PLAN, reason=str(exc)
         )
     log.built[key] = (len(message.data), message.manifest)
-    conv: Conversation | None = None
-    target = chain[0]
     for target in chain:
-        retry_until = time.monotonic() + settings.retry_for
-        delays = iter(settings.retry_delays)
-        delay = 0.0
-        for _ in range(settings.max_attempts):
-            async with global_gate, host_gates[target.address]:
-                await pacer.wait()
-                options = dataclasses.replace(settings.options, port=target.port)
-                conv = await converse(
-                    target.host, target.address, options, message, on_interrupt=tries.append
-                )
-            tries.append(conv)
-            if _should_fall_through(conv):
-                break
-            if conv.outcome is not Outcome.TEMP_FAILED:
-                return _result(job, conv, target, message, tries, started)
-            delay = next(delays, delay or settings.retry_delays[-1])
-            if time.monotonic() + delay > retry_until:
-                return _result(job, conv, target, message, tries, started)
-            await asyncio.sleep(delay)
-        else:
-            assert conv is not None
-            return _result(job, conv, target, message, tries, started)
-    assert conv is not None
-    return _result(job, conv, target, message, tries, started)
+        if not await _attempt(target, message, settings, gates, tries):
+            break
+    return log.result(key, elapsed_ms=(time.monotonic() - started) * 1000)
+
+
+async def _attempt(
+    target: Target,
+    message: OutgoingMessage,
+    settings: SendSettings,
+    gates: _Gates,
+    tries: list[Conversation],
+) -> bool:
+    """Deliver to one target, retrying 4xx on the schedule; True when it was not usable (the
+    next MX may be), False when it decided."""
+    retry_until = time.monotonic() + settings.retry_for
+    delays = iter(settings.retry_delays)
+    delay = 0.0
+    options = dataclasses.replace(settings.options, port=target.port)
+    for _ in range(settings.max_attempts):
+        async with gates.turn(target.address):
+            conv = await converse(
+                target.host, target.address, options, message, on_interrupt=tries.append
+            )
+        tries.append(conv)
+        if _should_fall_through(conv):
+            return True
+        if conv.outcome is not Outcome.TEMP_FAILED:
+            return False
+        delay = next(delays, delay or settings.retry_delays[-1])
+        if time.monotonic() + delay > retry_until:
+            return False
+        await asyncio.sleep(delay)
+    return False
 
 
 def _should_fall_through(conv: Conversation) -> bool:
     return conv.outcome in _FALLTHROUGH and conv.stage in _EARLY_STAGES
-
-
-def _result(
-    job: Job,
-    conv: Conversation,
-    target: Target,
-    message: OutgoingMessage,
-    tries: list[Conversation],
-    started: float,
-) -> VariantSend:
-    reply = deciding_reply(conv)
-    return VariantSend(
-        variant=job.variant,
-        probe_id=job.probe_id,
-        description=job.description,
-        outcome=conv.outcome,
-        stage=conv.stage,
-        reason=conv.reason,
-        reply=reply,
-        target=target.label,
-        size=len(message.data),
-        manifest=message.manifest,
-        attempts=tuple(tries),
-        elapsed_ms=(time.monotonic() - started) * 1000,
-    )
