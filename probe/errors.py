@@ -12,10 +12,15 @@ The tree::
     +-- SafetyError            a send that the safety rules forbid (null MX, foreign recipient)
 
 Library errors (dnspython, aiosmtplib, ssl, imaplib, sqlite3) are translated at the I/O edge and
-never leak past it.
+never leak past it; `error_line` is how their message is quoted in ours.
 """
 
 from __future__ import annotations
+
+
+def error_line(exc: BaseException) -> str:
+    """An exception's message on one line, or its type's name when it has none."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 class ProbeError(Exception):

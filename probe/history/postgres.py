@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from probe.errors import HistoryError
+from probe.errors import HistoryError, error_line
 
 CONNECT_TIMEOUT_S = 10
 _MIGRATION_LOCK = 0x70726F6265  # "probe"
@@ -55,6 +55,5 @@ def connect_postgres(url: str) -> PostgresDriver:
     try:
         conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
     except psycopg.Error as exc:
-        text = " ".join(str(exc).split()) or type(exc).__name__
-        raise HistoryError(f"cannot connect to the history database: {text}") from None
+        raise HistoryError(f"cannot connect to the history database: {error_line(exc)}") from None
     return PostgresDriver(conn)

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from probe.errors import HistoryError
+from probe.errors import HistoryError, error_line
 from probe.history import schema
 from probe.model.history import HistoryQuery, RecordKind, StoredResult
 from probe.model.status import Status
@@ -240,7 +240,7 @@ class History:
         except Exception as exc:  # the driver's own errors, translated at this edge
             if type(exc).__module__.split(".")[0] not in ("sqlite3", "psycopg"):
                 raise
-            text = " ".join(str(exc).split()) or type(exc).__name__
+            text = error_line(exc)
             raise HistoryError(f"cannot {doing} the history {self.where}: {text}") from None
 
 

@@ -28,7 +28,7 @@ import dns.nameserver
 import dns.rdatatype
 import dns.resolver
 
-from probe.errors import DnsError
+from probe.errors import DnsError, error_line
 from probe.model.mx import (
     NULL_EXCHANGE,
     AddressLookup,
@@ -40,7 +40,6 @@ from probe.model.mx import (
     usable,
 )
 from probe.smtp.hosts import ip_literal, normalize_domain
-from probe.smtp.text import error_line
 
 Nameservers = Sequence[tuple[str, int]]
 

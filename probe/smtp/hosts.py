@@ -13,8 +13,7 @@ import ipaddress
 import dns.exception
 import dns.name
 
-from probe.errors import UsageError
-from probe.smtp.text import error_line
+from probe.errors import UsageError, error_line
 
 MAX_NAME = 253
 MAX_LABEL = 63

@@ -8,8 +8,3 @@ def one_line(text: object, limit: int | None = None) -> str:
     cut to `limit` characters when given."""
     line = " ".join(str(text).split())
     return line if limit is None else line[:limit]
-
-
-def error_line(exc: BaseException) -> str:
-    """An exception's message on one line, or its type's name when it has none."""
-    return one_line(exc) or type(exc).__name__

@@ -16,7 +16,7 @@ import typer
 
 from probe.cli.base import JsonOpt, app, emit_json, emit_text, finish
 from probe.decide.decision import judge
-from probe.errors import UsageError
+from probe.errors import UsageError, error_line
 from probe.model.json import from_data
 from probe.model.run import RUN_SCHEMA, RunResult
 from probe.report.run import render_run
@@ -57,7 +57,7 @@ def load_run(name: str, data: Any) -> RunResult:
 
 
 def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = error_line(exc)
     return text if len(text) <= 160 else text[:157] + "..."
 
 
