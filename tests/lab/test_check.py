@@ -164,6 +164,21 @@ def test_shards_split_targets_deterministically(tmp_path: Path) -> None:
     assert shares[0] == [n for n in names if in_shard(n, (1, 3))]
 
 
+def _wait_for_rows(db: Path, count: int, within: float = 60.0) -> None:
+    import sqlite3
+
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            with sqlite3.connect(db, timeout=1) as conn:
+                if conn.execute("SELECT count(*) FROM results").fetchone()[0] >= count:
+                    return
+        except sqlite3.Error:
+            pass  # not created yet
+        time.sleep(0.1)
+    raise AssertionError(f"{db}: fewer than {count} stored results after {within} s")
+
+
 def test_sigterm_stores_and_reports_what_was_measured(tmp_path: Path) -> None:
     """A target that hangs at the banner; SIGTERM mid-check: the finished one is stored, the
     hanging one is UNKNOWN, the process exits within 0-3 with a JSON document."""
@@ -186,7 +201,7 @@ def test_sigterm_stores_and_reports_what_was_measured(tmp_path: Path) -> None:
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")},
         )
-        time.sleep(2.5)
+        _wait_for_rows(db, 1)  # the good target is stored: the check is under way
         proc.terminate()
         out, err = proc.communicate(timeout=30)
     assert proc.returncode in (0, 1, 2, 3), err
