@@ -3,7 +3,9 @@
 A `DiffResult` lists every difference between the message as sent and the copy as delivered as a
 `Change`, in delivered order, with its evidence: the exact place of an added header among the
 Received headers (which lets `decide` attribute it to a hop), the text a hop inserted, quoted
-exactly up to `EXACT` characters, and before/after excerpts cut at `EXCERPT`.
+exactly up to `EXACT` characters, and before/after excerpts cut at `EXCERPT`. The diff is bounded
+(MIME depth and parts, header fields, alignment work): where a bound is reached, a `not-compared`
+change names it, so a partial comparison is never mistaken for a complete one.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class ChangeKind(enum.StrEnum):
     STRUCTURE_CHANGED = "structure-changed"
     URL_REWRITTEN = "url-rewritten"
     MALFORMED = "malformed"  # the delivered copy has MIME defects the sent one did not
+    NOT_COMPARED = "not-compared"  # a bound was reached: its detail names it and what was left
 
 
 @dataclasses.dataclass(frozen=True)
