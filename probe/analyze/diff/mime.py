@@ -9,6 +9,7 @@ wrong inside a part becomes a `malformed` change, never an exception.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Final
 
@@ -17,25 +18,42 @@ from probe.analyze.diff.text import text_changes
 from probe.model.diff import EXACT, Change, ChangeKind, excerpt
 from probe.model.message import Manifest
 
+MAX_LISTED: Final = 32  # MIME defects named in a malformed change
+
 
 def part_changes(
     sent: bytes, delivered: bytes, manifest: Manifest | None = None
 ) -> tuple[Change, ...]:
-    """Structure, then every aligned pair of leaves in delivered order."""
+    """Bounds reached, defects, structure, then every aligned pair of leaves in delivered order."""
     old, new = trees(sent, delivered, manifest)
-    changes: list[Change] = []
+    changes = [Change(ChangeKind.NOT_COMPARED, "0", detail=note) for note in new.limits]
+    changes += [
+        Change(ChangeKind.NOT_COMPARED, "0", detail=f"sent message: {note}")
+        for note in old.limits
+        if note not in new.limits
+    ]
     new_defects = _minus(new.defects, old.defects)
     if new_defects:
         changes.append(
             Change(
                 ChangeKind.MALFORMED,
                 "0",
-                detail="delivered copy has MIME defects: " + ", ".join(new_defects),
+                detail="delivered copy has MIME defects: " + _listed(new_defects),
             )
         )
     if old.shape != new.shape and old.leaves and not old.from_manifest:
         changes.append(_structure(old.skeleton, new.skeleton))
-    for before, after in align(old.leaves, new.leaves):
+    pairs, aligned = align(old.leaves, new.leaves)
+    if not aligned:
+        changes.append(
+            Change(
+                ChangeKind.NOT_COMPARED,
+                "0",
+                detail=f"{len(old.leaves)} -> {len(new.leaves)} parts not aligned by content: "
+                "paired by position and type",
+            )
+        )
+    for before, after in pairs:
         try:
             changes.extend(_pair(before, after))
         except PART_ERRORS as exc:
@@ -48,14 +66,21 @@ def part_changes(
 
 
 def _minus(items: tuple[str, ...], remove: tuple[str, ...]) -> list[str]:
-    rest = list(remove)
+    """`items` without one of each in `remove` (a multiset difference, in order)."""
+    rest = Counter(remove)
     out = []
     for item in items:
-        if item in rest:
-            rest.remove(item)
+        if rest[item] > 0:
+            rest[item] -= 1
         else:
             out.append(item)
     return out
+
+
+def _listed(names: list[str]) -> str:
+    """The names, comma-separated; after `MAX_LISTED`, how many more."""
+    shown = ", ".join(names[:MAX_LISTED])
+    return shown if len(names) <= MAX_LISTED else f"{shown} and {len(names) - MAX_LISTED} more"
 
 
 def _structure(before: str, after: str) -> Change:

@@ -13,18 +13,17 @@ is a leaf keyed by its path and a defect, never an exception.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import email.message
-import email.parser
-import email.policy
 import hashlib
 from collections.abc import Iterator
 from typing import Final
 
+from probe.analyze.diff import mime_parser
+from probe.analyze.diff.sequence import opcodes
 from probe.model.message import Manifest, PartManifest
 
-_PARSER: Final = email.parser.BytesParser(policy=email.policy.compat32)
-_MAX_DEPTH: Final = 30
+MAX_DEPTH: Final = 30  # nesting of MIME parts compared
+MAX_PARTS: Final = 500  # leaf parts compared
 _REWRAPPABLE: Final = ("base64", "quoted-printable")
 # What reading a broken part can raise inside `email`.
 PART_ERRORS: Final = (ValueError, LookupError, TypeError, AttributeError, IndexError, UnicodeError)
@@ -62,6 +61,7 @@ class Tree:
     skeleton: str  # "multipart/mixed[text/plain, application/pdf]"
     shape: str  # the containers alone: "multipart/mixed[]"; "*" for a single part
     defects: tuple[str, ...]
+    limits: tuple[str, ...] = ()  # bounds reached while reading it, each named
 
     @property
     def from_manifest(self) -> bool:
@@ -85,37 +85,55 @@ def trees(sent: bytes, delivered: bytes, manifest: Manifest | None) -> tuple[Tre
 def parse_tree(raw: bytes) -> Tree:
     """The leaves of a message; never raises."""
     try:
-        msg = _PARSER.parsebytes(raw)
-    except PART_ERRORS as exc:
+        msg, not_read = mime_parser.parse(raw)
+    except (*PART_ERRORS, RecursionError) as exc:
         return Tree((), "", "", (f"unparsable: {type(exc).__name__}",))
-    leaves: list[Part] = []
-    defects: list[str] = []
-    skeleton, shape = _walk(msg, "0", leaves, defects, 0)
-    return Tree(tuple(leaves), skeleton, shape, tuple(defects))
+    walk = _Walk([] if not_read is None else [not_read])
+    skeleton, shape = walk.subtree(msg, "0", 0)
+    return Tree(tuple(walk.leaves), skeleton, shape, tuple(walk.defects), tuple(walk.limits))
 
 
-def _walk(
-    msg: email.message.Message, path: str, leaves: list[Part], defects: list[str], depth: int
-) -> tuple[str, str]:
-    """(skeleton with leaf types, shape of the containers alone) of one subtree."""
-    defects.extend(type(d).__name__ for d in msg.defects)
-    ctype = msg.get_content_type()
-    payload = msg.get_payload()
-    if msg.is_multipart() and isinstance(payload, list) and depth < _MAX_DEPTH:
-        inner = []
-        for i, child in enumerate(payload, 1):
-            if isinstance(child, email.message.Message):
-                child_path = str(i) if path == "0" else f"{path}.{i}"
-                inner.append(_walk(child, child_path, leaves, defects, depth + 1))
-        skeleton = ", ".join(s for s, _ in inner)
-        shape = ", ".join(s for _, s in inner if s != "*")
-        return f"{ctype}[{skeleton}]", f"{ctype}[{shape}]"
-    try:
-        leaves.append(_leaf(msg, path, ctype))
-    except PART_ERRORS as exc:
-        defects.append(f"UnreadablePart({path}: {type(exc).__name__})")
-        leaves.append(Part(path, ctype, key=f"unreadable:{path}"))
-    return ctype, "*"
+@dataclasses.dataclass
+class _Walk:
+    """The leaves, defects and bounds reached while walking one tree."""
+
+    limits: list[str]
+    leaves: list[Part] = dataclasses.field(default_factory=list)
+    defects: list[str] = dataclasses.field(default_factory=list)
+
+    def subtree(self, msg: email.message.Message, path: str, depth: int) -> tuple[str, str]:
+        """(skeleton with leaf types, shape of the containers alone) of one subtree."""
+        self.defects.extend(type(d).__name__ for d in msg.defects)
+        ctype = msg.get_content_type()
+        payload = msg.get_payload()
+        for note in getattr(msg, "not_read", ()):
+            self._limit(f"part {path}: {note}")
+        if msg.is_multipart() and isinstance(payload, list):
+            if depth >= MAX_DEPTH:
+                self._limit(f"MIME parts nested deeper than {MAX_DEPTH} levels not compared")
+                self.leaves.append(Part(path, ctype, key=f"deep:{path}"))
+                return ctype, "*"
+            inner = []
+            for i, child in enumerate(payload, 1):
+                if len(self.leaves) >= MAX_PARTS:
+                    self._limit(f"MIME parts beyond the first {MAX_PARTS} not compared")
+                    break
+                if isinstance(child, email.message.Message):
+                    child_path = str(i) if path == "0" else f"{path}.{i}"
+                    inner.append(self.subtree(child, child_path, depth + 1))
+            skeleton = ", ".join(s for s, _ in inner)
+            shape = ", ".join(s for _, s in inner if s != "*")
+            return f"{ctype}[{skeleton}]", f"{ctype}[{shape}]"
+        try:
+            self.leaves.append(_leaf(msg, path, ctype))
+        except PART_ERRORS as exc:
+            self.defects.append(f"UnreadablePart({path}: {type(exc).__name__})")
+            self.leaves.append(Part(path, ctype, key=f"unreadable:{path}"))
+        return ctype, "*"
+
+    def _limit(self, note: str) -> None:
+        if note not in self.limits:
+            self.limits.append(note)
 
 
 def _leaf(msg: email.message.Message, path: str, ctype: str) -> Part:
@@ -129,11 +147,6 @@ def _leaf(msg: email.message.Message, path: str, ctype: str) -> Part:
     sha = hashlib.sha256(data).hexdigest()
     text = _decode(data, charset) if ctype.startswith("text/") else None
     key = "t:" + hashlib.sha256(text.rstrip().encode()).hexdigest() if text is not None else sha
-    raw = msg.get_payload()
-    line_length = None
-    if encoding in _REWRAPPABLE and isinstance(raw, str):
-        lengths = [len(line.rstrip()) for line in raw.splitlines() if line.strip()]
-        line_length = max(lengths) if lengths else None
     return Part(
         path=path,
         content_type=ctype,
@@ -144,16 +157,25 @@ def _leaf(msg: email.message.Message, path: str, ctype: str) -> Part:
         text=text,
         sha256=sha,
         size=len(data),
-        line_length=line_length,
+        line_length=_line_length(msg) if encoding in _REWRAPPABLE else None,
         key=key,
     )
 
 
+def _line_length(msg: email.message.Message) -> int | None:
+    """The longest encoded line; None when the payload is read in a slow codec (which
+    `get_payload` applies to 8-bit bytes)."""
+    if mime_parser.slow_codec(msg.get_param("charset", "ascii")):
+        return None
+    raw = msg.get_payload()
+    if not isinstance(raw, str):
+        return None
+    lengths = [len(line.rstrip()) for line in raw.splitlines() if line.strip()]
+    return max(lengths) if lengths else None
+
+
 def _decode(data: bytes, charset: str | None) -> str:
-    try:
-        text = data.decode(charset or "utf-8", "replace")
-    except (LookupError, ValueError):
-        text = data.decode("utf-8", "replace")
+    text = data.decode(mime_parser.safe_charset(charset) or "utf-8", "replace")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -201,20 +223,23 @@ def _container(part: PartManifest) -> bool:
 
 def align(
     old: tuple[Part, ...], new: tuple[Part, ...]
-) -> Iterator[tuple[Part | None, Part | None]]:
-    """Pairs (sent, delivered); None on one side for a removed or added part."""
-    matcher = difflib.SequenceMatcher(
-        None, [p.key for p in old], [p.key for p in new], autojunk=False
-    )
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+) -> tuple[list[tuple[Part | None, Part | None]], bool]:
+    """Pairs (sent, delivered), None on one side for a removed or added part; and whether the
+    parts could be aligned by content (else they are paired slot by slot)."""
+    ops = opcodes([p.key for p in old], [p.key for p in new])
+    if ops is None:
+        return list(_slot_pairs(old, new)), False
+    pairs: list[tuple[Part | None, Part | None]] = []
+    for op, i1, i2, j1, j2 in ops:
         if op == "equal":
-            yield from zip(old[i1:i2], new[j1:j2], strict=True)
+            pairs.extend(zip(old[i1:i2], new[j1:j2], strict=True))
         elif op == "delete":
-            yield from ((p, None) for p in old[i1:i2])
+            pairs.extend((p, None) for p in old[i1:i2])
         elif op == "insert":
-            yield from ((None, p) for p in new[j1:j2])
+            pairs.extend((None, p) for p in new[j1:j2])
         else:
-            yield from _slot_pairs(old[i1:i2], new[j1:j2])
+            pairs.extend(_slot_pairs(old[i1:i2], new[j1:j2]))
+    return pairs, True
 
 
 def _slot_pairs(
