@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from probe.analyze.fingerprint.signature import clues
+from probe.analyze.fingerprint.signature import clues, observed_kinds
 from probe.analyze.fingerprint.types import (
     Clue,
     Kind,
@@ -33,7 +33,8 @@ def match_products(known: Knowledge, seen: Observations) -> tuple[ProductMatch, 
     """
     own: dict[str, list[Clue]] = {}
     shared: list[tuple[tuple[str, ...], list[Clue]]] = []
-    matched = [(sig, _unique(clues(sig, seen))) for sig in known.signatures]
+    kinds = observed_kinds(seen)
+    matched = [(sig, _unique(clues(sig, seen))) for sig in known.signatures if sig.kind in kinds]
     for sig, found in sorted(matched, key=lambda m: len(m[0].products)):
         if not found:
             continue

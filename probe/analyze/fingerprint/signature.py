@@ -12,6 +12,22 @@ def capability_lines(lines: Iterable[str]) -> list[str]:
     return [" ".join(line.split()).upper() for line in lines if line.strip()]
 
 
+def observed_kinds(seen: Observations) -> frozenset[Kind]:
+    """The kinds of signature that can match anything in `seen` (the others are skipped)."""
+    kinds = set()
+    if seen.banner:
+        kinds |= {Kind.BANNER, Kind.ID_FORMAT}
+    if seen.ehlo:
+        kinds |= {Kind.EHLO_KEYWORD, Kind.EHLO_EXACT, Kind.EHLO_ORDER}
+    if seen.replies:
+        kinds |= {Kind.REPLY, Kind.ID_FORMAT}
+    if seen.headers:
+        kinds |= {Kind.HEADER, Kind.ID_FORMAT}
+    if seen.received:
+        kinds.add(Kind.RECEIVED)
+    return frozenset(kinds)
+
+
 def clues(sig: Signature, seen: Observations) -> Iterator[Clue]:
     """Every observation `sig` matches, each as a clue quoting it."""
     if sig.kind is Kind.BANNER:
