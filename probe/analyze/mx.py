@@ -99,10 +99,18 @@ def _host_anomalies(host: MxHost, *, given: bool) -> list[Anomaly]:
         found.append(_anomaly("mx-partial-failure", name, what))
     elif not host.addresses:
         found.append(_anomaly("mx-no-address", name))
-    loopback = [a for a in host.addresses if ipaddress.ip_address(a).is_loopback]
+    loopback = [a for a in host.addresses if _is_loopback(a)]
     if loopback:
         found.append(_anomaly("mx-localhost", name, ", ".join(loopback)))
     return found
+
+
+def _is_loopback(address: str) -> bool:
+    """A loopback address; False for anything that is no address (a hand-edited saved run)."""
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def assess(result: MxResult) -> tuple[Status, str]:

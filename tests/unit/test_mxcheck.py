@@ -126,3 +126,10 @@ def test_implicit_and_literal_are_ok() -> None:
     literal = result(host("192.0.2.5", 0), source=MxSource.LITERAL)  # `probe connect 192.0.2.5`
     assert codes(literal) == []
     assert mx_status(literal) is Status.OK
+
+
+def test_an_address_that_is_no_address_is_judged_not_raised() -> None:
+    """A saved run edited by hand (or a resolver answering garbage) holds no valid address."""
+    r = result(host("mx.example.test", 10, "not-an-address", "127.0.0.1"))
+    assert "mx-localhost" in codes(r)
+    assert assess(r)[0] in (Status.OK, Status.WARNING)
