@@ -33,8 +33,9 @@ def _mx_hosts(mx: MxResult | None) -> tuple[str, ...]:
     return tuple(h.exchange for h in mx.hosts) if mx is not None else ()
 
 
-def capability_snapshot(target: str, mx: MxResult | None,
-                        conversations: Sequence[Conversation]) -> PathSnapshot:
+def capability_snapshot(
+    target: str, mx: MxResult | None, conversations: Sequence[Conversation]
+) -> PathSnapshot:
     """A check that sends no message: the MX set and what every address presented."""
     return PathSnapshot(
         target=target,
@@ -97,10 +98,16 @@ def _injected(run: RunResult) -> tuple[str, ...] | None:
     diffs = [a.diff for a in run.analyses if a.diff is not None]
     if not diffs:
         return None
-    return tuple(sorted({
-        c.where.lower() for d in diffs for c in d.changes
-        if c.kind is ChangeKind.HEADER_ADDED and not c.trace
-    }))
+    return tuple(
+        sorted(
+            {
+                c.where.lower()
+                for d in diffs
+                for c in d.changes
+                if c.kind is ChangeKind.HEADER_ADDED and not c.trace
+            }
+        )
+    )
 
 
 def _delivery_seconds(run: RunResult) -> float | None:
@@ -121,10 +128,15 @@ def run_snapshot(run: RunResult) -> PathSnapshot:
     """A run's snapshot: capabilities of hop 1, the hop chain, injected headers, the limit."""
     verdicts = None
     if run.decision is not None:
-        verdicts = tuple(sorted({
-            f"{hop.key} {action.action.value}"
-            for hop in run.decision.hops for action in hop.actions
-        }))
+        verdicts = tuple(
+            sorted(
+                {
+                    f"{hop.key} {action.action.value}"
+                    for hop in run.decision.hops
+                    for action in hop.actions
+                }
+            )
+        )
     limit = None
     if run.threshold is not None:
         limit = run.threshold.search.threshold

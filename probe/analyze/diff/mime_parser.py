@@ -49,7 +49,7 @@ class Message(email.message.Message):
         value = self.get(header, missing)
         if value is missing:
             return failobj
-        pieces = split_params(str(value))
+        pieces = split_params(str(value), MAX_PARAMS)
         if len(pieces) > MAX_PARAMS:
             self._not_read(f"{header} parameters beyond the first {MAX_PARAMS} not read")
             del pieces[MAX_PARAMS:]
@@ -73,9 +73,10 @@ class Message(email.message.Message):
             self.not_read.append(note)
 
 
-def split_params(value: str) -> list[str]:
+def split_params(value: str, limit: int | None = None) -> list[str]:
     """`email.message._parseparam` in one pass: fields split at each `;` outside quotes (a
-    quote counts unless a backslash precedes it), names lower-cased before their `=`."""
+    quote counts unless a backslash precedes it), names lower-cased before their `=`. With a
+    `limit`, the split stops after limit + 1 fields (so the caller can tell there were more)."""
     pieces: list[str] = []
     start = 0
     quoted = False
@@ -88,6 +89,8 @@ def split_params(value: str) -> list[str]:
             pieces.append(value[start:i])
             start = i + 1
             quoted = False
+            if limit is not None and len(pieces) > limit:
+                return [_param(piece) for piece in pieces]
     pieces.append(value[start:])
     return [_param(piece) for piece in pieces]
 

@@ -89,7 +89,10 @@ def parse_tree(raw: bytes) -> Tree:
     except (*PART_ERRORS, RecursionError) as exc:
         return Tree((), "", "", (f"unparsable: {type(exc).__name__}",))
     walk = _Walk([] if not_read is None else [not_read])
-    skeleton, shape = walk.subtree(msg, "0", 0)
+    try:
+        skeleton, shape = walk.subtree(msg, "0", 0)
+    except PART_ERRORS as exc:  # outside a leaf: the tree itself is unreadable
+        return Tree((), "", "", (f"unparsable: {type(exc).__name__}",))
     return Tree(tuple(walk.leaves), skeleton, shape, tuple(walk.defects), tuple(walk.limits))
 
 
@@ -103,12 +106,17 @@ class _Walk:
 
     def subtree(self, msg: email.message.Message, path: str, depth: int) -> tuple[str, str]:
         """(skeleton with leaf types, shape of the containers alone) of one subtree."""
+        shapes = self._read(msg, path, depth)
+        for note in getattr(msg, "not_read", ()):  # once its fields have been read
+            self._limit(f"part {path}: {note}")
+        return shapes
+
+    def _read(self, msg: email.message.Message, path: str, depth: int) -> tuple[str, str]:
         self.defects.extend(type(d).__name__ for d in msg.defects)
         ctype = msg.get_content_type()
-        payload = msg.get_payload()
-        for note in getattr(msg, "not_read", ()):
-            self._limit(f"part {path}: {note}")
-        if msg.is_multipart() and isinstance(payload, list):
+        # get_payload() of a leaf decodes 8-bit text with the declared charset, whatever it is
+        payload = msg.get_payload() if msg.is_multipart() else None
+        if isinstance(payload, list):
             if depth >= MAX_DEPTH:
                 self._limit(f"MIME parts nested deeper than {MAX_DEPTH} levels not compared")
                 self.leaves.append(Part(path, ctype, key=f"deep:{path}"))
@@ -167,7 +175,10 @@ def _line_length(msg: email.message.Message) -> int | None:
     `get_payload` applies to 8-bit bytes)."""
     if mime_parser.slow_codec(msg.get_param("charset", "ascii")):
         return None
-    raw = msg.get_payload()
+    try:
+        raw = msg.get_payload()
+    except PART_ERRORS:  # a charset name Python's codecs refuse (NUL in it, ...)
+        return None
     if not isinstance(raw, str):
         return None
     lengths = [len(line.rstrip()) for line in raw.splitlines() if line.strip()]
