@@ -1,7 +1,8 @@
 """Fingerprints: data loads and validates, products are named only on specific evidence.
 
-Samples are typed from /work/shared/research/fingerprints.md ("notes"), which quotes them from
-the sources named beside each sample ([Sxx] keys of the notes' source list).
+Samples are typed from the sources named beside each one: "notes §N" is the section of the
+project's fingerprint research notes that quotes them, Sxx the source those notes list (the same
+references as the `source` of each entry in probe/data/fingerprints_*.toml).
 """
 
 from __future__ import annotations
