@@ -2,9 +2,9 @@
 
 The sent messages are built with the stdlib `email` package (tagged like probe's crafted
 messages); the delivered copies get the marks real hops leave. Header samples: Postfix Received
-lines in the format Postfix's cleanup writes, `X-CheckPoint: {4BA23672-7-3A6A8C0-7B6}` as a Check
-Point MTA wrote it (2010; the source is named in probe/data/fingerprints_middlebox.toml), the
-Proofpoint URL Defense v3 shape, an Exchange Online Message-ID.
+lines in the format Postfix's cleanup writes, `X-CheckPoint: {4BA23672-7-3A6A8C0-7B6}` as quoted
+in docs/research/fingerprints.md (Check Point MTA, 2010), the Proofpoint URL Defense v3 shape from
+the same notes, an Exchange Online Message-ID.
 """
 
 from __future__ import annotations

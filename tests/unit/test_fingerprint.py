@@ -1,7 +1,7 @@
 """Fingerprints: data loads and validates, products are named only on specific evidence.
 
-Samples are typed from the sources named beside each one: "notes §N" is the section of the
-project's fingerprint research notes that quotes them, Sxx the source those notes list (the same
+Samples are typed from the sources named beside each one: "notes §N" is the section of
+docs/research/fingerprints.md that quotes them, Sxx the source those notes list (the same
 references as the `source` of each entry in probe/data/fingerprints_*.toml).
 """
 
