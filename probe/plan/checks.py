@@ -40,6 +40,7 @@ from probe.errors import ConfigError
 from probe.model.check import Expectations, Limit, TargetSpec
 from probe.model.status import Status
 from probe.model.verdict import Action
+from probe.plan.bounded_toml import screen
 from probe.plan.values import Values
 
 MAX_TARGETS = 100_000
@@ -176,6 +177,8 @@ class _ConfigParser(Values):
 
 def parse_check_config(text: str, *, source: str) -> CheckConfig:
     p = _ConfigParser(source)
+    if problem := screen(text):  # what would make tomllib take quadratic time or recurse
+        raise ConfigError(f"not valid TOML: {problem}", path=source)
     try:
         raw = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, ValueError, RecursionError) as exc:

@@ -4,17 +4,27 @@ or path, reading it (and what it extends) for `probe.plan.profiles.parse_profile
 Shipped profiles live in `profiles/` at the top of the repository, which the wheel carries as
 `probe/profiles`; names starting with `_` are building blocks that `available_profiles()` does
 not list. A name is looked up beside the profile that refers to it, then among the shipped ones.
+A profile file is read only if it is a regular file of at most MAX_PROFILE_BYTES: it is opened
+without blocking (a FIFO does not hang the read) and never read past the limit (`/dev/zero`).
 """
 
 from __future__ import annotations
 
 import importlib.resources
+import os
 import re
+import stat
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from probe.errors import ConfigError
+from probe.plan.bounded_toml import MAX_TOML_CHARS
 from probe.plan.profiles import Profile, parse_profile
+from probe.plan.values import shown
+
+MAX_PROFILE_BYTES = MAX_TOML_CHARS
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))  # fmt: skip
 
 
 def profile_dirs() -> tuple[Traversable, ...]:
@@ -56,11 +66,11 @@ def find_profile(name_or_path: str, *, relative_to: str | None = None) -> Traver
         path = Path(name_or_path).expanduser()
         if relative_to and not path.is_absolute():
             path = Path(relative_to).parent / path
-        if not path.is_file():
-            raise ConfigError(f"no such profile file {str(path)!r}", path=where, key=key)
+        if not path.exists():  # something that is not a regular file is refused by _read
+            raise ConfigError(f"no such profile file {shown(str(path), 200)}", path=where, key=key)
         return path
-    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name_or_path):
-        raise ConfigError(f"bad profile name {name_or_path!r}", path=where, key=key)
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}", name_or_path):
+        raise ConfigError(f"bad profile name {shown(name_or_path)}", path=where, key=key)
     folders: list[Traversable] = []
     if relative_to:
         folders.append(Path(relative_to).parent)
@@ -74,11 +84,28 @@ def find_profile(name_or_path: str, *, relative_to: str | None = None) -> Traver
     raise ConfigError(message, path=relative_to or None, key=key)
 
 
-def _read(file: Traversable, where: str | None = None) -> tuple[str, str]:
+def _read(file: Traversable) -> tuple[str, str]:
     try:
-        return str(file), file.read_text(encoding="utf-8")
+        data = _read_path(file) if isinstance(file, Path) else file.read_bytes()
+        if len(data) > MAX_PROFILE_BYTES:
+            raise ConfigError(f"larger than {MAX_PROFILE_BYTES:,} bytes", path=str(file))
+        return str(file), data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read profile: {exc}", path=str(file)) from None
+
+
+def _read_path(path: Path) -> bytes:
+    """At most MAX_PROFILE_BYTES + 1 bytes of a regular file; ConfigError for any other kind."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _KINDS if test(mode)), "not a file")
+            raise ConfigError(f"cannot read profile: not a regular file ({kind})", path=str(path))
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            return file.read(MAX_PROFILE_BYTES + 1)
+    finally:
+        os.close(fd)
 
 
 def file_loader(reference: str, referrer: str) -> tuple[str, str]:

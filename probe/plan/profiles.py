@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,11 +29,14 @@ from probe.model.variant import (
     VariantSpec,
 )
 from probe.model.verdict import CHECK_DEFAULTS, CheckLevel
+from probe.plan.bounded_toml import read_toml
 from probe.plan.craft import minimum_size
-from probe.plan.values import Values, type_name
+from probe.plan.values import Values, blank, key_shown, number_shown, shown, type_name
 from probe.plan.variants import MAX_RECEIVED, MAX_RECIPIENTS, MAX_SIZE, spec_problems
 
 CONTROL = "control"
+MAX_VARIANTS = 200  # in one file and merged: every variant is a message sent
+MAX_LAYERS = 32  # profile files merged into one (itself, its bases, theirs ...)
 
 
 # A profile's conversation timeouts unless it says otherwise: generous, since a run waits for
@@ -142,8 +144,14 @@ def _timeouts(seconds: Mapping[str, float]) -> Timeouts:
 
 
 def parse_profile(text: str, *, source: str, loader: Loader | None = None) -> Profile:
-    """Parse and validate a profile given as TOML text; `loader` fetches what it extends."""
-    layer = _load_layer(text, source, loader, ())
+    """Parse and validate a profile given as TOML text; `loader` fetches what it extends.
+
+    Whatever the text, the result is a Profile or a ConfigError naming the file and the key.
+    """
+    layer = _load_layer(text, source, loader, (), [0])
+    if len(layer.variants) > MAX_VARIANTS:
+        message = f"{len(layer.variants):,} variants once merged (at most {MAX_VARIANTS})"
+        raise ConfigError(message, path=source, key="variant")
     if CONTROL not in layer.variants:
         raise ConfigError(
             f"no {CONTROL!r} variant (every verdict is a difference against it)",
@@ -165,22 +173,28 @@ def parse_profile(text: str, *, source: str, loader: Loader | None = None) -> Pr
     )
 
 
-def _load_layer(text: str, source: str, loader: Loader | None, chain: tuple[str, ...]) -> _Layer:
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML: {exc}", path=source) from None
+def _load_layer(
+    text: str, source: str, loader: Loader | None, chain: tuple[str, ...], loaded: list[int]
+) -> _Layer:
+    """One file merged onto what it extends; `loaded` counts the files read so far, so that
+    bases extending the same bases many times over cannot multiply the work."""
+    loaded[0] += 1
+    if loaded[0] > MAX_LAYERS:
+        message = f"more than {MAX_LAYERS} profile files to merge"
+        raise ConfigError(message, path=source, key="extends")
+    raw = read_toml(text, source)
     own = _Parser(source).layer(raw)
     bases = raw.get("extends", [])
     merged = _Layer()
     for reference in [bases] if isinstance(bases, str) else bases:
         if loader is None:
-            raise ConfigError(f"cannot load {reference!r} here", path=source, key="extends")
+            raise ConfigError(f"cannot load {shown(reference)} here", path=source, key="extends")
         base_source, base_text = loader(reference, source)
         if base_source in (*chain, source):
             cycle = " -> ".join((*chain, source, base_source))
             raise ConfigError(f"extends cycle: {cycle}", path=source, key="extends")
-        merged = merged.merge(_load_layer(base_text, base_source, loader, (*chain, source)))
+        base = _load_layer(base_text, base_source, loader, (*chain, source), loaded)
+        merged = merged.merge(base)
     return merged.merge(own)
 
 
@@ -193,14 +207,17 @@ class _Parser(Values):
         self.table(raw, "", _TOP)
         out = _Layer(sources=[self.source])
         if "name" in raw:
-            out.name = self.text(raw["name"], "name")
+            out.name = self.line(raw["name"], "name", 100)
         if "description" in raw:
-            out.description = self.text(raw["description"], "description")
+            out.description = self.line(raw["description"], "description", 1000)
         extends = raw.get("extends", [])
         if not isinstance(extends, str):
-            for i, item in enumerate(self.typed(extends, "extends", list, "a name or a list")):
+            self.typed(extends, "extends", list, "a name or a list")
+            self.count(extends, "extends", MAX_LAYERS, "profiles")
+            for i, item in enumerate(extends):
                 self.text(item, f"extends[{i}]")
         excluded = self.typed(raw.get("exclude", []), "exclude", list, "a list of variant ids")
+        self.count(excluded, "exclude", MAX_VARIANTS, "ids")
         out.exclude = {self.text(item, f"exclude[{i}]") for i, item in enumerate(excluded)}
         self.defaults(raw.get("defaults", {}), out)
         checks = raw.get("checks", {})
@@ -209,9 +226,10 @@ class _Parser(Values):
         for code, level in checks.items():
             if code not in CHECK_DEFAULTS:
                 known = ", ".join(sorted(CHECK_DEFAULTS))
-                raise self.fail(f"checks.{code}", f"unknown check (known: {known})")
+                raise self.fail(f"checks.{key_shown(code)}", f"unknown check (known: {known})")
             out.checks[code] = self.choice(level, f"checks.{code}", CheckLevel, "check level")
         variants = self.typed(raw.get("variant", []), "variant", list, "an array of tables")
+        self.count(variants, "variant", MAX_VARIANTS, "variants")
         first_at: dict[str, int] = {}
         for i, item in enumerate(variants):
             spec = self.variant(item, f"variant[{i}]")
@@ -228,8 +246,14 @@ class _Parser(Values):
             where = f"defaults.{key}"
             if key in ("from", "helo"):
                 text = self.text(value, where)
-                if key == "from" and (text.count("@") != 1 or any(c in text for c in "<> ")):
-                    raise self.fail(where, f"not an address: {text!r}")
+                if key == "from" and (
+                    text.count("@") != 1 or any(c in text for c in "<>") or blank(text)
+                ):
+                    raise self.fail(where, f"not an address: {shown(text)}")
+                if key == "from" and len(text) > 254:
+                    raise self.fail(where, f"an address of {len(text):,} characters (at most 254)")
+                if key == "helo" and (not 0 < len(text) <= 255 or blank(text)):
+                    raise self.fail(where, "must be a host name: 1 .. 255 characters, no blanks")
                 out.defaults["mail_from" if key == "from" else key] = text
             elif key in ("concurrency", "per_host"):
                 out.defaults[key] = self.integer(value, where, 1, 100)
@@ -237,7 +261,7 @@ class _Parser(Values):
                 for name, seconds in self.table(value, where, _TIMEOUTS).items():
                     out.timeouts[name] = self.seconds(seconds, f"{where}.{name}")
             elif key == "min_interval":
-                number = float(self.typed(value, where, (int, float), "a number of seconds"))
+                number = self.number(value, where, "a number of seconds", "0 .. 60 seconds")
                 if not 0 <= number <= 60:
                     raise self.fail(where, f"{number:g} seconds is out of range (0 .. 60)")
                 out.defaults[key] = number
@@ -271,7 +295,8 @@ class _Parser(Values):
             if not isinstance(headers, dict):
                 raise self.fail(f"{key}.headers", f"expected a table, got {type_name(headers)}")
             fields["headers"] = tuple(
-                (name, self.text(value, f"{key}.headers.{name}")) for name, value in headers.items()
+                (name, self.text(value, f"{key}.headers.{key_shown(name)}"))
+                for name, value in headers.items()
             )
         if "size" in raw:
             fields.update(self.size(raw["size"], f"{key}.size"))
@@ -294,19 +319,23 @@ class _Parser(Values):
         if isinstance(value, str):
             relative = _RELATIVE_RE.fullmatch(value.strip())
             if relative:
-                offset = int(relative[2] or 0) * (-1 if relative[1] == "-" else 1)
+                offset = int(self.decimal(relative[2] or "0", key))
+                if offset > MAX_SIZE:
+                    raise self.fail(key, f"an offset of {offset:,} bytes is out of range "
+                                    f"(at most {MAX_SIZE:,})")  # fmt: skip
+                offset *= -1 if relative[1] == "-" else 1
                 return {"size_relative": SizeBase.ADVERTISED, "size_offset": offset}
             match = _SIZE_RE.fullmatch(value.strip())
             if not match:
-                raise self.fail(key, f"bad size {value!r} (bytes, '100kB', '1MB', '10MiB', "
+                raise self.fail(key, f"bad size {shown(value)} (bytes, '100kB', '1MB', '10MiB', "
                                 "'advertised', 'advertised+1')")  # fmt: skip
-            value = float(match[1]) * _UNITS[(match[2] or "").lower()]
+            value = self.decimal(match[1], key) * _UNITS[(match[2] or "").lower()]
             if value != int(value):
-                raise self.fail(key, f"size {match[0]!r} is not a whole number of bytes")
+                raise self.fail(key, f"size {shown(match[0])} is not a whole number of bytes")
             value = int(value)
         size = int(self.typed(value, key, int, "a size"))
         if not 0 < size <= MAX_SIZE:
-            raise self.fail(key, f"impossible size {size:,} (1 .. {MAX_SIZE:,} bytes)")
+            raise self.fail(key, f"impossible size {number_shown(size)} (1 .. {MAX_SIZE:,} bytes)")
         return {"size": size}
 
     def attachment(self, raw: Any, key: str) -> AttachmentSpec:

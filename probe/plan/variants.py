@@ -15,11 +15,15 @@ from collections.abc import Sequence
 from probe.errors import ConfigError
 from probe.model.variant import AttachmentKind, AttachmentSpec, Encoding, VariantSpec
 from probe.plan.parts import KINDS, content_for
+from probe.plan.values import key_shown, shown
 
 MAX_SIZE = 200_000_000  # bytes; a larger message is a config mistake, not a probe
 MAX_LINE = 998  # RFC 5322 2.1.1, without CRLF
 MAX_RECIPIENTS = 1000
 MAX_RECEIVED = 500
+MAX_ID = 64  # characters of a variant id (it goes into Message-ID, Subject, the probe id)
+MAX_ATTACHMENTS = 100
+MAX_HEADERS = 100
 ID_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 CHARSETS = ("us-ascii", "utf-8", "iso-8859-1")
 FILL_HEADER = "X-Probe-Padding"  # carries the last bytes of an exact size (craft writes it)
@@ -36,8 +40,10 @@ _RESERVED_HEADERS = frozenset(
 def spec_problems(spec: VariantSpec) -> tuple[tuple[str, str], ...]:
     """Everything wrong with a spec as (key, message) pairs; empty when it can be crafted."""
     out: list[tuple[str, str]] = []
-    if not ID_RE.fullmatch(spec.id):
-        out.append(("id", f"bad variant id {spec.id!r} (lowercase letters, digits, '-')"))
+    if len(spec.id) > MAX_ID:
+        out.append(("id", f"a variant id of {len(spec.id):,} characters (at most {MAX_ID})"))
+    elif not ID_RE.fullmatch(spec.id):
+        out.append(("id", f"bad variant id {shown(spec.id)} (lowercase letters, digits, '-')"))
     if len(spec.description) > 200 or _has_control(spec.description):
         out.append(("description", "must be one line of at most 200 characters"))
     if spec.size is not None and spec.size_relative is not None:
@@ -46,11 +52,12 @@ def spec_problems(spec: VariantSpec) -> tuple[tuple[str, str], ...]:
         out.append(("size", f"impossible size {spec.size} (1 .. {MAX_SIZE:,} bytes)"))
     if not isinstance(spec.encoding, Encoding):  # an API caller's plain string
         known = ", ".join(Encoding)
-        out.append(("encoding", f"encoding {spec.encoding!r} is not an Encoding ({known})"))
+        out.append(("encoding", f"encoding {shown(spec.encoding)} is not an Encoding ({known})"))
         return tuple(out)
     charset = spec.body_charset
     if charset not in CHARSETS:
-        out.append(("charset", f"unsupported charset {charset!r} (known: {', '.join(CHARSETS)})"))
+        known = ", ".join(CHARSETS)
+        out.append(("charset", f"unsupported charset {shown(charset)} (known: {known})"))
     elif spec.encoding is Encoding.EIGHT_BIT and charset == "us-ascii":
         out.append(("charset", "an 8bit body needs a non-ASCII charset (utf-8, iso-8859-1)"))
     if spec.line_length is not None:
@@ -64,8 +71,15 @@ def spec_problems(spec: VariantSpec) -> tuple[tuple[str, str], ...]:
         out.append(("recipients", f"must be 1 .. {MAX_RECIPIENTS}"))
     if not 0 <= spec.received_headers <= MAX_RECEIVED:
         out.append(("received_headers", f"must be 0 .. {MAX_RECEIVED}"))
+    if len(spec.headers) > MAX_HEADERS:
+        out.append(("headers", f"{len(spec.headers):,} headers (at most {MAX_HEADERS})"))
+    if len(spec.attachments) > MAX_ATTACHMENTS:
+        many = len(spec.attachments)
+        out.append(("attachments", f"{many:,} attachments (at most {MAX_ATTACHMENTS})"))
+    if out and out[-1][0] in ("headers", "attachments"):
+        return tuple(out)  # not one problem per item of a list that is too long anyway
     for name, value in spec.headers:
-        key = f"headers.{name}"
+        key = f"headers.{key_shown(name)}"
         if not re.fullmatch(r"[!-9;-~]{1,76}", name):
             out.append((key, "not a valid header name"))
         elif name.lower() in _RESERVED_HEADERS:
@@ -83,7 +97,7 @@ def _attachment_problems(att: AttachmentSpec) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     kind = KINDS.get(att.kind)
     if kind is None:
-        return [("kind", f"unknown attachment kind {att.kind!r}")]
+        return [("kind", f"unknown attachment kind {shown(att.kind)}")]
     if att.encoding is not None and att.encoding not in kind.encodings:
         allowed = ", ".join(kind.encodings)
         out.append(("encoding", f"{att.kind} attachments use {allowed}, not {att.encoding}"))
