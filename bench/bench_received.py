@@ -26,7 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from probe.analyze.received.path import header_fields, parse_received, trace
+from probe.analyze.headers import header_fields
+from probe.analyze.received.path import parse_received, trace
 from probe.model.trace import Hop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: tests/

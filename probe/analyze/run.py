@@ -17,7 +17,8 @@ from typing import TypeVar
 from probe import __version__
 from probe.analyze.bounce.dsn import parse_bounce
 from probe.analyze.diff.compare import compare
-from probe.analyze.received.path import header_fields, parse_received, trace
+from probe.analyze.headers import header_fields
+from probe.analyze.received.path import parse_received, trace
 from probe.errors import ProbeError
 from probe.model.bounce import Bounce
 from probe.model.diff import DiffResult

@@ -8,7 +8,6 @@ that matched is itself a finding (a hop that replaced the Message-ID shows up he
 from __future__ import annotations
 
 import dataclasses
-import email.header
 import email.message
 import email.parser
 import email.policy
@@ -16,6 +15,7 @@ import email.utils
 import re
 from collections.abc import Collection, Iterable
 
+from probe.analyze.headers import decode_words
 from probe.model.message import PROBE_ID_PATTERN, RUN_ID_PATTERN
 
 RUN_ID_BYTES = re.compile(RUN_ID_PATTERN.encode("ascii"))
@@ -71,7 +71,7 @@ def identify(raw: bytes, probe_ids: Collection[str]) -> Match | None:
     for m in _MESSAGE_ID.finditer(str(headers.get("Message-ID", ""))):
         if m.group(1) in wanted:
             return Match(m.group(1), "message-id")
-    for m in _PROBE_ID.finditer(_decoded(headers.get("Subject"))):
+    for m in _PROBE_ID.finditer(decode_words(str(headers.get("Subject", "")))):
         if m.group(0) in wanted:
             return Match(m.group(0), "subject")
     body = raw.split(b"\r\n\r\n", 1)[-1] if b"\r\n\r\n" in raw else raw.split(b"\n\n", 1)[-1]
@@ -112,7 +112,7 @@ def _bounce_headers(headers: email.message.Message) -> bool:
         return True
     if _sender(headers).partition("@")[0] in _BOUNCE_SENDERS:
         return True
-    return bool(_BOUNCE_SUBJECT.search(_decoded(headers.get("Subject"))))
+    return bool(_BOUNCE_SUBJECT.search(decode_words(str(headers.get("Subject", "")))))
 
 
 def _sender(headers: email.message.Message) -> str:
@@ -121,16 +121,3 @@ def _sender(headers: email.message.Message) -> str:
         return email.utils.parseaddr(str(headers.get("From", "")))[1].lower()
     except (RecursionError, ValueError, IndexError):
         return ""
-
-
-def _decoded(value: object) -> str:
-    """An RFC 2047 header value as text (a hop may have re-encoded the Subject)."""
-    if value is None:
-        return ""
-    try:
-        parts = email.header.decode_header(str(value))
-    except Exception:  # noqa: BLE001 - broken encodings: fall back to the raw text
-        return str(value)
-    return "".join(
-        p.decode(cs or "ascii", "replace") if isinstance(p, bytes) else p for p, cs in parts
-    )

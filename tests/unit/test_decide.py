@@ -15,7 +15,8 @@ from pathlib import Path
 
 from probe.analyze.bounce.dsn import parse_bounce
 from probe.analyze.diff.compare import compare
-from probe.analyze.received.path import header_fields, trace
+from probe.analyze.headers import header_fields
+from probe.analyze.received.path import trace
 from probe.decide.decision import decide, judge
 from probe.model.collect import (
     Arrival,

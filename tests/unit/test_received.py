@@ -17,7 +17,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from probe.analyze.received.path import header_positions, parse_received, trace
+from probe.analyze.headers import header_fields, header_positions
+from probe.analyze.received.path import parse_received, trace
 from probe.model.json import from_data, to_data
 from probe.model.trace import Hop, HopKind, ParseStatus, Trace
 
@@ -534,18 +535,17 @@ def test_tcp_info_fast_path_equals_the_word_scan(
 def test_header_end_is_the_first_empty_line(text: str) -> None:
     import re
 
-    from probe.analyze.received.path import _header_end
+    from probe.analyze.headers import header_end
 
     raw = text.encode()
     found = re.search(rb"\r?\n\r?\n", raw)
-    assert _header_end(raw) == (found.start() if found else len(raw))
+    assert header_end(raw) == (found.start() if found else len(raw))
 
 
 # --------------------------------------------------------------------------- common shapes
 
 
 def _sample_values() -> list[str]:
-    from probe.analyze.received.path import header_fields
     from tests.unit.received_samples import generate
 
     messages = generate(200, seed=7)
@@ -724,9 +724,7 @@ def test_variants_of_the_common_shapes_parse_without_error(**parts: Any) -> None
     assert from_data(Hop, to_data(hop)) == hop
 
 
-# --------------------------------------------------------------------------- trace speed paths
-# `build_trace` and the Received split of raw bytes take shortcuts for speed; each must answer
-# exactly what the plain definition does.
+# --------------------------------------------------------------------------- header split
 
 _SPLIT_PIECES = [
     *(b"\n", b"\r", b"\r\n", b"\n\n", b"\n\r\n", b" ", b"\t", b":", b"a", b"X-A", b"Received-SPF"),
@@ -736,20 +734,14 @@ _SPLIT_PIECES = [
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.sampled_from(_SPLIT_PIECES), max_size=30))
-def test_received_split_of_bytes_matches_header_fields(pieces: list[bytes]) -> None:
-    from probe.analyze.received.path import _received_values, header_fields
-
+def test_trace_reads_the_received_fields_header_fields_finds(pieces: list[bytes]) -> None:
     raw = b"".join(pieces)
     fields = header_fields(raw)
-    expected = [value for name, value in fields if name.lower() == "received"]
-    assert _received_values(raw) == (expected, len(fields))
-
-
-def test_received_split_reads_a_dotted_i_as_a_case_insensitive_str_pattern_does() -> None:
-    from probe.analyze.received.path import _received_values
-
-    raw = "Rece\u0130ved: from a by b\r\n\tid 1; Tue, 2 Jan 2024 10:00:00 +0000\r\n\r\n".encode()
-    assert _received_values(raw) == (["from a by b\tid 1; Tue, 2 Jan 2024 10:00:00 +0000"], 1)
+    result = trace(raw)
+    assert [hop.raw for hop in reversed(result.hops)] == [
+        value for name, value in fields if name.lower() == "received"
+    ]
+    assert result.header_count == len(fields)
 
 
 def _plain_by_from_match(by: tuple[str | None, ...], frm: tuple[str | None, ...]) -> bool | None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email.errors
-import email.header
 import email.message
 import email.parser
 import email.policy
@@ -22,6 +21,7 @@ import re
 from collections.abc import Iterator
 from typing import Final
 
+from probe.analyze.headers import decode_words
 from probe.model.bounce import Bounce, BounceKind, BounceRecipient, StatusClass
 from probe.model.message import PROBE_ID_PATTERN
 
@@ -497,12 +497,7 @@ def _smtp_code(diagnostic: str | None) -> int | None:
 
 
 def _decoded(value: object) -> str:
-    text = str(value)
-    try:
-        text = str(email.header.make_header(email.header.decode_header(text)))
-    except (*_ERRORS, email.errors.HeaderParseError):
-        pass
-    return _unfold(text)
+    return _unfold(decode_words(str(value)))
 
 
 def _date(value: str | None) -> dt.datetime | None:

@@ -15,15 +15,14 @@ the findings. Nothing here raises on bad input: a malformed copy is a `malformed
 
 from __future__ import annotations
 
-import email.errors
-import email.header
 import email.utils
 import re
 from collections import Counter, deque
 from typing import Final
 
 from probe.analyze.diff.mime import part_changes
-from probe.analyze.received.path import header_fields, header_positions, parse_received
+from probe.analyze.headers import decode_words, header_fields, header_positions
+from probe.analyze.received.path import parse_received
 from probe.model.diff import EXACT, Change, ChangeKind, DiffResult, Placement, excerpt
 from probe.model.message import Manifest
 
@@ -192,7 +191,7 @@ class _Unmatched:
 
 def _modified(name: str, before: str, after: str, placement: Placement) -> Change:
     lname = name.lower()
-    old, new = _decoded(before), _decoded(after)
+    old, new = _norm(decode_words(before)), _norm(decode_words(after))
     if lname == "subject" and old and old in new and old != new:
         start = new.index(old)
         tag = new[:start] + new[start + len(old) :]
@@ -237,14 +236,6 @@ def _modified(name: str, before: str, after: str, placement: Placement) -> Chang
 def _norm(value: str) -> str:
     """Header value for equality: refolding and whitespace runs do not count."""
     return _SPACE.sub(" ", value).strip()
-
-
-def _decoded(value: str) -> str:
-    """RFC 2047 encoded words decoded; the raw value when they are broken."""
-    try:
-        return _norm(str(email.header.make_header(email.header.decode_header(value))))
-    except (ValueError, LookupError, UnicodeError, email.errors.HeaderParseError):
-        return _norm(value)
 
 
 def _addresses(value: str) -> tuple[str, ...]:

@@ -5,35 +5,21 @@ origin to the mailbox (hop 1 = the bottom Received header, hop n = Received head
 `len(hops) - n + 1` counted from the top). Between consecutive hops it records the signed delay
 (negative = clock skew, shown, never clamped), whether the `by` of one hop names the `from` of the
 next, and where TLS starts or stops. Filter loops, local pickups and LMTP delivery are labelled
-and not counted as network hops. `header_positions` places every other header relative to the
-Received headers, which is what attributes an added header to a hop.
-
-The header block of raw bytes is split here rather than by `email`: Python's parser stops at a
-malformed line between two Received headers and drops the rest (research/received.md, 2.6).
+and not counted as network hops. At most `MAX_STAMPS` stamps are parsed, the newest; a bound hit
+here or in the header block is an anomaly of the trace.
 """
 
 from __future__ import annotations
 
-import re
 from email.message import Message
 from typing import Final
 
+from probe.analyze.headers import MAX_FIELD_LENGTH, MAX_FIELDS, header_block
 from probe.analyze.received.parser import parse_general
 from probe.model.mx import Anomaly
-from probe.model.trace import HeaderPosition, Hop, HopKind, Link, ParseStatus, Trace
+from probe.model.trace import Hop, HopKind, Link, ParseStatus, Trace
 
-_FIELD_RE: Final = re.compile(r"^([!-9;-~]+)[ \t]*:(.*(?:\n[ \t].*)*)", re.M)
-# Header fields of raw bytes for `trace`, found without decoding the block: a Received field
-# (name, value) or any other field (name only). The i of `received` also matches U+0130/U+0131
-# in UTF-8, as it does in a case-insensitive str pattern. `_LINE_FIELD_RE` starts at a line's LF,
-# a literal prefix the engine skips to fast; its last branch is the empty line ending the header
-# block, which swallows the body. The first line has no LF before it: `_FIRST_FIELD_RE`.
-_BYTES_FIELD: Final = (
-    rb"(?:((?i:rece(?:i|\xc4[\xb0\xb1])ved))[ \t]*:(.*(?:\n[ \t].*)*)|[!-9;-~]+[ \t]*:"
-)
-_FIRST_FIELD_RE: Final = re.compile(_BYTES_FIELD + rb")")
-_LINE_FIELD_RE: Final = re.compile(rb"\n" + _BYTES_FIELD + rb"|(\r?\n)(?s:.*))")
-_UNFOLD_RE: Final = re.compile(r"\r?\n(?=[ \t])")
+MAX_STAMPS: Final = 500  # a real path has a few dozen; the newest are the trustworthy ones
 _GAP_SECONDS: Final = 3600.0
 
 
@@ -45,83 +31,33 @@ def parse_received(value: str) -> Hop:
         return Hop(raw=value, warnings=(f"internal parse error: {type(exc).__name__}",))
 
 
-def header_fields(message: bytes | Message) -> tuple[tuple[str, str], ...]:
-    """(name, unfolded value) of every header field, in order. Malformed lines are skipped."""
-    if isinstance(message, Message):
-        return tuple(
-            (name, _UNFOLD_RE.sub("", str(value)).strip()) for name, value in message.items()
-        )
-    return tuple(
-        (name, value.replace("\n", "").strip()) for name, value in _FIELD_RE.findall(_head(message))
-    )
-
-
-def _head(message: bytes) -> str:
-    """The header block as text with LF line ends."""
-    head = message[: _header_end(message)]
-    text = head.decode("utf-8", "replace")
-    return text.replace("\r\n", "\n") if "\r" in text else text
-
-
-def _header_end(message: bytes) -> int:
-    """Where the first empty line (`\r?\n\r?\n`) starts, or the length: two C-level finds."""
-    end = message.find(b"\n\r\n")
-    bare = message.find(b"\n\n", 0, len(message) if end < 0 else end + 1)
-    if bare >= 0:
-        end = bare
-    if end < 0:
-        return len(message)
-    return end - 1 if end and message[end - 1] == 13 else end
-
-
-def _received_values(message: bytes | Message) -> tuple[list[str], int]:
-    """The unfolded Received values, top first, and the number of header fields.
-
-    For bytes: the fields `header_fields` finds in `_head`, in one scan that also finds the end
-    of the block, decoding only Received values (UTF-8 decodes alike in pieces cut at ASCII
-    bytes, so each value reads as in the decoded block).
-    """
-    if isinstance(message, Message):
-        fields = header_fields(message)
-        return [value for name, value in fields if name.lower() == "received"], len(fields)
-    first = _FIRST_FIELD_RE.match(message)
-    found = _LINE_FIELD_RE.findall(message, first.end() if first else 0)
-    if found and found[-1][2]:
-        found.pop()  # the empty line ending the header block
-    if first:
-        found.insert(0, (*first.groups(), b""))
-    return [_unfold(value) for name, value, _ in found if name], len(found)
-
-
-def _unfold(value: bytes) -> str:
-    """As `header_fields` unfolds a value of the LF-normalized block (decode first: dropping line
-    breaks from bytes could join an invalid byte into a valid character)."""
-    return value.decode("utf-8", "replace").replace("\r\n", "").replace("\n", "").strip()
-
-
-def header_positions(message: bytes | Message) -> tuple[HeaderPosition, ...]:
-    """Every header field with its index and the number of Received headers above it."""
-    result = []
-    above = 0
-    for index, (name, value) in enumerate(header_fields(message)):
-        result.append(HeaderPosition(name, value, index, above))
-        if name.lower() == "received":
-            above += 1
-    return tuple(result)
-
-
 def trace(message: bytes | Message) -> Trace:
     """The delivery path of a message from its Received headers."""
-    values, count = _received_values(message)
+    block = header_block(message)
+    values = [value for name, value in block.fields if name.lower() == "received"]
+    limits: list[Anomaly] = []
+    if "header-count" in block.truncated:
+        limits.append(
+            Anomaly("header-limit", "header block", f"only the first {MAX_FIELDS:,} fields read")
+        )
+    if "field-length" in block.truncated:
+        detail = f"a field cut at {MAX_FIELD_LENGTH:,} characters"
+        limits.append(Anomaly("header-limit", "header block", detail))
+    if len(values) > MAX_STAMPS:
+        detail = f"only the newest {MAX_STAMPS} of {len(values)} Received fields parsed"
+        limits.append(Anomaly("stamp-limit", "Received", detail))
+        values = values[:MAX_STAMPS]
     hops = tuple([parse_received(value) for value in reversed(values)])
-    return build_trace(hops, header_count=count)
+    return build_trace(hops, header_count=len(block.fields), limits=tuple(limits))
 
 
-def build_trace(hops: tuple[Hop, ...], *, header_count: int = 0) -> Trace:
+def build_trace(
+    hops: tuple[Hop, ...], *, header_count: int = 0, limits: tuple[Anomaly, ...] = ()
+) -> Trace:
     """Links, delays and anomalies over hops already in origin-first order.
 
-    One pass; findings go to separate lists so the order stays: per-hop findings, then per-link
-    ones, then TLS notes last.
+    One pass; findings go to separate lists so the order stays: the bounds hit (`limits`), then
+    per-hop findings, then per-link ones, then TLS notes last.
     """
     hop_anomalies: list[Anomaly] = []  # unparsable stamp or date
     hop_notes: list[Anomaly] = []  # no date, filter loop
@@ -202,7 +138,7 @@ def build_trace(hops: tuple[Hop, ...], *, header_count: int = 0) -> Trace:
         links=tuple(links),
         total_delay=total,
         network_hops=network,
-        anomalies=tuple(hop_anomalies + link_anomalies),
+        anomalies=limits + tuple(hop_anomalies + link_anomalies),
         notes=tuple(hop_notes + link_notes + tls_notes),
         header_count=header_count,
     )
