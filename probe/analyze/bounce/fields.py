@@ -1,0 +1,82 @@
+"""What every bounce format shares: status codes, addresses, dates, decoded text (pure)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.message
+import email.utils
+import re
+from typing import Final
+
+from probe.analyze.headers import decode_words
+from probe.model.bounce import StatusClass
+
+ENHANCED: Final = re.compile(r"(?<![\d.])([245]\.\d{1,3}\.\d{1,3})(?![\d.])")
+SMTP_CODE: Final = re.compile(r"(?<![\w.#/=-])([245]\d\d)(?=[ -]|$)")
+ADDRESS: Final = re.compile(r"<?([^\s<>\"'(),;:@]+@[A-Za-z0-9.-]+[A-Za-z0-9])>?")
+LINE_ADDRESS: Final = re.compile(r"\s*<?([^\s<>\"':@]+@[^\s<>\"]+?)>?\"?:?\s*")
+
+
+def text_of(part: email.message.Message) -> str:
+    """A part's payload as text with LF line ends, in its charset (UTF-8 when unknown)."""
+    data = part.get_payload(decode=True)
+    if not isinstance(data, bytes):
+        return str(part.get_payload())
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        text = data.decode(charset, "replace")
+    except LookupError:
+        text = data.decode("utf-8", "replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def status_class(action: str | None, status: str | None, code: int | None) -> StatusClass:
+    first = status[0] if status else (str(code)[0] if code else "")
+    if action == "delayed":
+        return StatusClass.DELAYED
+    if action in ("delivered", "relayed", "expanded"):
+        return StatusClass.SUCCESS
+    if first == "4":
+        return StatusClass.TEMPORARY
+    if first == "5" or action == "failed":
+        return StatusClass.PERMANENT
+    return StatusClass.UNKNOWN
+
+
+def strip_type(value: str | None) -> str | None:
+    """`dns; mx.example.net` -> `mx.example.net`; `rfc822; <a@b>` -> `a@b`."""
+    if not value:
+        return None
+    text = value.split(";", 1)[-1].split("(", 1)[0].strip().strip("<>").strip()
+    return text or None
+
+
+def unfold(value: str) -> str:
+    """Line breaks and the blanks around them become one space."""
+    return re.sub(r"\s*\n\s*", " ", value).strip()
+
+
+def smtp_code(diagnostic: str | None) -> int | None:
+    if not diagnostic:
+        return None
+    text = diagnostic.split(";", 1)[-1] if ";" in diagnostic[:12] else diagnostic
+    match = SMTP_CODE.search(text)
+    return int(match.group(1)) if match else None
+
+
+def decoded(value: object) -> str:
+    """A header value as one line of text, RFC 2047 words decoded."""
+    return unfold(decode_words(str(value)))
+
+
+def date_of(value: str | None) -> dt.datetime | None:
+    """An RFC 5322 date in UTC (naive ones taken as UTC), or None."""
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
