@@ -14,7 +14,8 @@ import ipaddress
 import re
 from typing import Final
 
-from probe.analyze.received.lexer import Clause, date_start, parse_date
+from probe.analyze.received.dates import first_date
+from probe.analyze.received.lexer import Clause
 from probe.model.trace import TlsInfo
 
 TLS_PROTOCOLS: Final = frozenset(
@@ -66,18 +67,16 @@ def date_without_semicolon(
         return None, None
     name = next(reversed(clauses))
     words, comments = clauses[name]
-    first = 0 if name == "" else 1
-    for i in range(first, len(words)):
-        if date_start(words[i]):
-            date, dflags = parse_date(words[i:], comments)
-            if date is not None:
-                raw = " ".join(words[i:])
-                del words[i:]
-                flags.append("no-semicolon")
-                flags.extend(dflags)
-                return date, raw
-    flags.append("no-date")
-    return None, None
+    found = first_date(words, 0 if name == "" else 1, comments)
+    if found is None:
+        flags.append("no-date")
+        return None, None
+    i, date, date_flags = found
+    raw = " ".join(words[i:])
+    del words[i:]
+    flags.append("no-semicolon")
+    flags.extend(date_flags)
+    return date, raw
 
 
 def from_clause(

@@ -17,6 +17,7 @@ import datetime as dt
 import functools
 from typing import Final
 
+from probe.analyze.received.dates import parse_date
 from probe.analyze.received.fields import (
     AUTH_PROTOCOLS,
     INTERNAL_PROTOCOLS,
@@ -32,7 +33,7 @@ from probe.analyze.received.fields import (
     strip_angle,
     tls_from_comment,
 )
-from probe.analyze.received.lexer import COMMENT, WORD, Clause, Token, parse_date, segment
+from probe.analyze.received.lexer import COMMENT, WORD, Clause, Token, parsed_length, segment
 from probe.model.trace import Hop, HopKind, ParseStatus, TlsInfo
 
 _OVER_TLS: Final = ["over", "tls", "secured", "channel"]
@@ -48,6 +49,10 @@ def parse_general(value: str) -> Hop:
         warnings.append("unclosed comment")
     if semis > 1:
         flags.append("several-semicolons")
+    read = parsed_length(value)
+    if read < len(value):
+        flags.append("truncated")
+        warnings.append(f"only the first {read:,} of {len(value):,} characters read")
 
     # ---- date
     date: dt.datetime | None = None
