@@ -36,13 +36,28 @@ _PROBE_ID: Final = re.compile(PROBE_ID_PATTERN)
 _ERRORS: Final = (ValueError, LookupError, TypeError, AttributeError, IndexError, UnicodeError)
 
 
+# The stdlib parser checks each line against every open boundary: quadratic in the nesting.
+# A bounce nests a few parts; the MIME structure is read up to the 64th boundary parameter
+# (the probe ids are still searched in all of `raw`).
+MAX_BOUNDARIES: Final = 64
+_BOUNDARY: Final = re.compile(rb"boundary\s*=", re.I)
+
+
 def parse_bounce(raw: bytes) -> Bounce | None:
     """The bounce in `raw`, or None when it is not one. Never raises."""
     try:
-        msg = _PARSER.parsebytes(raw)
+        msg = _PARSER.parsebytes(_structure(raw))
         return _parse(msg, raw)
     except (*_ERRORS, email.errors.MessageError, RecursionError):
         return None
+
+
+def _structure(raw: bytes) -> bytes:
+    """`raw` up to its `MAX_BOUNDARIES` + 1st boundary parameter."""
+    for n, found in enumerate(_BOUNDARY.finditer(raw)):
+        if n == MAX_BOUNDARIES:
+            return raw[: found.start()]
+    return raw
 
 
 def _parse(msg: email.message.Message, raw: bytes) -> Bounce | None:

@@ -13,7 +13,11 @@ from probe.model.bounce import StatusClass
 
 ENHANCED: Final = re.compile(r"(?<![\d.])([245]\.\d{1,3}\.\d{1,3})(?![\d.])")
 SMTP_CODE: Final = re.compile(r"(?<![\w.#/=-])([245]\d\d)(?=[ -]|$)")
-ADDRESS: Final = re.compile(r"<?([^\s<>\"'(),;:@]+@[A-Za-z0-9.-]+[A-Za-z0-9])>?")
+# The lookbehind tries a local part only where it starts: a search tried from inside a long run
+# of its characters would backtrack across the rest of the run at every position.
+ADDRESS: Final = re.compile(
+    r"<?(?<![^\s<>\"'(),;:@])([^\s<>\"'(),;:@]+@[A-Za-z0-9.-]+[A-Za-z0-9])>?"
+)
 LINE_ADDRESS: Final = re.compile(r"\s*<?([^\s<>\"':@]+@[^\s<>\"]+?)>?\"?:?\s*")
 
 
@@ -52,8 +56,16 @@ def strip_type(value: str | None) -> str | None:
 
 
 def unfold(value: str) -> str:
-    """Line breaks and the blanks around them become one space."""
-    return re.sub(r"\s*\n\s*", " ", value).strip()
+    """Line breaks and the blanks around them become one space (each run of blanks is read
+    once: a pattern of blanks around a line break retried a long run from each position)."""
+    return _BLANKS.sub(_one_space, value).strip()
+
+
+_BLANKS: Final = re.compile(r"\s+")
+
+
+def _one_space(blanks: re.Match[str]) -> str:
+    return " " if "\n" in blanks[0] else blanks[0]
 
 
 def smtp_code(diagnostic: str | None) -> int | None:
@@ -75,8 +87,8 @@ def date_of(value: str | None) -> dt.datetime | None:
         return None
     try:
         parsed = email.utils.parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError):
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=dt.UTC)
+        return parsed.astimezone(dt.UTC)
+    except (TypeError, ValueError, IndexError, OverflowError):  # 31 Dec 9999 23:59:59 -0100
         return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)

@@ -90,22 +90,28 @@ def dsn_groups(part: email.message.Message) -> list[list[tuple[str, str]]]:
 def _fields(text: str) -> list[list[tuple[str, str]]]:
     """Blank-line separated groups of `Name: value` fields; folding undone, junk lines skipped."""
     groups: list[list[tuple[str, str]]] = []
-    current: list[tuple[str, str]] = []
+    current: list[tuple[str, list[str]]] = []  # a value's folded lines joined once, at the end
     for line in text.splitlines():
         if not line.strip():
             if current:
-                groups.append(current)
+                groups.append(_joined(current))
                 current = []
         elif line[0] in " \t" and current:
-            name, value = current[-1]
-            current[-1] = (name, f"{value} {line.strip()}")
+            current[-1][1].append(line.strip())
         else:
             name, sep, value = line.partition(":")
-            if sep and re.fullmatch(r"[A-Za-z0-9-]+", name.strip()):
-                current.append((name.strip(), value.strip()))
+            if sep and _FIELD_NAME.fullmatch(name.strip()):
+                current.append((name.strip(), [value.strip()]))
     if current:
-        groups.append(current)
+        groups.append(_joined(current))
     return groups
+
+
+_FIELD_NAME: Final = re.compile(r"[A-Za-z0-9-]+")
+
+
+def _joined(fields: list[tuple[str, list[str]]]) -> list[tuple[str, str]]:
+    return [(name, " ".join(lines)) for name, lines in fields]
 
 
 def dsn_recipients(
