@@ -67,7 +67,13 @@ def parse_date(words: list[str], comments: list[str]) -> tuple[dt.datetime | Non
     before the date. Impossible values (or dates UTC cannot hold, as 1 Jan 0001 +0100) give
     None and the flag `date-unparsed` instead of a made-up date.
     """
-    return _Dates(" ".join(words)).parse(0, comments)
+    text = " ".join(words)
+    fast = _FAST_DATE_RE.match(text)  # the common shape, without the searches' bookkeeping
+    if fast is not None:
+        date = fast_date(*fast.groups())
+        if date is not None:
+            return date, ()
+    return _Dates(text).parse(0, comments)
 
 
 def first_date(

@@ -32,6 +32,8 @@ MAX_ESCAPED_VALUE: Final = 2_048
 
 def parsed_length(value: str) -> int:
     """How much of a value the lexer reads (the parser flags a value cut there)."""
+    if len(value) <= MAX_ESCAPED_VALUE:
+        return len(value)
     limit = MAX_ESCAPED_VALUE if "\\" in value[:MAX_VALUE] else MAX_VALUE
     return min(len(value), limit)
 
