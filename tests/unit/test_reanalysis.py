@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from probe.analyze.diff.compare import compare
-from probe.analyze.received.path import header_fields
+from probe.analyze.headers import header_fields
 from probe.analyze.run import PARSERS, Parsers
 from probe.decide.decision import decide, judge
 from probe.decide.rules.registry import RULES
