@@ -101,10 +101,30 @@ class _Entry:
 @dataclasses.dataclass(frozen=True)
 class _Vendor:
     id: str
-    code: int | None
-    pattern: re.Pattern[str]
+    codes: tuple[int, ...]  # empty: any code
+    pattern: re.Pattern[str] | None
+    phrases: tuple[str, ...]  # word sequences, compared as _words() of the text
     products: tuple[str, ...]
     entry: _Entry
+
+    def match_length(self, body: str, words: str) -> int:
+        """How much of the text this entry explains (0: no match); the longest match wins."""
+        found = [len(p) for p in self.phrases if f" {p} " in words]
+        if self.pattern is not None and (m := self.pattern.search(body)):
+            found.append(len(m.group()) or 1)
+        return max(found, default=0)
+
+
+_WORD = re.compile(r"[^\W_]+")
+_FILLER = frozenset({"a", "an", "the", "is", "are"})
+
+
+def _words(text: str) -> str:
+    """Text as words for phrase matching: case, punctuation, dashes and filler words ignored, and
+    every word holding a digit dropped (ids, numbers, enhanced codes): `5.7.1 Envelope blocked –
+    User Entry [id 7Xa2]` -> ` envelope blocked user entry `."""
+    kept = (w for w in _WORD.findall(text.casefold()) if not any(c.isdigit() for c in w))
+    return " " + " ".join(w for w in kept if w not in _FILLER) + " "
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,19 +204,31 @@ def _vendors() -> tuple[_Vendor, ...]:
     for item in _read("vendor_replies.toml").get("reply", []):
         key = f"reply {item.get('id', '?')}"
         entry = _entry(item, where, key, need=("cause", "remedy"))
-        code = _int(item, "code", 200, 599, where, key) if "code" in item else None
+        raw_codes = item.get("code", [])
+        raw_codes = raw_codes if isinstance(raw_codes, list) else [raw_codes]
+        codes = tuple(_int({"code": c}, "code", 200, 599, where, key) for c in raw_codes)
         try:
-            pattern = re.compile(str(item.get("pattern", "")))
-        except re.error as exc:
+            pattern = re.compile(item["pattern"]) if "pattern" in item else None
+        except (re.error, TypeError) as exc:
             raise ConfigError(f"bad regex: {exc}", path=where, key=key) from None
+        phrases = item.get("phrases", [])
+        if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
+            raise ConfigError("`phrases` must be a list of strings", path=where, key=key)
         products = item.get("products", [])
         if not isinstance(products, list) or any(p not in known for p in products):
             raise ConfigError(f"unknown product in {products!r}", path=where, key=key)
-        vendor = _Vendor(str(item.get("id", "")), code, pattern, tuple(products), entry)
-        sample = item.get("sample")
-        if not vendor.id or not pattern.pattern or sample is None or not pattern.search(sample):
-            raise ConfigError("needs an id, a pattern and a sample it matches", path=where, key=key)
+        words = tuple(_words(p).strip() for p in phrases)
+        vendor = _Vendor(str(item.get("id", "")), codes, pattern, words, tuple(products), entry)
+        samples = item.get("samples", [item["sample"]] if "sample" in item else [])
+        matches = [vendor.match_length(str(s), _words(str(s))) for s in samples]
+        if not vendor.id or (pattern is None and not words) or not matches or not all(matches):
+            raise ConfigError(
+                "needs an id, a pattern or phrases, and samples they match", path=where, key=key
+            )
         result.append(vendor)
+    ids = [v.id for v in result]
+    if len(set(ids)) != len(ids):
+        raise ConfigError("duplicate reply id", path=where)
     return tuple(result)
 
 
@@ -324,14 +356,17 @@ def _part(part: str, code: str, entry: _Entry | None) -> CodePart:
 
 
 def _vendor_matches(t: Tables, code: int | None, text: str) -> list[_Vendor]:
+    """The vendor texts that match, the most specific (longest match) first."""
     if not text:
         return []
     body = _LEADING_CODE.sub("", text.strip())
-    return [
-        v
+    words = _words(body)
+    scored = [
+        (v.match_length(body, words), v)
         for v in t.vendors
-        if (v.code is None or code is None or v.code == code) and v.pattern.search(body)
+        if not v.codes or code is None or code in v.codes
     ]
+    return [v for n, v in sorted(scored, key=lambda nv: -nv[0]) if n]
 
 
 def _vendor_match(v: _Vendor) -> VendorMatch:

@@ -35,7 +35,7 @@ def test_tables_load_and_every_entry_has_a_source() -> None:
          "checkpoint-scan-failure", ("checkpoint",), ReplyClass.PERMANENT),
         (451, "Internal resource temporarily unavailable - https://community.mimecast.com/docs/"
          "DOC-1369#451", "mimecast-greylist", ("mimecast",), ReplyClass.TEMPORARY),
-        (452, "Too many recipients", "too-many-recipients", ("mimecast",), ReplyClass.TEMPORARY),
+        (452, "Too many recipients", "too-many-recipients", (), ReplyClass.TEMPORARY),
         (553, "This route requires encryption (TLS)", "mimecast-route-requires-tls",
          ("mimecast",), ReplyClass.PERMANENT),
         (554, "Mail loop detected", "mail-loop-detected", ("mimecast",), ReplyClass.PERMANENT),
