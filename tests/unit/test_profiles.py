@@ -47,12 +47,18 @@ def test_every_shipped_profile_loads_and_every_variant_crafts(name: str) -> None
 
 def test_the_profiles_say_what_the_issue_asks_for() -> None:
     quick = load_profile("quick")
-    assert [v.id for v in quick.variants] == ["control", "size-1m"]
-    assert quick.variant("size-1m").size == 1_000_000
+    assert [v.id for v in quick.variants] == ["control", "size-1100k"]
+    # above a limit at 1 MiB, and above the 1,061,757 bytes the seed's Check Point refused
+    assert quick.variant("size-1100k").size == 1_100_000 > 1_061_757 > 2**20
     standard = load_profile("standard")
     kinds = {a.kind for v in standard.variants for a in v.attachments}
     assert kinds == {"text", "zip", "zip-exe", "exe", "pdf"}
-    assert {v.size for v in standard.variants} >= {100_000, 1_000_000, 5_000_000}
+    sizes_sent = sorted(v.size for v in standard.variants if v.size)
+    assert sizes_sent[0] == 100_000 and 1_100_000 in sizes_sent
+    for limit in (2**20, 10_000_000, 10 * 2**20, 20_000_000, 25_000_000, 35_000_000):
+        below = [s for s in sizes_sent if s <= limit]
+        above = [s for s in sizes_sent if s > limit]
+        assert below and above and above[0] <= limit * 1.1, limit  # straddled, closely above
     sizes = load_profile("sizes")
     plus_one = sizes.variant("size-advertised-plus-1")
     assert (plus_one.size_relative, plus_one.size_offset) == (SizeBase.ADVERTISED, 1)
@@ -77,16 +83,16 @@ def test_a_user_profile_extends_a_shipped_one(tmp_path: Path) -> None:
         '[defaults]\nfrom = "me@example.org"\nper_host = 1\nretry_for = "30s"\n'
         '[defaults.timeouts]\ndata = "2m"\n'
         '[checks]\nrewrites = "critical"\n'
-        '[[variant]]\nid = "size-1m"\ndescription = "bigger"\nsize = "1MiB"\n'
+        '[[variant]]\nid = "size-1100k"\ndescription = "bigger"\nsize = "1MiB"\n'
         '[[variant]]\nid = "attach-big-zip"\nsize = 3000000\n'
         'attachments = [{ kind = "zip" }, { kind = "text", size = "10kB", filename = "a.txt" }]\n'
     )
     profile = load_profile(str(mine))
     ids = [v.id for v in profile.variants]
-    assert ids[:2] == ["control", "size-1m"] and ids[-1] == "attach-big-zip"
+    assert ids[:2] == ["control", "size-1100k"] and ids[-1] == "attach-big-zip"
     assert "size-5m" not in ids and "attach-pdf" in ids
-    assert profile.variant("size-1m").size == 1_048_576
-    assert profile.variant("size-1m").description == "bigger"
+    assert profile.variant("size-1100k").size == 1_048_576
+    assert profile.variant("size-1100k").description == "bigger"
     big = profile.variant("attach-big-zip")
     assert big.attachments[1].size == 10_000 and big.attachments[1].kind is AttachmentKind.TEXT
     assert profile.defaults.mail_from == "me@example.org"
