@@ -8,6 +8,7 @@ from typing import Any
 
 from probe.cli import commands
 from probe.cli.base import app as _app
+from probe.cli.quiet import quiet_dependency_warnings
 
 
 def _command_name(argv: list[str]) -> str | None:
@@ -20,6 +21,7 @@ def _command_name(argv: list[str]) -> str | None:
 
 
 def main() -> None:
+    quiet_dependency_warnings()
     name = _command_name(sys.argv[1:])
     module = name.replace("-", "_") if name else None
     commands.load([module] if module in commands.available() else None)
