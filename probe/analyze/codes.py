@@ -12,37 +12,25 @@ Works for DSN `Status:` values (`5.1.1`) too.
 from __future__ import annotations
 
 import dataclasses
-import enum
-import functools
 import re
-import tomllib
-from importlib import resources
-from typing import Any
 
 from probe.analyze import fingerprint
-from probe.errors import ConfigError, UsageError
+from probe.analyze.code_tables import (
+    CLASS_BY_DIGIT,
+    Entry,
+    ReplyClass,
+    Tables,
+    VendorText,
+    tables,
+    words,
+)
+from probe.errors import UsageError
 from probe.smtp.replies import enhanced_status
 
 _ENHANCED_ANYWHERE = re.compile(r"(?<![\w.])#?([245])\.(\d{1,3})\.(\d{1,3})(?![\w.]|\.\d)")
 _ENHANCED_ARG = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})$")
-_DETAIL_KEY = re.compile(r"^X\.(\d{1,3})\.(\d{1,3})$")
 _LEADING_CODE = re.compile(r"^(\d{3})[ -]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # CR and LF split lines
-
-
-class ReplyClass(enum.StrEnum):
-    SUCCESS = "success"  # 2yz / 2.x.x
-    INTERMEDIATE = "intermediate"  # 3yz: the server waits for more (354, 334)
-    TEMPORARY = "temporary"  # 4yz / 4.x.x: try again later
-    PERMANENT = "permanent"  # 5yz / 5.x.x: do not retry unchanged
-
-
-_CLASS_BY_DIGIT = {
-    "2": ReplyClass.SUCCESS,
-    "3": ReplyClass.INTERMEDIATE,
-    "4": ReplyClass.TEMPORARY,
-    "5": ReplyClass.PERMANENT,
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,151 +73,6 @@ class Explanation:
     notes: tuple[str, ...] = ()  # inconsistencies (e.g. 550 with a 4.x.x enhanced code)
     known: bool = True  # False: well-formed but neither code is registered
     sources: tuple[str, ...] = ()
-
-
-# --------------------------------------------------------------------------- data
-
-
-@dataclasses.dataclass(frozen=True)
-class _Entry:
-    meaning: str
-    cause: str
-    remedy: str
-    source: str
-
-
-@dataclasses.dataclass(frozen=True)
-class _Vendor:
-    id: str
-    codes: tuple[int, ...]  # empty: any code
-    pattern: re.Pattern[str] | None
-    phrases: tuple[str, ...]  # word sequences, compared as _words() of the text
-    products: tuple[str, ...]
-    entry: _Entry
-
-    def match_length(self, body: str, words: str) -> int:
-        """How much of the text this entry explains (0: no match); the longest match wins."""
-        found = [len(p) for p in self.phrases if f" {p} " in words]
-        if self.pattern is not None and (m := self.pattern.search(body)):
-            found.append(len(m.group()) or 1)
-        return max(found, default=0)
-
-
-_WORD = re.compile(r"[^\W_]+")
-_FILLER = frozenset({"a", "an", "the", "is", "are"})
-
-
-def _words(text: str) -> str:
-    """Text as words for phrase matching: case, punctuation, dashes and filler words ignored, and
-    every word holding a digit dropped (ids, numbers, enhanced codes): `5.7.1 Envelope blocked –
-    User Entry [id 7Xa2]` -> ` envelope blocked user entry `."""
-    kept = (w for w in _WORD.findall(text.casefold()) if not any(c.isdigit() for c in w))
-    return " " + " ".join(w for w in kept if w not in _FILLER) + " "
-
-
-@dataclasses.dataclass(frozen=True)
-class Tables:
-    basic: dict[int, _Entry]
-    classes: dict[int, tuple[ReplyClass, _Entry]]
-    subjects: dict[int, _Entry]
-    details: dict[tuple[int, int], _Entry]
-    vendors: tuple[_Vendor, ...]
-
-
-def _read(name: str) -> dict[str, Any]:
-    where = f"probe/data/{name}"
-    try:
-        text = resources.files("probe.data").joinpath(name).read_text(encoding="utf-8")
-        return tomllib.loads(text)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot load: {exc}", path=where) from None
-
-
-def _entry(item: dict[str, Any], where: str, key: str, *, need: tuple[str, ...]) -> _Entry:
-    for field in ("meaning", "source", *need):
-        if not isinstance(item.get(field), str) or not item[field].strip():
-            raise ConfigError(f"`{field}` must be a non-empty string", path=where, key=key)
-    return _Entry(item["meaning"], item.get("cause", ""), item.get("remedy", ""), item["source"])
-
-
-def _int(item: dict[str, Any], field: str, lo: int, hi: int, where: str, key: str) -> int:
-    value = item.get(field)
-    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-        raise ConfigError(f"`{field}` must be an integer {lo}..{hi}", path=where, key=key)
-    return value
-
-
-@functools.cache
-def tables() -> Tables:
-    """codes.toml and vendor_replies.toml, validated; loaded once per process."""
-    where = "probe/data/codes.toml"
-    doc = _read("codes.toml")
-    basic: dict[int, _Entry] = {}
-    for item in doc.get("basic", []):
-        key = f"basic {item.get('code', '?')}"
-        code = _int(item, "code", 200, 599, where, key)
-        if code in basic:
-            raise ConfigError("duplicate code", path=where, key=key)
-        basic[code] = _entry(item, where, key, need=())
-    classes: dict[int, tuple[ReplyClass, _Entry]] = {}
-    for item in doc.get("class", []):
-        key = f"class {item.get('class', '?')}"
-        digit = _int(item, "class", 2, 5, where, key)
-        classes[digit] = (_CLASS_BY_DIGIT[str(digit)], _entry(item, where, key, need=()))
-    subjects = {
-        _int(item, "subject", 0, 7, where, f"subject {item.get('subject')}"): _entry(
-            item, where, f"subject {item.get('subject')}", need=("cause", "remedy")
-        )
-        for item in doc.get("subject", [])
-    }
-    details: dict[tuple[int, int], _Entry] = {}
-    for item in doc.get("detail", []):
-        key = f"detail {item.get('code', '?')}"
-        match = _DETAIL_KEY.match(str(item.get("code", "")))
-        if match is None:
-            raise ConfigError("`code` must look like X.7.1", path=where, key=key)
-        pair = (int(match.group(1)), int(match.group(2)))
-        if pair in details or pair[0] not in subjects:
-            raise ConfigError("duplicate detail or unknown subject", path=where, key=key)
-        details[pair] = _entry(item, where, key, need=())
-    if sorted(classes) != [2, 4, 5] or sorted(subjects) != list(range(8)):
-        raise ConfigError("classes 2, 4, 5 and subjects 0..7 must all be present", path=where)
-    return Tables(basic, classes, subjects, details, _vendors())
-
-
-def _vendors() -> tuple[_Vendor, ...]:
-    where = "probe/data/vendor_replies.toml"
-    known = fingerprint.shipped_knowledge().products
-    result = []
-    for item in _read("vendor_replies.toml").get("reply", []):
-        key = f"reply {item.get('id', '?')}"
-        entry = _entry(item, where, key, need=("cause", "remedy"))
-        raw_codes = item.get("code", [])
-        raw_codes = raw_codes if isinstance(raw_codes, list) else [raw_codes]
-        codes = tuple(_int({"code": c}, "code", 200, 599, where, key) for c in raw_codes)
-        try:
-            pattern = re.compile(item["pattern"]) if "pattern" in item else None
-        except (re.error, TypeError) as exc:
-            raise ConfigError(f"bad regex: {exc}", path=where, key=key) from None
-        phrases = item.get("phrases", [])
-        if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
-            raise ConfigError("`phrases` must be a list of strings", path=where, key=key)
-        products = item.get("products", [])
-        if not isinstance(products, list) or any(p not in known for p in products):
-            raise ConfigError(f"unknown product in {products!r}", path=where, key=key)
-        words = tuple(_words(p).strip() for p in phrases)
-        vendor = _Vendor(str(item.get("id", "")), codes, pattern, words, tuple(products), entry)
-        samples = item.get("samples", [item["sample"]] if "sample" in item else [])
-        matches = [vendor.match_length(str(s), _words(str(s))) for s in samples]
-        if not vendor.id or (pattern is None and not words) or not matches or not all(matches):
-            raise ConfigError(
-                "needs an id, a pattern or phrases, and samples they match", path=where, key=key
-            )
-        result.append(vendor)
-    ids = [v.id for v in result]
-    if len(set(ids)) != len(ids):
-        raise ConfigError("duplicate reply id", path=where)
-    return tuple(result)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -311,7 +154,7 @@ def explain(code: int | None, text: str = "", enhanced: str | None = None) -> Ex
     remedies = tuple(
         dict.fromkeys(e.remedy for e in _remedy_order(vendors, detail, subject, basic))
     )
-    reply_class = _CLASS_BY_DIGIT[digit]
+    reply_class = CLASS_BY_DIGIT[digit]
     known = basic is not None or detail is not None or bool(vendors)
     if code is not None and basic is None:
         notes.append(f"{code} is not a registered reply code; only its class is known")
@@ -337,7 +180,7 @@ def explain(code: int | None, text: str = "", enhanced: str | None = None) -> Ex
 
 def _parts(
     t: Tables, enhanced: str | None
-) -> tuple[tuple[CodePart, ...], _Entry | None, _Entry | None]:
+) -> tuple[tuple[CodePart, ...], Entry | None, Entry | None]:
     if enhanced is None:
         return (), None, None
     klass, subj, det = (int(x) for x in enhanced.split("."))
@@ -351,25 +194,25 @@ def _parts(
     return parts, detail, subject
 
 
-def _part(part: str, code: str, entry: _Entry | None) -> CodePart:
+def _part(part: str, code: str, entry: Entry | None) -> CodePart:
     return CodePart(part, code, entry.meaning if entry else "not registered", entry is not None)
 
 
-def _vendor_matches(t: Tables, code: int | None, text: str) -> list[_Vendor]:
+def _vendor_matches(t: Tables, code: int | None, text: str) -> list[VendorText]:
     """The vendor texts that match, the most specific (longest match) first."""
     if not text:
         return []
     body = _LEADING_CODE.sub("", text.strip())
-    words = _words(body)
+    text_words = words(body)
     scored = [
-        (v.match_length(body, words), v)
+        (v.match_length(body, text_words), v)
         for v in t.vendors
         if not v.codes or code is None or code in v.codes
     ]
     return [v for n, v in sorted(scored, key=lambda nv: -nv[0]) if n]
 
 
-def _vendor_match(v: _Vendor) -> VendorMatch:
+def _vendor_match(v: VendorText) -> VendorMatch:
     products = fingerprint.shipped_knowledge().products
     names = tuple(products[p].name for p in v.products)
     e = v.entry
@@ -377,8 +220,8 @@ def _vendor_match(v: _Vendor) -> VendorMatch:
 
 
 def _remedy_order(
-    vendors: list[_Vendor], detail: _Entry | None, subject: _Entry | None, basic: _Entry | None
-) -> list[_Entry]:
+    vendors: list[VendorText], detail: Entry | None, subject: Entry | None, basic: Entry | None
+) -> list[Entry]:
     # vendor advice first; a specific detail beats its subject's generic advice; basic code last
     order = [v.entry for v in vendors]
     order += [e for e in (detail if detail and detail.remedy else subject, basic) if e is not None]
@@ -389,8 +232,8 @@ def _summary(
     code: int | None,
     enhanced: str | None,
     reply_class: ReplyClass,
-    basic: _Entry | None,
-    detail: _Entry | None,
+    basic: Entry | None,
+    detail: Entry | None,
     vendors: tuple[VendorMatch, ...],
     products: tuple[fingerprint.ProductMatch, ...],
 ) -> str:
@@ -413,3 +256,6 @@ def _summary(
     elif products:
         who = products[0].summary
     return f"{label} ({reply_class}): {what}" + (f" [likely {who}]" if who else "")
+
+
+__all__ = ["CodePart", "Explanation", "ReplyClass", "VendorMatch", "explain", "tables"]
