@@ -22,7 +22,7 @@ from probe.server import stamps
 from probe.server.limits import NO_LIMITS, Limits
 from probe.server.logs import printable
 from probe.server.records import ListenerRecord, Personality, RcptRecord
-from probe.server.session import Connection, RecordingSMTP
+from probe.server.session import Connection, RecordingSMTP, SessionSink
 
 INTERNAL_ERROR = "451 4.3.0 Error: internal error"
 log = logging.getLogger("probe.server")
@@ -202,10 +202,15 @@ class SmtpHop:
         handler: HopHandler,
         tls_context: ssl.SSLContext | None = None,
         limits: Limits = NO_LIMITS,
+        *,
+        on_session: SessionSink | None = None,
+        certificate_sha256: str = "",
     ) -> None:
         self.handler = handler
         self.tls_context = tls_context
         self.limits = limits
+        self.on_session = on_session  # each session's verbatim record, when it closes
+        self.certificate_sha256 = certificate_sha256  # of tls_context's certificate
         self.server: asyncio.Server | None = None
         self.connections: set[RecordingSMTP] = set()
         self.host = ""
@@ -217,6 +222,8 @@ class SmtpHop:
             tls_context=self.tls_context,
             connections=self.connections,
             limits=self.limits,
+            on_session=self.on_session,
+            certificate_sha256=self.certificate_sha256,
         )
 
     async def start(self, host: str = "127.0.0.1", port: int = 0, *, sock: Any = None) -> None:

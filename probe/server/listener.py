@@ -3,7 +3,9 @@
 It is the engine of `probe.server.engine` with a Postfix-like face that names probe, delivering
 into a Maildir (`probe.server.maildir`) and serving until a bound is reached. It faces a network,
 so it is bounded as an internet-facing MTA is (`probe.server.limits.LISTEN_LIMITS`): one copy
-per transaction, a disk budget, escaped one-line logs; it never relays.
+per transaction, a disk budget, escaped one-line logs; it never relays. Each connection's
+verbatim record (`probe.model.listener.SessionRecord`) goes to `<maildir>/sessions/`, the far
+side's half of `probe firewall`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from probe.server.limits import LISTEN_LIMITS, Limits
 from probe.server.logs import escaped_logs
 from probe.server.maildir import MaildirDelivery, StorageCheck
 from probe.server.records import POSTFIX_KEYWORDS, ListenerRecord, Personality
+from probe.server.session_files import SessionFiles
 
+LISTEN_BANNER = "ESMTP probe listen"  # the fixed token a firewall test looks for
 RECORDS_KEPT = 1000  # the most recent records held for the final report; all are on disk
 
 
@@ -29,7 +33,7 @@ def listener_personality(hostname: str, max_size: int | None = None) -> Personal
     size = "SIZE" if max_size is None else f"SIZE {max_size}"
     return Personality(
         hostname=hostname,
-        banner="ESMTP probe listen",
+        banner=LISTEN_BANNER,
         keywords=tuple(k for k in POSTFIX_KEYWORDS if not k.startswith("SIZE")) + (size,),
         mail_name="probe",
     )
@@ -46,6 +50,7 @@ class Listener:
         tls_context: ssl.SSLContext | None = None,
         on_record: Callable[[ListenerRecord], None] | None = None,
         limits: Limits = LISTEN_LIMITS,
+        certificate_sha256: str = "",
     ) -> None:
         self.limits = limits
         self.records: collections.deque[ListenerRecord] = collections.deque(maxlen=RECORDS_KEPT)
@@ -61,7 +66,14 @@ class Listener:
             disk_budget=limits.disk_budget,
         )
         handler = HopHandler(personality, delivery, [StorageCheck(delivery)])
-        self.hop = SmtpHop(handler, tls_context, limits)
+        self.sessions = SessionFiles(maildir, delivery.take)
+        self.hop = SmtpHop(
+            handler,
+            tls_context,
+            limits,
+            on_session=self.sessions.write,
+            certificate_sha256=certificate_sha256,
+        )
 
     def _stored(self, record: ListenerRecord) -> None:
         self.records.append(record)

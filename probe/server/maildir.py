@@ -54,6 +54,13 @@ class MaildirDelivery:
             return None
         return NO_STORAGE
 
+    def take(self, size: int) -> bool:
+        """Count `size` more bytes written beside the messages, if the budget has room."""
+        if self.disk_budget is not None and self.written + size > self.disk_budget:
+            return False
+        self.written += size
+        return True
+
     async def deliver(self, record: ListenerRecord, data: bytes) -> str:
         addresses = record.rcpt_addresses
         copies: list[tuple[str, ...]]

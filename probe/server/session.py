@@ -6,7 +6,9 @@ accepts the DSN parameters aiosmtpd would refuse, and records the dialogue of th
 handler to turn into a `ListenerRecord`. It enforces its `Limits` (probe.server.limits): the
 sessions of all and of one client, recipients, command line length, idle and session time, and
 the message size while reading DATA (probe.server.data). Each command gives the other sessions
-a turn, so a client that pipelines a long burst cannot starve them.
+a turn, so a client that pipelines a long burst cannot starve them. Given an `on_session` sink
+(`probe listen`), it also taps the whole session verbatim (probe.server.tap) and hands over its
+`SessionRecord` when the connection closes; lab hops have none and are untouched.
 """
 
 from __future__ import annotations
@@ -22,11 +24,15 @@ from typing import Any, Protocol
 
 from aiosmtpd.smtp import SMTP, syntax
 
+from probe.model.listener import SessionRecord
 from probe.model.status import utcnow
 from probe.server import limits as bounds
 from probe.server.data import DataEnd, read_data
 from probe.server.limits import NO_LIMITS, Limits
 from probe.server.records import Personality, RcptRecord
+from probe.server.tap import SessionTap, TappedReader
+
+SessionSink = Callable[[SessionRecord], None]  # gets each session's record when it closes
 
 DSN_MAIL_PARAMS = frozenset({"RET", "ENVID"})
 DSN_RCPT_PARAMS = frozenset({"NOTIFY", "ORCPT"})
@@ -87,8 +93,13 @@ class RecordingSMTP(SMTP):
         tls_context: ssl.SSLContext | None = None,
         connections: set[RecordingSMTP] | None = None,
         limits: Limits = NO_LIMITS,
+        on_session: SessionSink | None = None,
+        certificate_sha256: str = "",
     ) -> None:
         self.personality = handler.personality
+        self._on_session = on_session
+        self._certificate = certificate_sha256
+        self._tap: SessionTap | None = None  # only when someone wants the session's record
         self.limits = limits
         super().__init__(
             handler,
@@ -133,6 +144,16 @@ class RecordingSMTP(SMTP):
             self.conn = Connection(
                 str(peer[0]), int(peer[1]), str(local[0]), int(local[1]), utcnow()
             )
+            if self._on_session is not None:
+                self._tap = SessionTap(
+                    self.personality.hostname,
+                    (self.conn.peer, self.conn.peer_port),
+                    (self.conn.local, self.conn.local_port),
+                    self._certificate,
+                )
+                self._reader = TappedReader(  # type: ignore[assignment]
+                    self._reader, self._tap, lambda: self._in_data
+                )
             if self._registry is not None:
                 open_peers = (c.conn.peer for c in self._registry if c.conn is not None)
                 hostname = self.personality.hostname
@@ -151,6 +172,9 @@ class RecordingSMTP(SMTP):
                 self.conn.tls_protocol = ssl_object.version()
                 cipher = ssl_object.cipher()
                 self.conn.tls_cipher = cipher[0] if cipher else None
+                if self._tap is not None:
+                    self._tap.tls_protocol = self.conn.tls_protocol
+                    self._tap.tls_cipher = self.conn.tls_cipher
             self.conn.helo = ""
 
     def connection_lost(self, error: Exception | None) -> None:
@@ -158,6 +182,9 @@ class RecordingSMTP(SMTP):
             self._registry.discard(self)
         if self._session_timer is not None:
             self._session_timer.cancel()
+        tap, self._tap = self._tap, None
+        if tap is not None and self._on_session is not None:
+            self._on_session(tap.record())
         super().connection_lost(error)
 
     async def _handle_client(self) -> None:
@@ -188,6 +215,8 @@ class RecordingSMTP(SMTP):
         transport = self.transport
         if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
             text = reply.format(hostname=self.personality.hostname)
+            if self._tap is not None:
+                self._tap.server_line(text)
             transport.write(text.encode("ascii", "replace") + b"\r\n")
             transport.close()
 
@@ -198,6 +227,8 @@ class RecordingSMTP(SMTP):
     async def push(self, status: Any) -> None:
         if isinstance(status, str):
             status = self._rewrite(status)
+            if self._tap is not None:
+                self._tap.server_line(status)
         await super().push(status)
 
     def _rewrite(self, status: str) -> str:
@@ -251,6 +282,11 @@ class RecordingSMTP(SMTP):
             read = await read_data(self._reader, self.limits.max_size)
         finally:
             self._in_data = False
+        if self._tap is not None:
+            complete = read.end is DataEnd.COMPLETE
+            rcpts = tuple(envelope.rcpt_tos)
+            content = read.content if complete else None
+            self._tap.message(envelope.mail_from or "", rcpts, content, read.size)
         if read.end is not DataEnd.COMPLETE:
             self._set_post_data_state()  # type: ignore[no-untyped-call]
             too_long = bounds.LINE_TOO_LONG if self.limits.max_line_length else DATA_LINE_TOO_LONG

@@ -17,6 +17,7 @@ from probe.server.limits import LISTEN_LIMITS, Limits
 from probe.server.listener import Listener
 from probe.server.logs import printable
 from probe.server.records import ListenerRecord
+from probe.server.tap import certificate_sha256
 from probe.server.tls import server_context
 
 
@@ -100,8 +101,10 @@ def listen(
 
     Each message goes into the Maildir; DIR/dialogues/<key>.json holds what the sink saw: peer,
     EHLO name, MAIL/RCPT parameters, TLS, size, timestamps; one copy per message, whatever the
-    number of recipients. Runs until Ctrl-C, --max-messages or --duration. Listens on 127.0.0.1
-    unless --host says otherwise; bounded as an internet-facing MTA (the --max-* options, the
+    number of recipients. DIR/sessions/ holds each connection verbatim (every line both ways,
+    TLS, message digests and sizes, timings): the far side's half of `probe firewall`. Runs
+    until Ctrl-C, --max-messages or --duration. Listens on 127.0.0.1 unless --host says
+    otherwise; bounded as an internet-facing MTA (the --max-* options, the
     timeouts, --disk-budget), and never relays.
     """
     limits = Limits(
@@ -116,10 +119,11 @@ def listen(
     )
     if (tls_cert is None) != (tls_key is None):
         raise UsageError("--tls-cert and --tls-key go together")
-    context = None
+    context, fingerprint = None, ""
     if tls_cert is not None and tls_key is not None:
         try:
             context = server_context(tls_cert, tls_key)
+            fingerprint = certificate_sha256(tls_cert)
         except (OSError, ValueError) as exc:
             raise UsageError(f"cannot load the TLS certificate/key: {exc}") from exc
     try:
@@ -129,6 +133,7 @@ def listen(
             tls_context=context,
             on_record=lambda r: say(printable(_line(r))),
             limits=limits,
+            certificate_sha256=fingerprint,
         )
     except OSError as exc:
         raise UsageError(f"cannot use Maildir {maildir}: {exc.strerror or exc}") from exc
