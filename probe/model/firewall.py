@@ -1,0 +1,119 @@
+"""`probe firewall` results: what the client sent through a box, what reached the listener behind
+it, and what the box did to each check (the `probe.firewall/1` document).
+
+The client's half is `ClientSession` (one connection: its `Conversation` and the extra commands
+sent in it, `Exchange`), the far side's half a `probe.model.listener.SessionRecord`; the two are
+joined by the session's tag (in the EHLO name and the envelope sender) and compared by
+`probe.analyze.firewall` into one `FirewallCheck` each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+from probe.model.smtp import Conversation, Reply
+from probe.model.status import Status
+
+FIREWALL_SCHEMA = "probe.firewall/1"
+
+
+class Effect(enum.StrEnum):
+    """What the box did to one check."""
+
+    PASSED = "passed"  # reached the far side unchanged (and its answer came back unchanged)
+    MASKED = "masked"  # the banner's characters replaced by `*`
+    REPLACED = "replaced"  # a banner that is not the far side's
+    REMOVED = "removed"  # a capability the far side offered that the client never saw
+    RENAMED = "renamed"  # a capability shown under another name (`XXXXXXXA`)
+    ADDED = "added"  # a capability the far side never offered
+    CHANGED = "changed"  # same capability, other parameters
+    BLOCKED = "blocked"  # answered by the box itself: never reached the far side
+    DROPPED = "dropped"  # never reached the far side, and the client got no answer
+    REWRITTEN = "rewritten"  # reached the far side, but not as sent
+    REPLY_CHANGED = "reply-changed"  # reached the far side as sent; its answer was altered
+    END_TO_END = "end-to-end"  # TLS with the far side's own certificate
+    TERMINATED = "terminated"  # TLS ended at the box (another certificate)
+    STRIPPED = "stripped"  # the far side offered STARTTLS, the client could not use it
+    TLS_FAILED = "tls-failed"  # the handshake through the box failed
+    IDENTICAL = "identical"  # the message arrived byte for byte
+    ALTERED = "altered"  # the message arrived with other bytes
+    NOT_ARRIVED = "not-arrived"  # the session or message never reached the far side
+    NOT_TESTED = "not-tested"  # the check could not run (the far side offers no STARTTLS...)
+
+
+# How bad each effect is for the command's exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+EFFECT_STATUS: dict[Effect, Status] = {
+    Effect.PASSED: Status.OK,
+    Effect.IDENTICAL: Status.OK,
+    Effect.END_TO_END: Status.OK,
+    Effect.NOT_TESTED: Status.OK,
+    Effect.MASKED: Status.WARNING,
+    Effect.REPLACED: Status.WARNING,
+    Effect.REMOVED: Status.WARNING,
+    Effect.RENAMED: Status.WARNING,
+    Effect.ADDED: Status.WARNING,
+    Effect.CHANGED: Status.WARNING,
+    Effect.BLOCKED: Status.WARNING,
+    Effect.DROPPED: Status.WARNING,
+    Effect.REWRITTEN: Status.WARNING,
+    Effect.REPLY_CHANGED: Status.WARNING,
+    Effect.TERMINATED: Status.CRITICAL,
+    Effect.STRIPPED: Status.CRITICAL,
+    Effect.TLS_FAILED: Status.CRITICAL,
+    Effect.ALTERED: Status.CRITICAL,
+    Effect.NOT_ARRIVED: Status.UNKNOWN,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Exchange:
+    """One command of the battery beyond the usual dialogue, and what came back (None: no
+    answer, the connection ended)."""
+
+    name: str  # the check: "help", "vrfy", "long-line", "pipelined-mail" ...
+    line: str  # the command line sent, without CRLF
+    reply: Reply | None
+    pipelined: bool = False  # written in one segment with the ones around it
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientSession:
+    """One connection of the battery, as the client saw it."""
+
+    name: str  # "plain", "starttls", "commands"
+    tag: str  # in the EHLO name and the envelope sender: joins it with the listener's record
+    conversation: Conversation
+    exchanges: tuple[Exchange, ...] = ()
+    message_sha256: str = ""  # of the message the client sent ("" when none)
+    message_size: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class FirewallCheck:
+    """One row of the verdict table."""
+
+    check: str  # "banner", "capability STARTTLS", "command HELP", "starttls", "message"
+    session: str  # which ClientSession it came from
+    sent: str  # what the client sent or the far side offered
+    arrived: str  # what reached the other end
+    effect: Effect
+    detail: str = ""
+
+    @property
+    def status(self) -> Status:
+        return EFFECT_STATUS[self.effect]
+
+
+@dataclasses.dataclass(frozen=True)
+class FirewallResult:
+    """The whole test: the box, the battery, each check, and the summary phrases."""
+
+    target: str  # HOST:PORT of the box
+    token: str
+    sessions: tuple[ClientSession, ...]
+    checks: tuple[FirewallCheck, ...]
+    summary: tuple[str, ...]  # "masks banner", "STARTTLS replaced by XXXXXXXA" / "changes nothing"
+    status: Status
+    unjoined: tuple[str, ...] = ()  # sessions the listener has no record of
+    error: str = ""  # why the test could not run at all (bad input): status UNKNOWN

@@ -1,0 +1,69 @@
+"""`probe firewall`: the battery through the box, the listener's records read back from the
+directory it shares, and the two halves compared (`probe.analyze.firewall`).
+
+The sessions run one after the other (a box that limits concurrent sessions is not measured
+here); the listener writes a session's record when the connection closes, so the records are
+awaited, bounded by `wait` seconds, until every session is joined.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import secrets
+import time
+from pathlib import Path
+
+from probe.analyze.firewall import compare, join
+from probe.model.firewall import ClientSession, FirewallResult
+from probe.model.listener import SessionRecord
+from probe.send.battery import command_session, message_session
+from probe.send.options import ConverseOptions
+from probe.server.session_files import load_sessions
+
+POLL = 0.05  # seconds between looks at the records directory
+CLOCK_SLACK = 5.0  # seconds a shared directory's clock may lag behind ours
+
+
+@dataclasses.dataclass(frozen=True)
+class FirewallRequest:
+    host: str
+    port: int
+    records: Path  # the listener's Maildir (or its sessions/ directory)
+    options: ConverseOptions  # port, timeouts and deadline of each session
+    wait: float = 10.0  # seconds to wait for the listener's records after the battery
+
+
+async def battery(request: FirewallRequest, token: str) -> tuple[ClientSession, ...]:
+    address = request.host
+    return (
+        await message_session(address, request.options, token, starttls=False),
+        await message_session(address, request.options, token, starttls=True),
+        await command_session(address, request.options, token),
+    )
+
+
+async def await_records(
+    folder: Path, sessions: tuple[ClientSession, ...], since: float, wait: float
+) -> tuple[SessionRecord, ...]:
+    """The records written since `since`, once every session has one or `wait` is over."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        records = await asyncio.to_thread(load_sessions, folder, since - CLOCK_SLACK)
+        if len(join(sessions, records)) == len(sessions) or loop.time() >= deadline:
+            return records
+        await asyncio.sleep(POLL)
+
+
+async def run_firewall(request: FirewallRequest) -> FirewallResult:
+    token = secrets.token_hex(4)
+    since = time.time()
+    sessions = await battery(request, token)
+    records = await await_records(request.records, sessions, since, request.wait)
+    target = (
+        f"[{request.host}]:{request.port}"
+        if ":" in request.host
+        else f"{request.host}:{request.port}"
+    )
+    return compare(target, token, sessions, records)
