@@ -12,8 +12,6 @@ from probe.report.prometheus import registry_of
 
 
 def write_textfile(path: Path, result: CheckResult) -> None:
-    if path.suffix != ".prom":
-        raise UsageError(f"--prometheus-textfile {path}: node_exporter reads only *.prom files")
     try:
         write_to_textfile(str(path), registry_of(result))
     except OSError as exc:

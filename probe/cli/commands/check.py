@@ -165,6 +165,9 @@ def check(
     Exit codes: 0 every target OK; 1 WARNING; 2 CRITICAL; 3 UNKNOWN (could not measure, bad
     config, another check of this config running).
     """
+    if prometheus_textfile is not None and prometheus_textfile.suffix != ".prom":
+        raise UsageError(f"--prometheus-textfile {prometheus_textfile}: node_exporter reads only "
+                         "*.prom files")
     cfg = _config(config, target, profile, to, mailbox, password_file, port, host)
     split = _shard(shard)
     mine = tuple(t for t in cfg.targets if in_shard(t.target, split))
