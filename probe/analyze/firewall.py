@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from probe.analyze.firewall_effects import meanings
 from probe.model.firewall import ClientSession, Effect, Exchange, FirewallCheck, FirewallResult
 from probe.model.listener import SessionRecord, Side
 from probe.model.smtp import Reply
@@ -252,29 +253,8 @@ def summary(checks: Sequence[FirewallCheck]) -> tuple[str, ...]:
     return tuple(phrases) or ("changes nothing",)
 
 
-# What each effect is called in the summary: {subject} is the capability or check, {verb} the
-# command's verb, {arrived} what reached the other end.
-PHRASES: dict[Effect, str] = {
-    Effect.MASKED: "masks banner",
-    Effect.REPLACED: "replaces banner",
-    Effect.RENAMED: "{subject} replaced by {arrived}",
-    Effect.REMOVED: "removes {subject}",
-    Effect.ADDED: "adds {subject}",
-    Effect.CHANGED: "changes {subject}",
-    Effect.BLOCKED: "blocks {verb}",
-    Effect.DROPPED: "drops {verb}",
-    Effect.REWRITTEN: "rewrites {verb}",
-    Effect.REPLY_CHANGED: "changes the reply to {verb}",
-    Effect.TERMINATED: "terminates STARTTLS",
-    Effect.STRIPPED: "strips STARTTLS",
-    Effect.TLS_FAILED: "breaks STARTTLS",
-    Effect.ALTERED: "alters the message",
-    Effect.NOT_ARRIVED: "{what} never reached the listener",
-}
-
-
 def _phrase(check: FirewallCheck) -> str:
-    template = PHRASES.get(check.effect, "")
+    template = meanings()[check.effect].phrase
     subject = check.check.split(" ", 1)[-1]
     return template.format(
         subject=subject,
@@ -323,7 +303,7 @@ def compare(
             continue
         checks += session_checks(session, record)
     checks = _once(checks)
-    status = worst(check.status for check in checks)
+    status = worst(meanings()[check.effect].status for check in checks)
     return FirewallResult(
         target, token, tuple(sessions), tuple(checks), summary(checks), status, tuple(unjoined)
     )

@@ -19,7 +19,7 @@ FIREWALL_SCHEMA = "probe.firewall/1"
 
 
 class Effect(enum.StrEnum):
-    """What the box did to one check."""
+    """What the box did to one check (what each means: probe/data/firewall.toml)."""
 
     PASSED = "passed"  # reached the far side unchanged (and its answer came back unchanged)
     MASKED = "masked"  # the banner's characters replaced by `*`
@@ -40,30 +40,6 @@ class Effect(enum.StrEnum):
     ALTERED = "altered"  # the message arrived with other bytes
     NOT_ARRIVED = "not-arrived"  # the session or message never reached the far side
     NOT_TESTED = "not-tested"  # the check could not run (the far side offers no STARTTLS...)
-
-
-# How bad each effect is for the command's exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
-EFFECT_STATUS: dict[Effect, Status] = {
-    Effect.PASSED: Status.OK,
-    Effect.IDENTICAL: Status.OK,
-    Effect.END_TO_END: Status.OK,
-    Effect.NOT_TESTED: Status.OK,
-    Effect.MASKED: Status.WARNING,
-    Effect.REPLACED: Status.WARNING,
-    Effect.REMOVED: Status.WARNING,
-    Effect.RENAMED: Status.WARNING,
-    Effect.ADDED: Status.WARNING,
-    Effect.CHANGED: Status.WARNING,
-    Effect.BLOCKED: Status.WARNING,
-    Effect.DROPPED: Status.WARNING,
-    Effect.REWRITTEN: Status.WARNING,
-    Effect.REPLY_CHANGED: Status.WARNING,
-    Effect.TERMINATED: Status.CRITICAL,
-    Effect.STRIPPED: Status.CRITICAL,
-    Effect.TLS_FAILED: Status.CRITICAL,
-    Effect.ALTERED: Status.CRITICAL,
-    Effect.NOT_ARRIVED: Status.UNKNOWN,
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,12 +73,8 @@ class FirewallCheck:
     session: str  # which ClientSession it came from
     sent: str  # what the client sent or the far side offered
     arrived: str  # what reached the other end
-    effect: Effect
+    effect: Effect  # its status and summary phrase: probe/data/firewall.toml
     detail: str = ""
-
-    @property
-    def status(self) -> Status:
-        return EFFECT_STATUS[self.effect]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,9 +3,10 @@ each tagged so the listener behind it can be joined with it (`probe.analyze.fire
 
 - `plain`: EHLO and a tagged message without TLS (banner, capabilities, the message's bytes);
 - `starttls`: the same with STARTTLS when it is offered (whose certificate the client sees);
-- `commands`: HELP, VRFY, EXPN, ETRN, an unknown verb, a 1,000-octet command line, MAIL, RCPT
-  and RSET pipelined in one segment, and STARTTLS when it was not offered (the box may answer
-  it itself).
+- `commands`: HELP, VRFY, EXPN, ETRN, an unknown verb, a 1,000-octet command line, a NOOP split
+  across two TCP segments, `BDAT 0 LAST` (a chunk of no bytes: nothing can desynchronise), MAIL,
+  RCPT and RSET pipelined in one segment, and STARTTLS when it was not offered (the box may
+  answer it itself).
 
 Each session is bounded by its `ConverseOptions` (stage timeouts and one deadline); a session
 the box cuts short is a result like any other.
@@ -13,6 +14,7 @@ the box cuts short is a result like any other.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 
@@ -24,6 +26,7 @@ from probe.send.options import ConverseOptions
 from probe.send.session import Ending, Session, Stop
 from probe.smtp import replies
 
+SPLIT_PAUSE = 0.2  # seconds between the two segments of the split command
 LONG_LINE = 1000  # octets of the long command line, CRLF included (RFC 5321 allows 512)
 DOMAIN = "probe.invalid"  # names in the battery's envelopes: never deliverable anywhere
 
@@ -74,6 +77,7 @@ def _commands(session_tag: str) -> list[tuple[str, str]]:
         ("ETRN", f"ETRN {session_tag}.{DOMAIN}"),
         ("unknown verb", f"XPROBE {session_tag}"),
         ("long line", long_line),
+        ("BDAT", "BDAT 0 LAST"),
     ]
 
 
@@ -98,6 +102,7 @@ async def command_session(address: str, base: ConverseOptions, token: str) -> Cl
         caps = await script.hello(after_tls=False)
         for name, line in _commands(session_tag):
             await _exchange(session, exchanges, name, line)
+        await _split(session, exchanges, f"NOOP {session_tag}")
         await _pipeline(session, exchanges, _pipelined(session_tag))
         if replies.capability(caps, "STARTTLS") is None:
             # last: a 220 would need a handshake, so the connection ends after it
@@ -120,6 +125,23 @@ async def _exchange(session: Session, exchanges: list[Exchange], name: str, line
         exchanges.append(Exchange(name, line, None))
         raise
     exchanges.append(Exchange(name, line, reply))
+
+
+async def _split(session: Session, exchanges: list[Exchange], line: str) -> None:
+    """One command in two TCP segments, a pause between: a box that reads packets, not a
+    stream, sees two broken commands."""
+    wire = f"{line}\r\n".encode("ascii")
+    session.log(Direction.CLIENT, line)
+    timeout = session.options.timeouts.command
+    await session.write_block(Stage.EHLO, wire[:3], timeout)
+    await asyncio.sleep(SPLIT_PAUSE)
+    await session.write_block(Stage.EHLO, wire[3:], timeout)
+    try:
+        reply = await session.read_reply(Stage.EHLO, timeout)
+    except Stop:
+        exchanges.append(Exchange("split line", line, None))
+        raise
+    exchanges.append(Exchange("split line", line, reply))
 
 
 async def _pipeline(

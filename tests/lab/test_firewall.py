@@ -130,7 +130,9 @@ def test_asa_masks_the_banner_and_renames_starttls(tmp_path: Path) -> None:
     assert effects["commands command EXPN"] is Effect.BLOCKED  # answered by the box
     assert effects["commands command unknown verb"] is Effect.BLOCKED
     assert effects["commands command STARTTLS"] is Effect.BLOCKED
-    for passed in ("HELP", "VRFY", "ETRN", "long line", "MAIL (pipelined)", "RSET (pipelined)"):
+    assert effects["commands command BDAT"] is Effect.BLOCKED  # CHUNKING is not on its list
+    passed_checks = ("HELP", "VRFY", "ETRN", "long line", "split line", "MAIL (pipelined)")
+    for passed in (*passed_checks, "RSET (pipelined)"):
         assert effects[f"commands command {passed}"] is Effect.PASSED, passed
     assert effects["plain message"] is Effect.IDENTICAL
     assert result.status is Status.CRITICAL

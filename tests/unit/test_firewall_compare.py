@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from probe.analyze.firewall import compare, join
+from probe.analyze.firewall_effects import meanings
 from probe.model.firewall import ClientSession, Effect, FirewallResult
 from probe.model.json import from_data, to_data
 from probe.model.listener import SessionLine, SessionRecord, Side
@@ -63,6 +64,7 @@ def test_the_asa_proxy() -> None:
         "strips STARTTLS",
         "blocks EXPN",
         "blocks XPROBE",
+        "blocks BDAT",
         "blocks STARTTLS",
     )
     effects = _effects(result)
@@ -180,3 +182,10 @@ def test_hostile_record_text_is_data() -> None:
     result = compare("box:25", "t", sessions, (*records, hostile))
     assert _effects(result)["plain banner"] is Effect.NOT_ARRIVED  # the newest record wins
     assert "\x1b" not in render_firewall(result) and "\x00" not in render_firewall(result)
+
+
+def test_every_effect_has_a_status_and_every_change_a_phrase() -> None:
+    table = meanings()
+    assert set(table) == set(Effect)
+    for effect, meaning in table.items():
+        assert bool(meaning.phrase) == (meaning.status is not Status.OK), effect
