@@ -42,8 +42,8 @@ def header_block(message: bytes | Message) -> HeaderBlock:
     if isinstance(message, Message):
         found = ((name, _UNFOLD_RE.sub("", str(value))) for name, value in message.items())
     else:
-        lines = _FIELD_RE.findall(_head(message))
-        found = ((name, value.replace("\n", "")) for name, value in lines)
+        matches = _FIELD_RE.finditer(_head(message))  # lazily: the count bound ends the scan
+        found = ((m[1], m[2].replace("\n", "")) for m in matches)
     for name, value in found:
         if len(fields) == MAX_FIELDS:
             truncated.append("header-count")

@@ -48,17 +48,6 @@ _KV_BITS_RE: Final = re.compile(r"bits=(\d+)")
 _EXIM_TLS_RE: Final = re.compile(r"^(?:Cipher )?((?:TLS|SSL)v?[\d._]*)(?::([\w-]+)(?::(\d+))?)?$")
 _HELO_WORDS: Final = frozenset(("helo", "ehlo", "lhlo"))
 _IP_START: Final = frozenset("[:0123456789abcdefABCDEF")
-_V4 = r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-# The TCP-info comments nearly every stamp carries, read without splitting into words:
-# Postfix/Sendmail `rdns [ip]`, `[ip]`, Exim `[ip] helo=x`, Exchange `ip`; same result as
-# `_tcp_info` gives on their words.
-_TCP_INFO_RE: Final = re.compile(
-    rf"(?:(?P<rdns>[A-Za-z][-A-Za-z0-9.]*) \[(?P<ip>{_V4})\]"
-    rf'|\[(?P<ip2>{_V4})\](?: helo=(?P<helo>[^\s"?,()\[\]=]+))?'
-    rf"|(?P<ip3>{_V4}))\Z"
-)
-
-
 def date_without_semicolon(
     clauses: dict[str, Clause], flags: list[str]
 ) -> tuple[dt.datetime | None, str | None]:
@@ -103,17 +92,12 @@ def from_clause(
             continue
         if "may be forged" in low:
             flags.append("may-be-forged")
-        fast = _TCP_INFO_RE.match(comment)
-        if fast is not None and (fast["rdns"] or "").lower() not in _HELO_WORDS:
-            got_rdns, got_helo = fast["rdns"], fast["helo"]
-            got_ip = fast["ip"] or fast["ip2"] or fast["ip3"]
-        else:
-            cwords = [
-                part
-                for w in comment.replace("[", " [").split()
-                if not w.startswith("(") and (part := w.strip('"?,'))
-            ]
-            got_ip, got_rdns, got_helo = _tcp_info(cwords)
+        cwords = [
+            part
+            for w in comment.replace("[", " [").split()
+            if not w.startswith("(") and (part := w.strip('"?,'))
+        ]
+        got_ip, got_rdns, got_helo = _tcp_info(cwords)
         if got_helo is not None and helo is None:
             helo = got_helo
         if got_ip is not None and ip is None:
