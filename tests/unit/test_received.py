@@ -1,6 +1,6 @@
 """Received parsing and traces, on stamps real MTAs wrote.
 
-Each sample names its source. "research 2.x" is shared/research/received.md, which quotes real
+Each sample names its source. "research 2.x" is docs/research/received.md, which quotes real
 headers from public test suites and mail (hosts there are already public; a few are changed to
 documentation names here). RFC samples are from the RFC text.
 """
@@ -551,7 +551,7 @@ def test_every_generated_sample_parses_cleanly() -> None:
         assert hop.status is ParseStatus.OK and hop.date is not None, value
 
 
-# The commonest exact shapes (research/received.md, 2.1-2.3): Postfix with and without `for`,
+# The commonest exact shapes (docs/research/received.md, 2.1-2.3): Postfix with and without `for`,
 # Exim with `helo=` and envelope-from, Exchange with addresses in both comments.
 _SHAPES = [
     "from {h} ({r} [{ip}]) by {b} (Postfix) with {p} id {q} for <{a}>; {d}",

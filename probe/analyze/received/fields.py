@@ -1,6 +1,6 @@
 """Field extraction for Received stamps: TCP-info, TLS details, protocol names (pure).
 
-The shapes handled are the ones research/received.md (sections 2.1-2.5) documents: Postfix
+The shapes handled are the ones docs/research/received.md (sections 2.1-2.5) documents: Postfix
 `from HELO (rdns [ip])`, Exim `(... helo=x)`, qmail `(HELO x) (ident@ip)`, Exchange `(ip)`
 without brackets; TLS in Postfix/Sendmail/Google/Exchange/Exim comments, the RFC 8314 `tls`
 clause, IronPort's `ESMTP/TLS/cipher` and MessageLabs' `cipher encrypted SMTP`.

@@ -1,6 +1,6 @@
 """Lexer and lenient date parser for Received header values (pure).
 
-Real stamps break the RFC 5321 grammar (see research/received.md): keywords appear inside
+Real stamps break the RFC 5321 grammar (see docs/research/received.md): keywords appear inside
 comments (`with cipher`, `(from user@localhost)`), semicolons inside comments
 (`(ORCPT <rfc822;x@y>)`), dates with fractional seconds, Go time format or no `;` at all. So the
 value is tokenized once into top-level words, comments and semicolons; only top-level words can be

@@ -5,7 +5,7 @@ Clauses are found on the top-level tokens of `received_tokens.tokenize`: `from`,
 whole words outside comments, in any order; the first `from` wins. The date is what follows the
 last top-level `;` (or, with no `;`, a date-like run at the end). The TCP-info comment of `from`
 gives the reverse name and the address, in the shapes Postfix, Sendmail, Exim, qmail and Exchange
-write. TLS details come from wherever the MTA put them (research/received.md, section 2.5).
+write. TLS details come from wherever the MTA put them (docs/research/received.md, section 2.5).
 Anything not understood is kept in `unparsed` and flagged, never dropped. What kind of hop a
 stamp records is decided in `static_kind` (what the MTA's configuration says) and `settle_kind`
 (the sender).
