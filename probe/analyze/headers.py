@@ -1,10 +1,11 @@
 """The header block of a message: its fields in order, where each sits, RFC 2047 text (pure).
 
 The block of raw bytes is split here rather than by `email`: Python's parser stops at a
-malformed line between two Received headers and drops the rest. `header_fields` keeps every
-well-formed field up to `MAX_FIELDS` and each value up to `MAX_FIELD_LENGTH`, and says so when a
-bound is hit (`HeaderBlock.truncated`). `decode_words` is the one RFC 2047 decoder: total and
-linear, whatever the charset names and encoded words say.
+malformed line between two Received headers and drops the rest. `header_fields` gives every
+well-formed field (linear in the block); `header_block` keeps at most `MAX_FIELDS` fields and
+each value up to `MAX_FIELD_LENGTH`, and names the bound it hits (`HeaderBlock.truncated`), for
+a reader whose own work grows with them (a trace parses each Received value). `decode_words`
+is the one RFC 2047 decoder: total and linear, whatever the charset names and encoded words say.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import dataclasses
 import email.charset
 import email.quoprimime
 import re
+from collections.abc import Iterator
 from email.message import Message
 from typing import Final
 
@@ -36,19 +38,13 @@ class HeaderBlock:
 
 
 def header_block(message: bytes | Message) -> HeaderBlock:
-    """(name, unfolded value) of every header field, in order; malformed lines are skipped."""
+    """The header fields within the bounds, and the bounds hit."""
     fields: list[tuple[str, str]] = []
     truncated: list[str] = []
-    if isinstance(message, Message):
-        found = ((name, _UNFOLD_RE.sub("", str(value))) for name, value in message.items())
-    else:
-        matches = _FIELD_RE.finditer(_head(message))  # lazily: the count bound ends the scan
-        found = ((m[1], m[2].replace("\n", "")) for m in matches)
-    for name, value in found:
+    for name, value in _fields(message):
         if len(fields) == MAX_FIELDS:
             truncated.append("header-count")
             break
-        value = value.strip()
         if len(value) > MAX_FIELD_LENGTH:
             value = value[:MAX_FIELD_LENGTH]
             if "field-length" not in truncated:
@@ -58,8 +54,17 @@ def header_block(message: bytes | Message) -> HeaderBlock:
 
 
 def header_fields(message: bytes | Message) -> tuple[tuple[str, str], ...]:
-    """(name, unfolded value) of every header field, in order (within the bounds above)."""
-    return header_block(message).fields
+    """(name, unfolded value) of every header field, in order; malformed lines are skipped."""
+    return tuple(_fields(message))
+
+
+def _fields(message: bytes | Message) -> Iterator[tuple[str, str]]:
+    if isinstance(message, Message):
+        for name, value in message.items():
+            yield name, _UNFOLD_RE.sub("", str(value)).strip()
+    else:
+        for match in _FIELD_RE.finditer(_head(message)):  # lazily: a bound may end the scan
+            yield match[1], match[2].replace("\n", "").strip()
 
 
 def header_positions(message: bytes | Message) -> tuple[HeaderPosition, ...]:

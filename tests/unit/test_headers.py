@@ -65,4 +65,5 @@ def test_header_block_names_the_bounds_it_hits() -> None:
     block = header_block(long)
     assert len(block.fields[0][1]) == MAX_FIELD_LENGTH and block.truncated == ("field-length",)
     assert header_block(b"Subject: x\r\n\r\n").truncated == ()
+    assert len(header_fields(many)) == MAX_FIELDS + 5  # header_fields gives them all
     assert header_fields(b"Subject: x\r\n folded\r\n\r\nbody") == (("Subject", "x folded"),)
