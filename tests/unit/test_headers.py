@@ -67,3 +67,15 @@ def test_header_block_names_the_bounds_it_hits() -> None:
     assert header_block(b"Subject: x\r\n\r\n").truncated == ()
     assert len(header_fields(many)) == MAX_FIELDS + 5  # header_fields gives them all
     assert header_fields(b"Subject: x\r\n folded\r\n\r\nbody") == (("Subject", "x folded"),)
+
+
+def test_the_callers_of_the_decoder_survive_any_charset() -> None:
+    from probe.analyze.diff.compare import compare
+    from probe.collect.match import identify, looks_like_bounce
+
+    sent = b"From: a@example.org\r\nSubject: hello\r\n\r\nbody\r\n"
+    for subject in (b"=?unknown-8bit?q?caf=E9?=", "=?\xe9?q?x?=".encode(), b"=?x-no?b?w6k=?="):
+        delivered = sent.replace(b"hello", subject)
+        assert not looks_like_bounce(delivered)
+        assert identify(delivered, ["20250301T101500-a1b2c3.v1"]) is None
+        assert any(c.where.lower() == "subject" for c in compare(sent, delivered, None).changes)
