@@ -2,7 +2,7 @@
 
 Sources:
 - the seed: the CheckPoint session published in the research notes ([S4] in
-  ../shared/research/fingerprints.md 0.2): IronPort-identical replies, the 554 scan failure and
+  docs/research/fingerprints.md 0.2): IronPort-identical replies, the 554 scan failure and
   `X-CheckPoint: {4BA23672-7-3A6A8C0-7B6}` in delivered copies, behind an IronPort Received;
 - tests/data/mta/: a message and a DSN written by a real Postfix 3.7 (the `mta` tier).
 """

@@ -102,7 +102,8 @@ def test_capability_lookup_and_size() -> None:
 
 
 # Final replies as real MTAs write them (sources: Postfix smtpd.c, Exim smtp_in.c, Exchange
-# protocol logs, Sendmail srvrsmtp.c, Haraka, AsyncOS, Gmail, qmail; see research/fingerprints.md).
+# protocol logs, Sendmail srvrsmtp.c, Haraka, AsyncOS, Gmail, qmail;
+# see docs/research/fingerprints.md).
 @pytest.mark.parametrize(
     ("line", "mta", "qid"),
     [
