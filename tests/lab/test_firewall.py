@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 from collections.abc import AsyncIterator
@@ -27,6 +28,7 @@ from probe.model.smtp import Timeouts
 from probe.model.status import Status
 from probe.pipeline.firewall import FirewallRequest, run_firewall
 from probe.send.options import ConverseOptions
+from probe.server.limits import LISTEN_LIMITS
 from probe.server.listener import Listener
 from probe.server.session_files import load_sessions
 from probe.server.tap import certificate_sha256
@@ -203,3 +205,29 @@ def test_cli_firewall_bad_records_dir(tmp_path: Path) -> None:
     )
     assert outcome.exit_code == 3
     assert "Traceback" not in outcome.output
+
+
+def test_session_records_stay_within_the_disk_budget(tmp_path: Path) -> None:
+    budget = 6000  # room for a couple of session records, not for twenty
+
+    async def main() -> None:
+        limits = dataclasses.replace(LISTEN_LIMITS, disk_budget=budget)
+        listener = Listener(tmp_path / "Maildir", limits=limits)
+        await listener.start("127.0.0.1", 0)
+        try:
+            for _ in range(20):
+                reader, writer = await asyncio.open_connection("127.0.0.1", listener.hop.port)
+                await reader.readline()
+                writer.write(b"EHLO a.example\r\nNOOP " + b"z" * 1000 + b"\r\nQUIT\r\n")
+                await writer.drain()
+                while await reader.readline():
+                    pass
+                writer.close()
+            await asyncio.sleep(0.1)
+        finally:
+            await listener.close()
+
+    asyncio.run(main())
+    files = list((tmp_path / "Maildir" / "sessions").iterdir())
+    assert 0 < len(files) < 20
+    assert sum(f.stat().st_size for f in files) <= budget
