@@ -3,15 +3,20 @@
 Commands live in `probe/cli/commands/*.py`; each is thin: options -> one use case -> renderer ->
 exit code. The options of the commands that send are in `probe.cli.options`.
 Every way out of the process goes through `ProbeGroup.main`, so a usage error exits 3 (not
-click's 2), a `ProbeError` prints one line, and an unexpected exception never shows a traceback.
+click's 2), a `ProbeError` prints one line, Ctrl-C exits 3 (not 130), an unexpected exception
+never shows a traceback, and with `--json` every outcome, an error too, is a JSON document on
+stdout. stdout that cannot be written (a full disk) is one line on stderr and exit 3.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import io
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -21,6 +26,9 @@ from probe.errors import ProbeError
 from probe.model.json import document
 from probe.model.status import Status
 from probe.smtp.text import one_line
+
+ERROR_SCHEMA = "probe.error/1"
+LINE = 1000  # characters of an error line at most (a message may quote what a server sent)
 
 
 class ProbeGroup(TyperGroup):
@@ -33,43 +41,93 @@ class ProbeGroup(TyperGroup):
         windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
+        words = list(sys.argv[1:] if args is None else args)
         code = run_guarded(
             lambda: super(ProbeGroup, self).main(
                 args=args, prog_name=prog_name or "probe", standalone_mode=False, **extra
-            )
+            ),
+            json_out=json_asked(words),
         )
         if standalone_mode:
             sys.exit(code)
         return code
 
+    def invoke(self, ctx: Any) -> Any:
+        """The command; Ctrl-C or SIGTERM in it is our one-line error, not typer's silent 130."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise Interrupted(str(exc) or "interrupted") from None
 
-def run_guarded(call: Any) -> int:
-    """Run the click machinery and turn every way out into a monitoring-plugin exit code."""
+
+class Interrupted(ProbeError):
+    """Ctrl-C or SIGTERM stopped a command that had nothing to report yet."""
+
+
+class OutputError(ProbeError):
+    """stdout cannot be written (a full disk, /dev/full, a closed pipe)."""
+
+
+@dataclasses.dataclass
+class _Stdout:
+    """What this process has done with stdout: --json asked, a document written, broken."""
+
+    json: bool = False
+    written: bool = False
+    broken: bool = False
+
+
+_stdout = _Stdout()
+
+
+def json_asked(words: Sequence[str]) -> bool:
+    """`--json` among the options (before a `--`)."""
+    options = words[: words.index("--")] if "--" in words else words
+    return "--json" in options
+
+
+def run_guarded(call: Callable[[], Any], *, json_out: bool = False) -> int:
+    """Run the click machinery and turn every way out into a monitoring-plugin exit code; with
+    `json_out`, an error still leaves one JSON document on stdout."""
+    _stdout.json, _stdout.written, _stdout.broken = json_out, False, False
     try:
         rv = call()
     except typer.Exit as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # typer's own Ctrl-C: 130
+            return fail(str(exc.__cause__) or "interrupted")
         return exc.exit_code
     except ProbeError as exc:
-        fail_line(str(exc))
-        return exc.exit_code
+        return fail(str(exc), exc.exit_code)
     except typer.TyperException as exc:  # click usage errors (vendored by typer)
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `probe`: the help, on stderr
             sys.stderr.write(exc.format_message() + "\n")
-        else:
-            fail_line(exc.format_message())
-        return int(Status.UNKNOWN)
+            return int(Status.UNKNOWN)
+        return fail(exc.format_message())
     except typer.Abort:
-        fail_line("aborted")
-        return int(Status.UNKNOWN)
-    except KeyboardInterrupt:
-        fail_line("interrupted")
-        return int(Status.UNKNOWN)
+        return fail("aborted")
+    except KeyboardInterrupt as exc:
+        return fail(str(exc) or "interrupted")
     except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
         if os.environ.get("PROBE_DEBUG"):
             raise
-        fail_line(f"internal error: {type(exc).__name__}: {exc} (set PROBE_DEBUG=1 for details)")
-        return int(Status.UNKNOWN)
+        return fail(f"internal error: {type(exc).__name__}: {exc} (set PROBE_DEBUG=1 for details)")
+    if rv == _TYPER_INTERRUPTED:  # Ctrl-C while typer parsed the command line
+        return fail("interrupted")
     return rv if isinstance(rv, int) else 0
+
+
+_TYPER_INTERRUPTED = 130  # what typer returns for a KeyboardInterrupt outside the command
+
+
+def fail(message: str, code: int = int(Status.UNKNOWN)) -> int:
+    """The one line on stderr; with --json, and nothing written yet, a small document too:
+    `{"schema": "probe.error/1", "status": ..., "error": ...}`. Returns the exit code."""
+    fail_line(message)
+    if _stdout.json and not _stdout.written and not _stdout.broken:
+        status = Status(code) if code in set(Status) else Status.UNKNOWN
+        with contextlib.suppress(OutputError):
+            emit_json(ERROR_SCHEMA, {"status": status.name, "error": one_line(message, LINE)})
+    return code
 
 
 app = typer.Typer(
@@ -105,7 +163,7 @@ VerboseOpt = Annotated[int, typer.Option("-v", "--verbose", count=True, help="Mo
 
 def fail_line(message: str) -> None:
     """A human error: one line on stderr."""
-    sys.stderr.write(f"probe: error: {one_line(message)}\n")
+    sys.stderr.write(f"probe: error: {one_line(message, LINE)}\n")
     sys.stderr.flush()
 
 
@@ -116,13 +174,38 @@ def say(message: str) -> None:
 
 
 def emit_json(schema: str, obj: Any) -> None:
-    sys.stdout.write(json.dumps(document(schema, obj), indent=2, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+    """The one JSON document of this command. Every string the result holds is written: one
+    that is not Unicode text (a lone surrogate from a file name) as its `\\udcXX` escape."""
+    _write(json.dumps(document(schema, obj), indent=2, ensure_ascii=False) + "\n")
 
 
 def emit_text(text: str) -> None:
-    sys.stdout.write(text.rstrip("\n") + "\n")
-    sys.stdout.flush()
+    _write(text.rstrip("\n") + "\n")
+
+
+def _write(text: str) -> None:
+    stream = sys.stdout
+    try:
+        try:
+            stream.write(text)
+        except UnicodeEncodeError:  # the text is encoded whole before anything is written
+            encoding = stream.encoding or "utf-8"
+            stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+        stream.flush()
+    except OSError as exc:
+        _stdout.broken = True
+        _discard_stdout()
+        raise OutputError(f"cannot write to stdout: {exc.strerror or exc}") from None
+    _stdout.written = True
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so what is still buffered is not retried at exit (where it
+    would fail again and print a traceback)."""
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
 
 
 def finish(status: Status) -> NoReturn:

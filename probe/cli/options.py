@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from probe.cli.base import NameserverOpt
+from probe.cli.files import PEM_CAP, SECRET_CAP, check_input
 from probe.collect.secrets import Secret, resolve_password
 from probe.errors import UsageError
 from probe.pipeline.request import SendArgs, needs_password
@@ -70,7 +71,7 @@ def send_args(
         port=port,
         helo=helo,
         starttls=not no_starttls,
-        ca_file=ca_file,
+        ca_file=pem_file(ca_file, "--ca-file"),
         nameservers=parse_nameservers(nameserver),
         dns_timeout=timeout,
     )
@@ -105,7 +106,16 @@ def mailbox_password(mailbox: str | None, password_file: Path | None) -> Secret 
     """The IMAP password (file first, then the environment), only for a mailbox that logs in."""
     if not needs_password(mailbox):
         return None
+    if password_file is not None:
+        check_input(password_file, cap=SECRET_CAP, label=f"the password file {password_file}")
     return resolve_password(file=password_file)
+
+
+def pem_file(path: str | Path | None, option: str) -> str | None:
+    """A certificate or CA file that ssl will read by name: refused now if it cannot be."""
+    if path is None:
+        return None
+    return check_input(path, cap=PEM_CAP, label=f"{option} {path}")
 
 
 def parse_nameservers(values: list[str] | None) -> tuple[tuple[str, int], ...]:

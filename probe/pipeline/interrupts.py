@@ -4,7 +4,12 @@ A run must never be lost to a stop request, so each is turned into something the
 handle:
 - in the I/O stages (an event loop is running), SIGINT and SIGTERM cancel the main task, which
   hands what it observed to its `on_interrupt` callbacks; `run_stoppable` returns a `Stopped`;
-- in synchronous code, SIGINT raises `KeyboardInterrupt` as usual.
+- in synchronous code that may be cut short (start-up, the analysis), SIGTERM raises
+  `Terminated`, a `KeyboardInterrupt`, so it stops exactly where Ctrl-C would
+  (`terminate_raises` for the whole process, `signals_raise` for one phase);
+- while results are assembled and written, a first request is held until the writing is done
+  and only a second one stops the process (`signals_held`), so a save is never torn and a run
+  that was observed is always printed.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import contextlib
 import dataclasses
 import enum
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from types import FrameType
 from typing import Any, TypeVar
 
@@ -59,6 +64,61 @@ class Stopped:
         return cls(cause)
 
 
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
+
+
+def terminate_raises() -> None:
+    """From now on SIGTERM raises `Terminated` (in the main thread) instead of killing."""
+    with contextlib.suppress(ValueError):  # not the main thread: leave the default
+        signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+@contextlib.contextmanager
+def signals_raise() -> Iterator[None]:
+    """Within the block SIGINT raises `KeyboardInterrupt` and SIGTERM `Terminated`; a request
+    that a surrounding `signals_held` noted before the block raises at once."""
+    with _handlers(signal.default_int_handler, _raise_terminated):
+        pending = _take_pending()
+        if pending is not None:
+            raise _interrupt(pending)
+        yield
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[list[int]]:
+    """Hold SIGINT and SIGTERM within the block: the first is noted (in the list it yields)
+    and honoured by the next stage that may stop (`run_stoppable`, `signals_raise`); a second
+    one stops at once (as Ctrl-C or `Terminated`)."""
+    noted: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        if noted:
+            raise _interrupt(signum)
+        noted.append(signum)
+
+    _pending.append(noted)
+    try:
+        with _handlers(hold, hold):
+            yield noted
+    finally:
+        _pending.remove(noted)
+
+
+_pending: list[list[int]] = []  # what each open `signals_held` block noted, innermost last
+
+
+def _take_pending() -> int | None:
+    """A stop request noted while held and not honoured yet (it is honoured now)."""
+    if _pending and _pending[-1]:
+        return _pending[-1].pop()
+    return None
+
+
+def _interrupt(signum: int) -> KeyboardInterrupt:
+    return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
 def run_stoppable(main: Coroutine[Any, Any, T], *, deadline: float | None) -> T | Stopped:
     """Run `main` in a new event loop; SIGINT, SIGTERM or `deadline` seconds cancel it.
 
@@ -85,6 +145,10 @@ def run_stoppable(main: Coroutine[Any, Any, T], *, deadline: float | None) -> T 
                 installed.append(sig)
         timer = asyncio.timeout(deadline)
         try:
+            pending = _take_pending()
+            if pending is not None:  # asked to stop before the stage began
+                main.close()
+                return Stopped.of(_interrupt(pending))
             async with timer:
                 return await main
         except TimeoutError:
@@ -109,6 +173,21 @@ def run_stoppable(main: Coroutine[Any, Any, T], *, deadline: float | None) -> T 
 
 
 _Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
+
+
+@contextlib.contextmanager
+def _handlers(on_int: _Handler, on_term: _Handler) -> Iterator[None]:
+    previous = {sig: signal.getsignal(sig) for sig in _SIGNALS}
+    try:
+        signal.signal(signal.SIGINT, on_int)
+        signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread: signals are not ours to handle here
+        yield
+        return
+    try:
+        yield
+    finally:
+        _restore(previous)
 
 
 def _restore(previous: dict[signal.Signals, _Handler]) -> None:

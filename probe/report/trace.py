@@ -1,12 +1,39 @@
-"""Text rendering of a `Trace`: the hop table, anomalies and notes, total delay (pure)."""
+"""A `Trace` for people and machines: the hop table, anomalies and notes, total delay (pure).
+
+What a message says is echoed, but bounded: a detail line is cut to `DETAIL` characters in the
+text, and every string of the JSON document to `FIELD` characters, so a 50 MB header does not
+come back whole."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from tabulate import tabulate
 
+from probe.model.json import to_data
 from probe.model.trace import Hop, Trace
+
+SCHEMA = "probe.trace/1"
+DETAIL = 200  # characters of an anomaly's or a note's detail in the text
+FIELD = 8192  # characters of any string in the JSON document
+
+
+def trace_document(trace: Trace) -> dict[str, Any]:
+    """The body of the `probe.trace/1` document, every string cut to `FIELD` characters (said
+    where cut)."""
+    data: dict[str, Any] = _bounded(to_data(trace))
+    return data
+
+
+def _bounded(data: Any) -> Any:
+    if isinstance(data, str) and len(data) > FIELD:
+        return data[:FIELD] + f"... [cut: {len(data):,} characters]"
+    if isinstance(data, dict):
+        return {k: _bounded(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_bounded(v) for v in data]
+    return data
 
 
 def render_trace(trace: Trace) -> str:
@@ -36,7 +63,9 @@ def render_trace(trace: Trace) -> str:
     for title, items in (("anomalies", trace.anomalies), ("notes", trace.notes)):
         if items:
             lines.append(f"{title}:")
-            lines.extend(f"  {a.subject}: {a.code}: {a.detail}" for a in items)
+            lines.extend(
+                f"  {_cut(a.subject, DETAIL)}: {a.code}: {_cut(a.detail, DETAIL)}" for a in items
+            )
     return "\n".join(lines)
 
 

@@ -8,13 +8,12 @@ again, so a run recorded with an older probe gets today's verdicts. Nothing is s
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from probe.cli.base import JsonOpt, app, emit_json, emit_text, finish
+from probe.cli.files import RUN_CAP, read_input
 from probe.decide.decision import judge
 from probe.errors import UsageError, error_line
 from probe.model.json import from_data
@@ -27,10 +26,9 @@ _DAMAGED = (TypeError, ValueError, KeyError, AttributeError, IndexError, Recursi
 def read_document(path: str) -> tuple[str, Any]:
     """The file's (or stdin's, for `-`) JSON, with a name for messages."""
     name = "stdin" if path == "-" else path
+    data = read_input(path, cap=RUN_CAP, label=name)
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read {name}: {exc.strerror or exc}") from None
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise UsageError(f"{name} is not text (a saved run is UTF-8 JSON)") from None
     try:
@@ -40,6 +38,8 @@ def read_document(path: str) -> tuple[str, Any]:
         raise UsageError(f"{name} is not JSON ({exc.msg} at {where})") from None
     except RecursionError:
         raise UsageError(f"{name} is nested too deeply to be a saved run") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise UsageError(f"{name} is not a saved run: {_short(exc)}") from None
 
 
 def load_run(name: str, data: Any) -> RunResult:

@@ -17,7 +17,7 @@ from probe.cli.base import (
     finish,
     say,
 )
-from probe.cli.options import default_helo, parse_nameservers, split_host_port
+from probe.cli.options import default_helo, parse_nameservers, pem_file, split_host_port
 from probe.decide.connect import connect_verdict
 from probe.errors import UsageError
 from probe.model.mx import MxResult
@@ -85,8 +85,6 @@ def connect(
     (5xx), fails the TLS handshake, sends garbage, resets, times out after connecting, or the
     domain publishes a null MX; 3 UNKNOWN: bad arguments, DNS failure, or no address reached.
     """
-    if ca_file is not None and not ca_file.is_file():
-        raise UsageError(f"--ca-file {ca_file}: no such file")
     name, explicit_port = _split_target(target, port)
     options = ConverseOptions(
         helo=helo or default_helo(),
@@ -94,7 +92,7 @@ def connect(
         timeouts=Timeouts.uniform(timeout) if timeout else Timeouts(),
         starttls=not no_starttls,
         deadline=deadline,
-        ca_file=str(ca_file) if ca_file else None,
+        ca_file=pem_file(ca_file, "--ca-file"),
     )
     found = connect_all(
         name,

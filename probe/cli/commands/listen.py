@@ -11,6 +11,7 @@ import typer
 from tabulate import tabulate
 
 from probe.cli.base import JsonOpt, app, emit_json, emit_text, finish, say
+from probe.cli.options import pem_file
 from probe.errors import UsageError
 from probe.model.status import Status
 from probe.server.limits import LISTEN_LIMITS, Limits
@@ -121,6 +122,8 @@ def listen(
         raise UsageError("--tls-cert and --tls-key go together")
     context, fingerprint = None, ""
     if tls_cert is not None and tls_key is not None:
+        pem_file(tls_cert, "--tls-cert")  # a FIFO or a device is refused, not read
+        pem_file(tls_key, "--tls-key")
         try:
             context = server_context(tls_cert, tls_key)
             fingerprint = certificate_sha256(tls_cert)

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from probe.cli.base import JsonOpt, app, emit_json, emit_text, fail_line, finish
-from probe.cli.options import ProfileOpt, default_helo, mailbox_password, with_send_options
+from probe.cli.files import write_atomic
+from probe.cli.options import (
+    ProfileOpt,
+    default_helo,
+    mailbox_password,
+    pem_file,
+    with_send_options,
+)
+from probe.pipeline.interrupts import signals_held
 from probe.pipeline.request import RunArgs, SendArgs
 
 if TYPE_CHECKING:
@@ -18,17 +26,16 @@ if TYPE_CHECKING:
 
 
 def output(result: RunResult, *, json_out: bool, save: Path | None, transcript: bool) -> bool:
-    """Print the run and save it; False when the save failed (the result is still printed)."""
+    """Save the run, then print it; False when the save failed (the result is still printed)."""
     from probe.model.json import document
     from probe.model.run import RUN_SCHEMA
     from probe.report.run import render_run
 
     saved = True
     if save is not None:
+        text = json.dumps(document(RUN_SCHEMA, result), indent=2, ensure_ascii=False) + "\n"
         try:
-            save.write_text(
-                json.dumps(document(RUN_SCHEMA, result), indent=2, ensure_ascii=False) + "\n"
-            )
+            write_atomic(save, text)
         except OSError as exc:
             fail_line(f"cannot save the run to {save}: {exc.strerror or exc}")
             saved = False
@@ -132,7 +139,7 @@ def run_command(
     choices = RunArgs(
         mailbox=mailbox,
         bounce_mailbox=bounce_mailbox,
-        mailbox_ca_file=mailbox_ca_file,
+        mailbox_ca_file=pem_file(mailbox_ca_file, "--mailbox-ca-file"),
         insecure=insecure,
         collect_for=collect_for,
         cleanup=cleanup,
@@ -153,11 +160,12 @@ def run_command(
         password=mailbox_password(mailbox, password_file),
     )
     progress = Progress(enabled=not (json_out and not sys.stderr.isatty()))
-    try:
-        run = perform(req, deadline=deadline, progress=progress, step=progress.step)
-    finally:
-        progress.close()
-    saved = output(run.result, json_out=json_out, save=save, transcript=transcript)
+    with signals_held():  # a stop request cuts the run short, never its output
+        try:
+            run = perform(req, deadline=deadline, progress=progress, step=progress.step)
+        finally:
+            progress.close()
+        saved = output(run.result, json_out=json_out, save=save, transcript=transcript)
     if run.error is not None:
         fail_line(str(run.error))
     finish(run.status if saved else worst([run.status, Status.UNKNOWN]))

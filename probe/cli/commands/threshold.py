@@ -14,6 +14,7 @@ import typer
 from probe.cli.base import JsonOpt, app, emit_json, emit_text, finish, say
 from probe.cli.options import default_helo, with_send_options
 from probe.decide.threshold import THRESHOLD_SCHEMA
+from probe.pipeline.interrupts import signals_held
 from probe.pipeline.request import SendArgs, build_request
 from probe.pipeline.threshold import DEFAULT_MIN, perform_threshold
 from probe.plan.profile_files import load_profile
@@ -68,17 +69,18 @@ def threshold_command(
     its advertised SIZE), 3 UNKNOWN (could not measure)."""
     req = build_request(load_profile(profile), send, local_name=default_helo())
     quiet = json_out and not sys.stderr.isatty()
-    result = perform_threshold(
-        req,
-        low=low,
-        high=high,
-        k=k,
-        precision=precision,
-        deadline=deadline,
-        progress=(lambda _m: None) if quiet else say,
-    )
-    if json_out:
-        emit_json(THRESHOLD_SCHEMA, result)
-    else:
-        emit_text(render_threshold(result))
+    with signals_held():  # a stop request cuts the search short, never its output
+        result = perform_threshold(
+            req,
+            low=low,
+            high=high,
+            k=k,
+            precision=precision,
+            deadline=deadline,
+            progress=(lambda _m: None) if quiet else say,
+        )
+        if json_out:
+            emit_json(THRESHOLD_SCHEMA, result)
+        else:
+            emit_text(render_threshold(result))
     finish(result.status)
