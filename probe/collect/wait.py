@@ -8,6 +8,8 @@ value; the result says per probe whether it was delivered, bounced or is missing
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Mapping
 
@@ -37,12 +39,14 @@ async def collect(
     is_bounce_for: BounceMatcher,
     step_first: float = STEP_FIRST,
     step_max: float = STEP_MAX,
+    on_interrupt: Callable[[CollectResult], None] | None = None,
 ) -> CollectResult:
     """Collect copies and bounces of `expected` (probe id -> variant) until done or `deadline`.
 
     `is_bounce_for(raw)` names the probe ids a bounce reports on (e.g. from `analyze.bounce`); it
     may also name a bare run id (an ENVID), which counts only when one probe of that run is
-    expected, since it cannot tell the variants apart.
+    expected, since it cannot tell the variants apart. Cancelled, it hands what it found so far
+    to `on_interrupt` (statuses only for the probes found) and re-raises.
     """
     started_at, t0 = utcnow(), time.monotonic()
     bounces_from = bounce_mailbox or mailbox
@@ -52,46 +56,56 @@ async def collect(
     bounces: dict[bytes, CollectedBounce] = {}
     unparsed: dict[bytes, str] = {}  # bounces `is_bounce_for` raised on: noted, not counted
     step = step_first
-    while True:
-        copies = await mailbox.find(tuple(expected))
-        for found in await bounces_from.find_bounces(run_ids):
-            try:
-                named = is_bounce_for(found.raw)
-            except Exception as exc:  # noqa: BLE001 - an unparsable bounce must not end the run
-                unparsed[found.raw] = (
-                    f"a bounce in {found.folder}: could not be parsed: {type(exc).__name__}"
-                )
-                continue
-            ids = _bounced_ids(named, expected)
-            if ids and found.raw not in bounces:
-                bounces[found.raw] = CollectedBounce(ids, found)
-        bounced = {p for b in bounces.values() for p in b.probe_ids}
-        now = time.monotonic()
-        news = 0
-        for probe_id in expected:
-            if (copies.get(probe_id) or probe_id in bounced) and probe_id not in first_seen:
-                first_seen[probe_id] = (now - t0) * 1000
-                news += 1
-        if len(first_seen) == len(expected) or now >= deadline:
-            break
-        step = step_first if news else min(step * 2, step_max)
-        changed = await mailbox.wait_for_change(min(step, deadline - now))
-        if changed:
-            step = step_first
-    return CollectResult(
-        mailbox=mailbox.source,
-        bounce_mailbox=bounces_from.source,
-        started_at=started_at,
-        duration_ms=(time.monotonic() - t0) * 1000,
-        deadline_passed=len(first_seen) < len(expected),
-        statuses=tuple(
-            _status(p, v, copies.get(p, []), bounces.values(), first_seen.get(p))
-            for p, v in expected.items()
-        ),
-        delivered=tuple(c for p in expected for c in copies.get(p, [])),
-        bounces=tuple(bounces.values()),
-        skipped=tuple(dict.fromkeys((*mailbox.skipped, *bounces_from.skipped, *unparsed.values()))),
-    )
+    def result(done: Iterable[str]) -> CollectResult:
+        notes = (*mailbox.skipped, *bounces_from.skipped, *unparsed.values())
+        return CollectResult(
+            mailbox=mailbox.source,
+            bounce_mailbox=bounces_from.source,
+            started_at=started_at,
+            duration_ms=(time.monotonic() - t0) * 1000,
+            deadline_passed=len(first_seen) < len(expected),
+            statuses=tuple(
+                _status(p, v, copies.get(p, []), bounces.values(), first_seen.get(p))
+                for p, v in expected.items()
+                if p in done
+            ),
+            delivered=tuple(c for p in expected for c in copies.get(p, [])),
+            bounces=tuple(bounces.values()),
+            skipped=tuple(dict.fromkeys(notes)),
+        )
+
+    try:
+        while True:
+            copies = await mailbox.find(tuple(expected))
+            for found in await bounces_from.find_bounces(run_ids):
+                try:
+                    named = is_bounce_for(found.raw)
+                except Exception as exc:  # noqa: BLE001 - an unparsable bounce must not end the run
+                    unparsed[found.raw] = (
+                        f"a bounce in {found.folder}: could not be parsed: {type(exc).__name__}"
+                    )
+                    continue
+                ids = _bounced_ids(named, expected)
+                if ids and found.raw not in bounces:
+                    bounces[found.raw] = CollectedBounce(ids, found)
+            bounced = {p for b in bounces.values() for p in b.probe_ids}
+            now = time.monotonic()
+            news = 0
+            for probe_id in expected:
+                if (copies.get(probe_id) or probe_id in bounced) and probe_id not in first_seen:
+                    first_seen[probe_id] = (now - t0) * 1000
+                    news += 1
+            if len(first_seen) == len(expected) or now >= deadline:
+                break
+            step = step_first if news else min(step * 2, step_max)
+            changed = await mailbox.wait_for_change(min(step, deadline - now))
+            if changed:
+                step = step_first
+    except asyncio.CancelledError:  # what was found so far, the rest not (yet) collected
+        if on_interrupt is not None:
+            on_interrupt(dataclasses.replace(result(first_seen), deadline_passed=False))
+        raise
+    return result(expected)
 
 
 def _bounced_ids(named: tuple[str, ...], expected: Mapping[str, str]) -> tuple[str, ...]:

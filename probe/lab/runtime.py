@@ -280,8 +280,8 @@ class LabThread:
         future = asyncio.run_coroutine_threadsafe(self._lab.start(), loop)
         try:
             self._info = future.result(START_TIMEOUT)
-        except BaseException:
-            self._shutdown()
+        except BaseException:  # Ctrl-C, SIGTERM: the lab may have started meanwhile
+            self.stop()  # so its servers are closed and its directory removed
             raise
         return self._info
 

@@ -14,15 +14,19 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
-from probe.errors import ConfigError
+from probe.decide.decision import judge
+from probe.errors import ConfigError, MeasurementError
 from probe.lab.runtime import LabInfo
 from probe.model.demo import DemoOutcome
 from probe.model.verdict import Decision, HopKey
+from probe.pipeline.interrupts import Stopped, run_stoppable
 from probe.pipeline.request import RunArgs, RunRequest, SendArgs, build_request
-from probe.pipeline.run import execute, finish_run
+from probe.pipeline.run import execute, observed
 from probe.pipeline.state import RunState, new_state
 from probe.plan.profile_files import file_loader
 from probe.plan.profiles import Profile, parse_profile
+
+DEADLINE = 600.0  # seconds for every scenario together (they take about 20 s)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,13 +125,14 @@ def run_demo(
     """Every scenario at once; `local_name` is the HELO name and the senders' domain."""
     profile, cases = load_demo()
     reqs = requests(lab, profile, cases, local_name=local_name)
-    done = asyncio.run(run_all(reqs, progress))
+    done = run_stoppable(run_all(reqs, progress), deadline=DEADLINE)
+    if isinstance(done, Stopped):  # a self-test cut short has no verdict to show
+        raise MeasurementError(f"{done}: the demo did not finish")
     outcomes = []
     for case, req, (state, error) in zip(cases, reqs, done, strict=True):
         info = lab.scenario(case.scenario)
-        result = finish_run(
-            req, state, interrupted=error is not None, reason=str(error) if error else ""
-        )
+        why = str(error) if error else ""
+        result = judge(observed(req, state, interrupted=error is not None, reason=why))
         matched, text = check(case, result.decision, info.mx_host)
         outcomes.append(DemoOutcome(case.scenario, info.description, matched, text, result))
     return tuple(outcomes)

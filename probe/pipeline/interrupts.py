@@ -77,7 +77,11 @@ def terminate_raises() -> None:
 @contextlib.contextmanager
 def signals_raise() -> Iterator[None]:
     """Within the block SIGINT raises `KeyboardInterrupt` and SIGTERM `Terminated`; a request
-    that a surrounding `signals_held` noted before the block raises at once."""
+    that a surrounding `signals_held` noted before the block raises at once. Inside a running
+    event loop the loop's own handlers stay in charge."""
+    if _loop_running():
+        yield
+        return
     with _handlers(signal.default_int_handler, _raise_terminated):
         pending = _take_pending()
         if pending is not None:
@@ -103,6 +107,16 @@ def signals_held() -> Iterator[list[int]]:
             yield noted
     finally:
         _pending.remove(noted)
+
+
+def _loop_running() -> bool:
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 _pending: list[list[int]] = []  # what each open `signals_held` block noted, innermost last

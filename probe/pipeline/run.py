@@ -9,6 +9,7 @@ use case the command calls.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,8 @@ from pathlib import Path
 from probe import __version__
 from probe.analyze.bounce.dsn import parse_bounce
 from probe.decide.decision import judge
-from probe.errors import ProbeError, SafetyError
+from probe.errors import MeasurementError, ProbeError, SafetyError
+from probe.model.collect import CollectResult
 from probe.model.message import OutgoingMessage
 from probe.model.run import RunResult
 from probe.model.send import VariantSend
@@ -24,7 +26,7 @@ from probe.model.smtp import Outcome
 from probe.model.status import Status, utcnow, worst
 from probe.model.variant import VariantSpec
 from probe.pipeline.hop1 import reach_hop1, unreachable
-from probe.pipeline.interrupts import Stopped, run_stoppable
+from probe.pipeline.interrupts import Stopped, run_stoppable, signals_raise
 from probe.pipeline.request import RunRequest, check_recipients, check_target
 from probe.pipeline.state import RunStage, RunState, new_state
 from probe.pipeline.threshold import threshold_stage
@@ -32,6 +34,7 @@ from probe.plan.craft import craft
 from probe.plan.variants import resolve_size
 from probe.send.matrix import Job, job_key, send_matrix
 from probe.send.options import ProgressFn
+from probe.smtp.text import one_line
 
 StepFn = Callable[[int, int, str], None]  # (done, total, variant): a progress bar's step
 
@@ -66,16 +69,36 @@ def perform(
     """Run it; whatever stops it (Ctrl-C, SIGTERM, the deadline, a mailbox error), keep what
     was observed. An error before anything was sent is raised: there is no run to report."""
     state = new_state(req)
+    error: ProbeError | None = None
+    stopped: Stopped | None = None
     try:
         stopped = run_stoppable(execute(req, state, progress, step), deadline=deadline)
     except ProbeError as exc:
         if not state.keys:
             raise
-        return RunOutcome(finish_run(req, state, interrupted=True, reason=str(exc)), exc)
-    if isinstance(stopped, Stopped):
-        reason = stopped.during(state.stage)
-        return RunOutcome(finish_run(req, state, interrupted=True, reason=reason))
-    return RunOutcome(finish_run(req, state))
+        error = exc
+    except KeyboardInterrupt as exc:  # a stop request just as the I/O stages ended
+        stopped = Stopped.of(exc)
+    except Exception as exc:  # a stage's own bug: what was observed is still the run's
+        if not state.keys or debugging():
+            raise
+        error = StageFailed(f"the {state.stage} stage failed: {_what(exc)}")
+    reason = str(error) if error else stopped.during(state.stage) if stopped else ""
+    result, failed = _finish(req, state, interrupted=bool(reason), reason=reason, progress=progress)
+    return RunOutcome(result, error or failed)
+
+
+class StageFailed(MeasurementError):
+    """A stage broke on what it met (a bug); the run keeps what was observed until then."""
+
+
+def debugging() -> bool:
+    """PROBE_DEBUG=1: let a bug's traceback through instead of keeping the run."""
+    return bool(os.environ.get("PROBE_DEBUG"))
+
+
+def _what(exc: BaseException) -> str:
+    return one_line(f"{type(exc).__name__}: {exc}", 300)
 
 
 def make_jobs(req: RunRequest, state: RunState) -> list[Job]:
@@ -196,12 +219,17 @@ async def _collect(req: RunRequest, state: RunState, progress: ProgressFn) -> No
             bounce_box = await open_mailbox(
                 req.bounce_mailbox, password=req.password, ca_file=ca, insecure=req.insecure
             )
+
+        def keep(found: CollectResult) -> None:  # what was found when the stage is cut short
+            state.collect = found
+
         state.collect = await collect(
             mailbox,
             expected,
             deadline=time.monotonic() + req.collect_for,
             bounce_mailbox=bounce_box,
             is_bounce_for=_bounce_ids,
+            on_interrupt=keep,
         )
         if req.cleanup and state.collect.delivered:
             await mailbox.delete(state.collect.delivered)
@@ -217,10 +245,55 @@ def _bounce_ids(raw: bytes) -> tuple[str, ...]:
 
 
 def finish_run(
+    req: RunRequest,
+    state: RunState,
+    *,
+    interrupted: bool = False,
+    reason: str = "",
+    progress: ProgressFn = _silent,
+) -> RunResult:
+    """Assemble, analyse and decide what was observed (also after an interruption).
+
+    Ctrl-C or SIGTERM during the analysis, or an analysis that breaks, ends it: the
+    observations are kept, undecided (UNKNOWN), so they are saved and can be decided again with
+    `probe analyze`."""
+    return _finish(req, state, interrupted=interrupted, reason=reason, progress=progress)[0]
+
+
+def _finish(
+    req: RunRequest,
+    state: RunState,
+    *,
+    interrupted: bool,
+    reason: str,
+    progress: ProgressFn,
+) -> tuple[RunResult, StageFailed | None]:
+    """`finish_run`, and the analysis's own failure when it broke."""
+    result = observed(req, state, interrupted=interrupted, reason=reason)
+    state.stage = RunStage.ANALYZE
+    progress("analysing what was observed")
+    try:
+        with signals_raise():
+            return judge(result), None
+    except KeyboardInterrupt as exc:
+        stop = Stopped.of(exc).during(RunStage.ANALYZE)
+        why = f"{reason}; {stop}" if reason else stop
+        undecided = dataclasses.replace(
+            result, interrupted=True, stop_reason=why, status=Status.UNKNOWN
+        )
+        return undecided, None
+    except Exception as exc:
+        if debugging():
+            raise
+        failed = StageFailed(f"the analysis failed: {_what(exc)}")
+        return dataclasses.replace(result, status=Status.UNKNOWN), failed
+
+
+def observed(
     req: RunRequest, state: RunState, *, interrupted: bool = False, reason: str = ""
 ) -> RunResult:
-    """Assemble, analyse and decide what was observed (also after an interruption)."""
-    result = RunResult(
+    """What the run observed, not yet analysed."""
+    return RunResult(
         run_id=state.run_id,
         domain=req.domain,
         to=req.to,
@@ -243,4 +316,3 @@ def finish_run(
         threshold=state.threshold,
         checks=req.checks,
     )
-    return judge(result)
