@@ -2,41 +2,29 @@
 
 An input that is not a regular file is refused at once with one line (a FIFO would block
 forever, `/dev/zero` would be read until memory runs out, a directory cannot be read); so is
-one larger than its cap. `-` is stdin, read with the same cap. A save goes to a temporary file
-in the target's directory and is renamed over it, so a reader (or an interruption) never sees a
-half-written run, and any string the run holds is stored: a lone surrogate (a file name with a
-byte that is not UTF-8) is written as its JSON escape `\\udcXX`, which loads back as the same
-string.
+one larger than its cap; `-` is stdin, read with the same cap. The reading is `collect.files`'
+(the mailboxes and the password file use it too); this module makes its refusals usage errors.
+A save goes to a temporary file in the target's directory and is renamed over it, so a reader
+(or an interruption) never sees a half-written run, and any string the run holds is stored: a
+lone surrogate (a file name with a byte that is not UTF-8) is written as its JSON escape
+`\\udcXX`, which loads back as the same string.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import stat
 import sys
 import tempfile
 from pathlib import Path
 
+from probe.collect.files import Refused, open_regular, read_regular
 from probe.errors import UsageError
 
 MIB = 1024 * 1024
 MESSAGE_CAP = 256 * MIB  # one message (`probe trace`)
 RUN_CAP = 1024 * MIB  # a saved run: it holds every delivered copy
 PEM_CAP = 16 * MIB  # certificates, keys, CA bundles
-SECRET_CAP = 64 * 1024  # a password file
-
-_KINDS = (
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-)
-
-
-def _size(n: int) -> str:
-    return f"{n // MIB} MiB" if n >= MIB else f"{n // 1024} KiB"
 
 
 def _refuse(label: str, reason: str) -> UsageError:
@@ -45,47 +33,29 @@ def _refuse(label: str, reason: str) -> UsageError:
 
 def read_input(path: str | Path, *, cap: int, label: str | None = None) -> bytes:
     """The bytes of a regular file (or of stdin for `-`), at most `cap` of them."""
-    name = label or ("stdin" if str(path) == "-" else str(path))
     if str(path) == "-":
         data = sys.stdin.buffer.read(cap + 1)
         if len(data) > cap:
-            raise _refuse(name, f"more than {_size(cap)}")
+            raise _refuse(label or "stdin", f"more than {cap:,} bytes")
         return data
-    fd = _open_regular(path, cap=cap, label=name)
-    with os.fdopen(fd, "rb") as file:
-        data = file.read(cap + 1)
-    if len(data) > cap:  # it grew while we read it
-        raise _refuse(name, f"larger than {_size(cap)}")
-    return data
+    try:
+        return read_regular(path, cap)
+    except Refused as exc:
+        raise _refuse(label or str(path), str(exc)) from None
+    except OSError as exc:
+        raise _refuse(label or str(path), exc.strerror or str(exc)) from None
 
 
 def check_input(path: str | Path, *, cap: int, label: str | None = None) -> str:
     """Refuse, as `read_input` would, a file another library will read by name (a certificate
     for ssl); its path back as a string when it is fine."""
-    os.close(_open_regular(path, cap=cap, label=label or str(path)))
-    return str(path)
-
-
-def _open_regular(path: str | Path, *, cap: int, label: str) -> int:
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, flags)
+        os.close(open_regular(path, cap))
+    except Refused as exc:
+        raise _refuse(label or str(path), str(exc)) from None
     except OSError as exc:
-        raise _refuse(label, exc.strerror or str(exc)) from None
-    try:
-        info = os.fstat(fd)
-        for test, kind in _KINDS:
-            if test(info.st_mode):
-                raise _refuse(label, f"not a regular file ({kind})")
-        if not stat.S_ISREG(info.st_mode):
-            raise _refuse(label, "not a regular file")
-        if info.st_size > cap:
-            raise _refuse(label, f"larger than {_size(cap)}")
-        os.set_blocking(fd, True)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+        raise _refuse(label or str(path), exc.strerror or str(exc)) from None
+    return str(path)
 
 
 def encode_text(text: str) -> bytes:

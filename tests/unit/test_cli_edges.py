@@ -64,10 +64,10 @@ def test_too_large_a_file_or_stdin_is_refused(
 ) -> None:
     path = tmp_path / "big"
     path.write_bytes(b"x" * 2048)
-    with pytest.raises(UsageError, match="larger than 1 KiB"):
+    with pytest.raises(UsageError, match="larger than 1,024"):
         read_input(path, cap=1024)
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"y" * 2048)))
-    with pytest.raises(UsageError, match="cannot read stdin: more than 1 KiB"):
+    with pytest.raises(UsageError, match="cannot read stdin: more than 1,024 bytes"):
         read_input("-", cap=1024)
 
 
