@@ -6,7 +6,7 @@ handle:
   hands what it observed to its `on_interrupt` callbacks; `run_stoppable` returns a `Stopped`;
 - in synchronous code that may be cut short (start-up, the analysis), SIGTERM raises
   `Terminated`, a `KeyboardInterrupt`, so it stops exactly where Ctrl-C would
-  (`terminate_raises` for the whole process, `signals_raise` for one phase);
+  (`install_stop_handlers` for the whole process, `signals_raise` for one phase);
 - while results are assembled and written, a first request is held until the writing is done
   and only a second one stops the process (`signals_held`), so a save is never torn and a run
   that was observed is always printed.
@@ -64,14 +64,38 @@ class Stopped:
         return cls(cause)
 
 
-def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    raise Terminated()
+_requested: int | None = None  # the signal of the last stop request in this process
 
 
-def terminate_raises() -> None:
-    """From now on SIGTERM raises `Terminated` (in the main thread) instead of killing."""
-    with contextlib.suppress(ValueError):  # not the main thread: leave the default
-        signal.signal(signal.SIGTERM, _raise_terminated)
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    global _requested
+    _requested = signum
+    raise _interrupt(signum)
+
+
+def install_stop_handlers() -> None:
+    """From now on SIGINT raises `KeyboardInterrupt` and SIGTERM `Terminated` (in the main
+    thread) instead of killing; a signal that whoever started us ignores stays ignored."""
+    with contextlib.suppress(ValueError):  # not the main thread: leave the defaults
+        for sig in _SIGNALS:
+            if signal.getsignal(sig) != signal.SIG_IGN:
+                signal.signal(sig, _raise_stop)
+
+
+def stop_requested() -> bool:
+    """Whether SIGINT or SIGTERM came. CPython 3.11 ends a process whose KeyboardInterrupt
+    passed through string `exec` (a dataclass being defined while the modules load) by killing
+    itself with SIGINT at exit, even when the interrupt was handled: the caller then ends the
+    process itself, with the exit code it chose."""
+    return _requested is not None
+
+
+def raise_if_requested() -> None:
+    """Raise the stop request that came in code Python swallows exceptions from (a weakref
+    callback of the import machinery prints 'Exception ignored' and goes on); call it at the
+    safe points of the start-up."""
+    if _requested is not None:
+        raise _interrupt(_requested)
 
 
 @contextlib.contextmanager
@@ -82,7 +106,7 @@ def signals_raise() -> Iterator[None]:
     if _loop_running():
         yield
         return
-    with _handlers(signal.default_int_handler, _raise_terminated):
+    with _handlers(_raise_stop, _raise_stop):
         pending = _take_pending()
         if pending is not None:
             raise _interrupt(pending)
@@ -98,7 +122,7 @@ def signals_held() -> Iterator[list[int]]:
 
     def hold(signum: int, frame: FrameType | None) -> None:
         if noted:
-            raise _interrupt(signum)
+            _raise_stop(signum, frame)
         noted.append(signum)
 
     _pending.append(noted)
@@ -149,11 +173,15 @@ def run_stoppable(main: Coroutine[Any, Any, T], *, deadline: float | None) -> T 
         caught: list[StopCause] = []
 
         def on_signal(cause: StopCause) -> None:
+            global _requested
+            _requested = signal.SIGTERM if cause is StopCause.TERMINATE else signal.SIGINT
             caught.append(cause)
             task.cancel()
 
         installed = []
         for sig, cause in zip(_SIGNALS, (StopCause.INTERRUPT, StopCause.TERMINATE), strict=True):
+            if previous[sig] == signal.SIG_IGN:
+                continue
             with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
                 loop.add_signal_handler(sig, on_signal, cause)
                 installed.append(sig)
@@ -193,8 +221,9 @@ _Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 def _handlers(on_int: _Handler, on_term: _Handler) -> Iterator[None]:
     previous = {sig: signal.getsignal(sig) for sig in _SIGNALS}
     try:
-        signal.signal(signal.SIGINT, on_int)
-        signal.signal(signal.SIGTERM, on_term)
+        for sig, handler in ((signal.SIGINT, on_int), (signal.SIGTERM, on_term)):
+            if previous[sig] != signal.SIG_IGN:  # ignored by whoever started us: it stays so
+                signal.signal(sig, handler)
     except ValueError:  # not the main thread: signals are not ours to handle here
         yield
         return

@@ -23,6 +23,11 @@ class Finished:
     stderr: str
 
 
+def _default_signals() -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 class ProbeProcess:
     """`python -m probe ARGS` with stderr read line by line as it comes, stdout collected.
 
@@ -39,6 +44,7 @@ class ProbeProcess:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            preexec_fn=_default_signals,  # a background shell's SIG_IGN is not inherited
         )
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._stderr: list[str] = []
@@ -76,6 +82,20 @@ class ProbeProcess:
                 return line
         self.kill()
         raise AssertionError(f"no {text!r} on stderr; it said: {''.join(self._stderr)[-3000:]}")
+
+    def wait_catching(self, sig: signal.Signals, timeout: float = WAIT) -> None:
+        """Until the process catches `sig` (Linux: its SigCgt mask), i.e. probe's own start-up
+        has begun; before that the interpreter itself is still starting."""
+        end = time.monotonic() + timeout
+        status = Path(f"/proc/{self.proc.pid}/status")
+        while time.monotonic() < end and self.proc.poll() is None:
+            fields = dict(
+                line.split(":", 1) for line in status.read_text().splitlines() if ":" in line
+            )
+            if int(fields.get("SigCgt", "0").strip(), 16) >> (sig - 1) & 1:
+                return
+            time.sleep(0.002)
+        raise AssertionError(f"probe never caught {sig.name}")
 
     def send(self, sig: signal.Signals) -> None:
         self.proc.send_signal(sig)
