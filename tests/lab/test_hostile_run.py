@@ -70,11 +70,6 @@ def test_a_run_through_a_hostile_hop_is_never_lost(hostile: Hostile) -> None:
     assert json.loads(again.stdout)["schema"] == "probe.run/1"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15: the parsers (collect.match, analyze) are not total yet; take this mark "
-    "off when they are",
-)
 def test_what_a_hostile_hop_delivers_is_collected_and_decided(hostile: Hostile) -> None:
     done, saved = hostile.done, hostile.saved
     assert "probe: error" not in done.stderr, done.stderr
