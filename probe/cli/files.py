@@ -2,7 +2,7 @@
 
 An input that is not a regular file is refused at once with one line (a FIFO would block
 forever, `/dev/zero` would be read until memory runs out, a directory cannot be read); so is
-one larger than its cap; `-` is stdin, read with the same cap. The reading is `collect.files`'
+one larger than its cap; `-` is stdin, read with the same cap. The reading is `probe.files`'
 (the mailboxes and the password file use it too); this module makes its refusals usage errors.
 A save goes to a temporary file in the target's directory and is renamed over it, so a reader
 (or an interruption) never sees a half-written run, and any string the run holds is stored: a
@@ -18,8 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from probe.collect.files import Refused, open_regular, read_regular
 from probe.errors import UsageError
+from probe.files import Refused, open_regular, read_regular
 
 MIB = 1024 * 1024
 MESSAGE_CAP = 256 * MIB  # one message (`probe trace`)

@@ -13,11 +13,11 @@ import os
 from pathlib import Path
 
 from probe.collect.base import MESSAGE_MAX, is_junk_name
-from probe.collect.files import Refused, read_regular
 from probe.collect.local import ROOT_FOLDER, Entry, LocalMailbox, stat_signature
 from probe.collect.match import may_concern_probe
 from probe.collect.urls import MailboxSpec
 from probe.errors import MailboxError
+from probe.files import Refused, read_regular
 
 INFO_SEPARATOR = ":"  # name = unique part + ":2,FLAGS" (what stdlib calls Maildir.colon)
 SUBDIRS = ("new", "cur")

@@ -19,11 +19,11 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from probe.collect.base import MESSAGE_MAX
-from probe.collect.files import Refused, open_regular
 from probe.collect.local import ROOT_FOLDER, Entry, LocalMailbox, digest, stat_signature
 from probe.collect.match import may_concern_probe
 from probe.collect.urls import MailboxSpec
 from probe.errors import MailboxError
+from probe.files import Refused, open_regular
 
 LINE_CHUNK = 64 * 1024  # a longer line is read in pieces of this size
 _LINESEP = os.linesep.encode()

@@ -21,8 +21,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final
 
-from probe.collect.files import Refused, read_regular
 from probe.errors import ConfigError
+from probe.files import Refused, read_regular
 
 PASSWORD_ENV: Final = "PROBE_IMAP_PASSWORD"
 MASK: Final = "********"

@@ -11,20 +11,17 @@ without blocking (a FIFO does not hang the read) and never read past the limit (
 from __future__ import annotations
 
 import importlib.resources
-import os
 import re
-import stat
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from probe.errors import ConfigError
+from probe.files import Refused, read_regular
 from probe.plan.bounded_toml import MAX_TOML_CHARS
 from probe.plan.profiles import Profile, parse_profile
 from probe.plan.values import shown
 
 MAX_PROFILE_BYTES = MAX_TOML_CHARS
-_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
-          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))  # fmt: skip
 
 
 def profile_dirs() -> tuple[Traversable, ...]:
@@ -86,26 +83,17 @@ def find_profile(name_or_path: str, *, relative_to: str | None = None) -> Traver
 
 def _read(file: Traversable) -> tuple[str, str]:
     try:
-        data = _read_path(file) if isinstance(file, Path) else file.read_bytes()
-        if len(data) > MAX_PROFILE_BYTES:
-            raise ConfigError(f"larger than {MAX_PROFILE_BYTES:,} bytes", path=str(file))
+        if isinstance(file, Path):
+            data = read_regular(file, MAX_PROFILE_BYTES)
+        else:  # a packaged profile: the wheel's own file
+            data = file.read_bytes()
+            if len(data) > MAX_PROFILE_BYTES:
+                raise Refused(f"larger than {MAX_PROFILE_BYTES:,} bytes")
         return str(file), data.decode("utf-8")
+    except Refused as exc:
+        raise ConfigError(f"cannot read profile: {exc}", path=str(file)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read profile: {exc}", path=str(file)) from None
-
-
-def _read_path(path: Path) -> bytes:
-    """At most MAX_PROFILE_BYTES + 1 bytes of a regular file; ConfigError for any other kind."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = next((name for test, name in _KINDS if test(mode)), "not a file")
-            raise ConfigError(f"cannot read profile: not a regular file ({kind})", path=str(path))
-        with os.fdopen(fd, "rb", closefd=False) as file:
-            return file.read(MAX_PROFILE_BYTES + 1)
-    finally:
-        os.close(fd)
 
 
 def file_loader(reference: str, referrer: str) -> tuple[str, str]:

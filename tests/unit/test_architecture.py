@@ -18,22 +18,23 @@ ROOT = Path(__file__).resolve().parents[2] / "probe"
 # profile -> plan -> send -> collect -> analyze -> decide -> report, with model at the bottom.
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
+    "files": set(),
     "data": set(),
     "model": {"errors"},
     "smtp": {"model", "errors", "data"},
-    "plan": {"model", "smtp", "errors"},
+    "plan": {"model", "smtp", "errors", "files"},
     "analyze": {"model", "smtp", "plan", "errors", "data"},
     "decide": {"model", "smtp", "plan", "analyze", "errors"},
     "report": {"model", "smtp", "plan", "analyze", "decide", "errors"},
     "send": {"model", "smtp", "plan", "errors"},
-    "collect": {"model", "smtp", "analyze", "errors"},
+    "collect": {"model", "smtp", "analyze", "errors", "files"},
     "server": {"model", "smtp", "errors"},
     "history": {"model", "errors"},
     "lab": {"model", "smtp", "plan", "server", "errors"},
     "pipeline": {"model", "smtp", "plan", "send", "collect", "analyze", "decide", "report",
                  "server", "lab", "history", "errors"},
     "cli": {"model", "smtp", "plan", "send", "collect", "analyze", "decide", "report",
-            "server", "lab", "history", "pipeline", "errors"},
+            "server", "lab", "history", "pipeline", "errors", "files"},
 }
 PURE_PACKAGES = ("model", "smtp", "plan", "analyze", "decide", "report")
 PURE_MODULES = ("probe.collect.urls", "probe.collect.match", "probe.collect.imap_parse")

@@ -241,6 +241,9 @@ def test_a_large_file_is_refused(tmp_path: Path) -> None:
     big.write_bytes(b"#" * (MAX_PROFILE_BYTES + 1))
     with pytest.raises(ConfigError) as info:
         load_profile(str(big))
-    assert str(info.value) == f"{big}: larger than {MAX_PROFILE_BYTES:,} bytes"
+    assert str(info.value) == (
+        f"{big}: cannot read profile: {MAX_PROFILE_BYTES + 1:,} bytes, larger than"
+        f" {MAX_PROFILE_BYTES:,}"
+    )
     with pytest.raises(ConfigError, match="no such profile file"):
         load_profile(str(tmp_path / "missing.toml"))

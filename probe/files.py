@@ -1,4 +1,7 @@
-"""Reading a file someone else controls (a password file, a message in a Maildir) with bounds.
+"""Reading a file someone else controls (a profile, a password file, a message) with bounds.
+
+The one bounded reader of the tree, at the bottom of the layering like `errors`: the CLI edge,
+the plan stage's profile files and the collect stage's mailboxes all read through it.
 
 `open()` on a FIFO blocks until a writer comes, `/dev/zero` never ends, and a message file can
 be larger than memory; so a file is read only when `stat` says it is a regular file no larger
