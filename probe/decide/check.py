@@ -30,15 +30,10 @@ def _reachable(level: Status, mx: MxResult | None, convs: Sequence[Conversation]
                run: RunResult | None) -> CheckFinding:
     if mx is None and not convs and (run is None or run.hop1 is None):
         return CheckFinding(Expectation.REACHABLE, Status.UNKNOWN, "the MX was not resolved")
-    if mx is None:  # a host given directly: its conversations say it all
-        pass
-    elif mx.source is MxSource.NULL_MX:
-        return CheckFinding(Expectation.REACHABLE, Status.CRITICAL,
-                            f"{mx.domain} publishes a null MX: it accepts no mail")
-    elif not any(h.addresses for h in mx.hosts):
-        detail = mx.detail or mx.source.value
-        return CheckFinding(Expectation.REACHABLE, Status.UNKNOWN if mx.source in (
-            MxSource.SERVFAIL, MxSource.TIMEOUT) else level, f"no MX address: {detail}")
+    if mx is not None:  # None: a host given directly, its conversations say it all
+        unresolved = _unresolved(level, mx)
+        if unresolved is not None:
+            return unresolved
     answered = [c for c in convs if c.greeting is not None]
     if run is not None and run.hop1 is not None and run.hop1.greeting is not None:
         answered.append(run.hop1)
@@ -47,6 +42,18 @@ def _reachable(level: Status, mx: MxResult | None, convs: Sequence[Conversation]
         return CheckFinding(Expectation.REACHABLE, level,
                             f"no address answered{': ' + tried if tried else ''}")
     return _ok(Expectation.REACHABLE, f"{len(answered)} address(es) answered")
+
+
+def _unresolved(level: Status, mx: MxResult) -> CheckFinding | None:
+    """The finding when the MX itself leaves nothing to talk to (null MX, no address)."""
+    if mx.source is MxSource.NULL_MX:
+        return CheckFinding(Expectation.REACHABLE, Status.CRITICAL,
+                            f"{mx.domain} publishes a null MX: it accepts no mail")
+    if not any(h.addresses for h in mx.hosts):
+        failed = mx.source in (MxSource.SERVFAIL, MxSource.TIMEOUT)
+        return CheckFinding(Expectation.REACHABLE, Status.UNKNOWN if failed else level,
+                            f"no MX address: {mx.detail or mx.source.value}")
+    return None
 
 
 def _conversations(convs: Sequence[Conversation], run: RunResult | None) -> list[Conversation]:

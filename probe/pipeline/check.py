@@ -203,7 +203,7 @@ def _quiet(_message: str) -> None:
 async def _one(obs: _Observed, req: CheckRequest, gates: _Gates, history: History | None,
                threshold: bool, done: Callable[[TargetCheck], None]) -> None:
     async with gates.targets:
-        obs.started_at = utcnow()
+        obs.started_at = utcnow()  # when it began to be measured, not when it was queued
         try:
             if obs.spec.profile == CAPABILITIES:
                 await _capabilities(obs, req, gates)
