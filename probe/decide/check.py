@@ -26,8 +26,9 @@ def _ok(expectation: Expectation, summary: str) -> CheckFinding:
     return CheckFinding(expectation, Status.OK, summary)
 
 
-def _reachable(level: Status, mx: MxResult | None, convs: Sequence[Conversation],
-               run: RunResult | None) -> CheckFinding:
+def _reachable(
+    level: Status, mx: MxResult | None, convs: Sequence[Conversation], run: RunResult | None
+) -> CheckFinding:
     if mx is None and not convs and (run is None or run.hop1 is None):
         return CheckFinding(Expectation.REACHABLE, Status.UNKNOWN, "the MX was not resolved")
     if mx is not None:  # None: a host given directly, its conversations say it all
@@ -39,20 +40,27 @@ def _reachable(level: Status, mx: MxResult | None, convs: Sequence[Conversation]
         answered.append(run.hop1)
     if not answered:
         tried = ", ".join(f"{c.host} ({c.address}): {c.outcome.value} at {c.stage}" for c in convs)
-        return CheckFinding(Expectation.REACHABLE, level,
-                            f"no address answered{': ' + tried if tried else ''}")
+        return CheckFinding(
+            Expectation.REACHABLE, level, f"no address answered{': ' + tried if tried else ''}"
+        )
     return _ok(Expectation.REACHABLE, f"{len(answered)} address(es) answered")
 
 
 def _unresolved(level: Status, mx: MxResult) -> CheckFinding | None:
     """The finding when the MX itself leaves nothing to talk to (null MX, no address)."""
     if mx.source is MxSource.NULL_MX:
-        return CheckFinding(Expectation.REACHABLE, Status.CRITICAL,
-                            f"{mx.domain} publishes a null MX: it accepts no mail")
+        return CheckFinding(
+            Expectation.REACHABLE,
+            Status.CRITICAL,
+            f"{mx.domain} publishes a null MX: it accepts no mail",
+        )
     if not any(h.addresses for h in mx.hosts):
         failed = mx.source in (MxSource.SERVFAIL, MxSource.TIMEOUT)
-        return CheckFinding(Expectation.REACHABLE, Status.UNKNOWN if failed else level,
-                            f"no MX address: {mx.detail or mx.source.value}")
+        return CheckFinding(
+            Expectation.REACHABLE,
+            Status.UNKNOWN if failed else level,
+            f"no MX address: {mx.detail or mx.source.value}",
+        )
     return None
 
 
@@ -68,17 +76,22 @@ def _starttls(level: Status, convs: list[Conversation]) -> CheckFinding:
     if not convs:
         return CheckFinding(Expectation.STARTTLS, Status.UNKNOWN, "no address answered")
     if missing:
-        return CheckFinding(Expectation.STARTTLS, level,
-                            f"STARTTLS is not offered by {', '.join(missing)}")
-    failed = [f"{c.host} ({c.address}): {c.tls.error or 'handshake failed'}"
-              for c in convs if c.tls.attempted and not c.tls.handshake_ok]
+        return CheckFinding(
+            Expectation.STARTTLS, level, f"STARTTLS is not offered by {', '.join(missing)}"
+        )
+    failed = [
+        f"{c.host} ({c.address}): {c.tls.error or 'handshake failed'}"
+        for c in convs
+        if c.tls.attempted and not c.tls.handshake_ok
+    ]
     if failed:
         return CheckFinding(Expectation.STARTTLS, level, f"STARTTLS fails at {'; '.join(failed)}")
     return _ok(Expectation.STARTTLS, f"offered by all {len(convs)} address(es)")
 
 
-def _certificates(expect: Expectations, convs: list[Conversation],
-                  now: dt.datetime) -> Iterator[CheckFinding]:
+def _certificates(
+    expect: Expectations, convs: list[Conversation], now: dt.datetime
+) -> Iterator[CheckFinding]:
     limit = expect.certificate_days
     if limit is None:
         return
@@ -90,20 +103,28 @@ def _certificates(expect: Expectations, convs: list[Conversation],
         seen = True
         where = f"{c.host} ({c.address})"
         if cert.expired or (cert.not_after is not None and cert.not_after <= now):
-            yield CheckFinding(Expectation.CERTIFICATE, Status.CRITICAL,
-                               f"{where}: the certificate has expired")
+            yield CheckFinding(
+                Expectation.CERTIFICATE, Status.CRITICAL, f"{where}: the certificate has expired"
+            )
         elif not cert.valid_for_host:
-            yield CheckFinding(Expectation.CERTIFICATE, Status.CRITICAL,
-                               f"{where}: the certificate is not valid for {c.host}")
+            yield CheckFinding(
+                Expectation.CERTIFICATE,
+                Status.CRITICAL,
+                f"{where}: the certificate is not valid for {c.host}",
+            )
         elif not cert.chain_verifies:
-            yield CheckFinding(Expectation.CERTIFICATE, Status.WARNING,
-                               f"{where}: the certificate chain does not verify"
-                               f"{': ' + cert.verify_error if cert.verify_error else ''}")
+            yield CheckFinding(
+                Expectation.CERTIFICATE,
+                Status.WARNING,
+                f"{where}: the certificate chain does not verify"
+                f"{': ' + cert.verify_error if cert.verify_error else ''}",
+            )
         elif cert.not_after is not None:
             days = (cert.not_after - now).total_seconds() / 86400
             level = limit.level(days)
-            text = (f"{where}: the certificate expires in {days:.0f} days"
-                    f" ({cert.not_after:%Y-%m-%d})")
+            text = (
+                f"{where}: the certificate expires in {days:.0f} days ({cert.not_after:%Y-%m-%d})"
+            )
             yield CheckFinding(Expectation.CERTIFICATE, level, text)
     if not seen and any(c.tls.handshake_ok for c in convs):
         yield CheckFinding(Expectation.CERTIFICATE, Status.UNKNOWN, "no certificate was seen")
@@ -119,24 +140,28 @@ def _advertised(convs: list[Conversation]) -> list[tuple[str, int]]:
     return sizes
 
 
-def _max_size(expect: Expectations, convs: list[Conversation],
-              snapshot: PathSnapshot | None) -> Iterator[CheckFinding]:
+def _max_size(
+    expect: Expectations, convs: list[Conversation], snapshot: PathSnapshot | None
+) -> Iterator[CheckFinding]:
     limit = expect.max_size
     if limit is None:
         return
     if snapshot is not None and snapshot.size_limit is not None:
         accepted = snapshot.size_limit - 1
-        yield CheckFinding(Expectation.MAX_SIZE, limit.level(accepted),
-                           f"the path rejects messages of {snapshot.size_limit:,} bytes and more")
+        yield CheckFinding(
+            Expectation.MAX_SIZE,
+            limit.level(accepted),
+            f"the path rejects messages of {snapshot.size_limit:,} bytes and more",
+        )
     for where, size in _advertised(convs):
         level = limit.level(size)
         if level is not Status.OK:
-            yield CheckFinding(Expectation.MAX_SIZE, level,
-                               f"{where} advertises SIZE {size:,}")
+            yield CheckFinding(Expectation.MAX_SIZE, level, f"{where} advertises SIZE {size:,}")
 
 
-def _actions(expect: Expectations, run: RunResult | None,
-             snapshot: PathSnapshot | None) -> Iterator[CheckFinding]:
+def _actions(
+    expect: Expectations, run: RunResult | None, snapshot: PathSnapshot | None
+) -> Iterator[CheckFinding]:
     if not expect.no_actions or run is None or run.decision is None:
         return
     levels = dict(expect.no_actions)
@@ -150,25 +175,33 @@ def _actions(expect: Expectations, run: RunResult | None,
             yield CheckFinding(Expectation.NO_ACTIONS, level, f"{hop.name}: {action.summary}")
 
 
-def _delivery(expect: Expectations, run: RunResult | None,
-              snapshot: PathSnapshot | None) -> Iterator[CheckFinding]:
+def _delivery(
+    expect: Expectations, run: RunResult | None, snapshot: PathSnapshot | None
+) -> Iterator[CheckFinding]:
     if run is None:
         return
     if expect.not_junk is not None and run.collect is not None:
         junk = [s.variant for s in run.collect.statuses if s.junk]
         if junk:
-            yield CheckFinding(Expectation.NOT_JUNK, expect.not_junk,
-                               f"copies landed in a junk folder: {', '.join(junk)}")
+            yield CheckFinding(
+                Expectation.NOT_JUNK,
+                expect.not_junk,
+                f"copies landed in a junk folder: {', '.join(junk)}",
+            )
     limit = expect.delivered_within
     if limit is None:
         return
     if snapshot is None or snapshot.delivery_seconds is None:
-        yield CheckFinding(Expectation.DELIVERED_WITHIN, Status.CRITICAL if run.collect else
-                           Status.UNKNOWN, "the control message did not arrive")
+        yield CheckFinding(
+            Expectation.DELIVERED_WITHIN,
+            Status.CRITICAL if run.collect else Status.UNKNOWN,
+            "the control message did not arrive",
+        )
         return
     seconds = snapshot.delivery_seconds
-    yield CheckFinding(Expectation.DELIVERED_WITHIN, limit.level(seconds),
-                       f"delivered in {seconds:.1f} s")
+    yield CheckFinding(
+        Expectation.DELIVERED_WITHIN, limit.level(seconds), f"delivered in {seconds:.1f} s"
+    )
 
 
 def _drift(expect: Expectations, drift: Drift | None) -> Iterator[CheckFinding]:
@@ -209,8 +242,11 @@ def evaluate(
         findings += _delivery(expect, run, snapshot)
     findings += _drift(expect, drift)
     if run is not None and run.status is Status.UNKNOWN and run.decision is None:
-        findings.append(CheckFinding(Expectation.REACHABLE, Status.UNKNOWN,
-                                     run.stop_reason or "the run measured nothing"))
+        findings.append(
+            CheckFinding(
+                Expectation.REACHABLE, Status.UNKNOWN, run.stop_reason or "the run measured nothing"
+            )
+        )
     status = worst(f.status for f in findings)
     if interrupted:
         status = worst((status, Status.UNKNOWN))

@@ -31,9 +31,7 @@ def judge(result: RunResult, parsers: Parsers = PARSERS) -> RunResult:
     return dataclasses.replace(analysed, decision=decision, status=decision.status)
 
 
-def decide(
-    run: RunResult, parsers: Parsers = PARSERS, rules: Sequence[Rule] = RULES
-) -> Decision:
+def decide(run: RunResult, parsers: Parsers = PARSERS, rules: Sequence[Rule] = RULES) -> Decision:
     """The verdict per hop and the run's status: the worst action's level, UNKNOWN when nothing
     was measured or part of it could not be analysed, at least WARNING when the run was
     interrupted. Never raises: a rule that fails on odd data is a note, its verdict unknown."""

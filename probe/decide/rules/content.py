@@ -6,17 +6,9 @@ from __future__ import annotations
 
 from probe.analyze import fingerprint
 from probe.decide.context import Context, Placed, SeenProduct
-from probe.decide.rules.common import (
-    MARKER_HEADERS,
-    REWRITE_WORDS,
-    VIRUS,
-    first_hop,
-    injected_headers,
-    place,
-    rejection_host,
-    reply_line,
-    seen,
-)
+from probe.decide.rules.common import MARKER_HEADERS, REWRITE_WORDS, VIRUS, place, reply_line
+from probe.decide.rules.headers import first_hop, injected_headers
+from probe.decide.rules.identity import rejection_host, seen
 from probe.model.diff import Change, ChangeKind
 from probe.model.smtp import Outcome
 from probe.model.variant import AttachmentKind

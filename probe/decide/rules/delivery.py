@@ -5,7 +5,8 @@ between hops (pure).
 from __future__ import annotations
 
 from probe.decide.context import Context, Placed
-from probe.decide.rules.common import condition_of, place, reply_line
+from probe.decide.rules.common import place, reply_line
+from probe.decide.rules.conditions import condition_of
 from probe.model.bounce import Bounce
 from probe.model.collect import Arrival
 from probe.model.smtp import Outcome

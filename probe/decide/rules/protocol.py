@@ -5,27 +5,17 @@ broken or deferred conversations, greylisting, scanning seen in the final-reply 
 from __future__ import annotations
 
 import re
-import statistics
 
 from probe.decide.context import Context, Placed
-from probe.decide.rules.common import (
-    BROKEN,
-    GREYLIST,
-    MB,
-    SCAN_MS_PER_MB,
-    VIRUS,
-    condition_of,
-    expected_rejection,
-    first_sentence,
+from probe.decide.rules.common import BROKEN, GREYLIST, VIRUS, first_sentence, place, reply_line
+from probe.decide.rules.conditions import condition_of, expected_rejection
+from probe.decide.rules.identity import (
     front_box_reasons,
     hop1_conversation,
     hop1_key,
     hop1_matches,
-    human,
-    place,
     product_evidence,
     rejection_host,
-    reply_line,
     seen,
     speaks_for_box,
     trace_products,
@@ -249,41 +239,5 @@ def rule_greylisting(ctx: Context) -> list[Placed]:
             confidence=Confidence.HIGH if GREYLIST.search(texts) else Confidence.MEDIUM,
             rule="greylisting",
             variants=(e.variant for e in evidence),
-        )
-    ]
-
-
-def rule_scan_timing(ctx: Context) -> list[Placed]:
-    """Final-reply latency that grows with size beyond the upload: inline scanning."""
-    points = []
-    for send in ctx.sends:
-        for conv in send.attempts:
-            if conv.final_reply_ms is not None and conv.final_reply is not None and send.size:
-                points.append((send.size, conv.final_reply_ms, send.variant))
-    if len({p[0] for p in points}) < 3:
-        return []
-    sizes = [p[0] / MB for p in points]
-    if max(sizes) - min(sizes) < 0.5:
-        return []
-    slope, _ = statistics.linear_regression(sizes, [p[1] for p in points])
-    if slope < SCAN_MS_PER_MB:  # also every time alike, which has no correlation
-        return []
-    corr = statistics.correlation(sizes, [p[1] for p in points])
-    if corr < 0.9:
-        return []
-    key = hop1_key(ctx, in_front=bool(front_box_reasons(ctx)))
-    return [
-        place(
-            key,
-            Action.SCANS,
-            f"scans inline: its final reply takes {slope:.0f} ms more per MB (r = {corr:.2f})",
-            condition="every message; time grows with size",
-            evidence=(
-                Evidence("timing", f"{human(size)} bytes: final reply after {ms:.0f} ms", variant)
-                for size, ms, variant in (min(points), max(points))
-            ),
-            confidence=Confidence.MEDIUM,
-            rule="scan-timing",
-            variants=sorted({p[2] for p in points}),
         )
     ]

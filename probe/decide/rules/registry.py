@@ -13,8 +13,8 @@ from probe.decide.rules.protocol import (
     rule_greylisting,
     rule_identity,
     rule_rejections,
-    rule_scan_timing,
 )
+from probe.decide.rules.timing import rule_scan_timing
 
 RULES: tuple[Rule, ...] = (
     rule_identity,

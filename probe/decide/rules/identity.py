@@ -1,0 +1,114 @@
+"""Who hop 1 is: the products its dialogue shows, whether it is a box in front of the MTA the
+trace names, and where an in-protocol rejection comes from (pure)."""
+
+from __future__ import annotations
+
+from probe.analyze import fingerprint
+from probe.decide.context import Context, SeenProduct
+from probe.decide.rules.common import is_middlebox
+from probe.decide.rules.headers import injected_headers
+from probe.model.smtp import Conversation, Outcome
+from probe.model.verdict import Evidence, HopKey
+
+
+def hop1_conversation(ctx: Context) -> Conversation | None:
+    if ctx.run.hop1 is not None:
+        return ctx.run.hop1
+    for send in ctx.sends:
+        if send.attempts:
+            return send.attempts[-1]
+    return None
+
+
+def hop1_key(ctx: Context, *, in_front: bool) -> HopKey:
+    """Hop 1: the box in front of the first MTA the trace names, or that MTA."""
+    return HopKey.front(ctx.hop1) if in_front else HopKey.at(ctx.hop1)
+
+
+def hop1_conversations(ctx: Context) -> list[Conversation]:
+    """The capability probe plus the control's and every rejected variant's last attempt, so
+    banner, EHLO, the MAIL/RCPT/354 texts and the rejection texts are all seen."""
+    convs = [ctx.run.hop1] if ctx.run.hop1 is not None else []
+    for send in ctx.sends:
+        if send.attempts and (send.variant == "control" or send.outcome is Outcome.REJECTED):
+            convs.append(send.attempts[-1])
+    return convs
+
+
+def hop1_matches(ctx: Context) -> list[fingerprint.ProductMatch]:
+    parts = [fingerprint.observe_conversation(c) for c in hop1_conversations(ctx)]
+    known = fingerprint.shipped_knowledge()
+    return list(fingerprint.match_products(known, fingerprint.combine(*parts))) if parts else []
+
+
+def trace_products(ctx: Context) -> set[str]:
+    """Products the first Received header (written by the MTA behind hop 1) names."""
+    if not ctx.first_received:
+        return set()
+    observed = fingerprint.Observations(received=(ctx.first_received,))
+    matches = fingerprint.match_products(fingerprint.shipped_knowledge(), observed)
+    return {m.product for m in matches} | {alt for m in matches for alt in m.alternatives}
+
+
+def label(match: fingerprint.ProductMatch) -> str:
+    return match.summary or match.name
+
+
+def seen(match: fingerprint.ProductMatch) -> SeenProduct:
+    """The match as a hop's product; its brand is the first candidate's own name, without the
+    qualifier some names carry ("Sophos (Central Email / UTM)")."""
+    return SeenProduct(label(match), match.name.partition(" (")[0])
+
+
+def speaks_for_box(match: fingerprint.ProductMatch, traced: set[str]) -> bool:
+    """A product seen at hop 1 that is not the MTA the trace names: the box in front speaks."""
+    if is_middlebox(match):
+        return True
+    if not traced:
+        return False
+    return not ({match.product, *match.alternatives} & traced)
+
+
+def product_evidence(match: fingerprint.ProductMatch) -> tuple[Evidence, ...]:
+    return tuple(
+        Evidence("fingerprint", f"{e.kind}: {e.observed} -> {match.name} ({e.signature})")
+        for e in match.evidence
+    )
+
+
+def front_box_reasons(ctx: Context) -> list[Evidence]:
+    """Why hop 1 is a box in front of the first MTA the trace names (empty: it is not)."""
+    reasons: list[Evidence] = []
+    traced = trace_products(ctx)
+    for match in hop1_matches(ctx):
+        if is_middlebox(match):
+            reasons.extend(product_evidence(match))
+        elif speaks_for_box(match, traced):
+            reasons.append(
+                Evidence(
+                    "fingerprint",
+                    f"hop 1 answers like {label(match)}, but the Received header of "
+                    f"{ctx.hop1} names {', '.join(sorted(traced))}",
+                )
+            )
+    for key, header, _variant in injected_headers(ctx):
+        if key == HopKey.front(ctx.hop1):
+            reasons.append(Evidence("header", f"{header} sits below every Received header"))
+    return reasons
+
+
+def rejection_host(ctx: Context, reply_texts: list[str]) -> tuple[HopKey, str]:
+    """Where an in-protocol rejection comes from: the front box or hop 1's MTA."""
+    for key, header, _ in injected_headers(ctx):
+        value = header.partition(":")[2].strip()
+        for text in reply_texts:
+            fmt = fingerprint.same_id_format(fingerprint.shipped_knowledge(), text, value)
+            if fmt:
+                return (
+                    key,
+                    f"the reply's id and the injected {header.split(':')[0]} header "
+                    f"share one format ({fmt})",
+                )
+    if front_box_reasons(ctx):
+        return HopKey.front(ctx.hop1), "hop 1 is not the MTA the trace names"
+    return HopKey.at(ctx.hop1), ""
