@@ -160,6 +160,20 @@ class Evidence:
 
 
 @dataclasses.dataclass(frozen=True)
+class ReplyMeaning:
+    """What the reply behind a rejection or a bounce means, from the codes knowledge
+    (`probe.analyze.codes.explain`): so a verdict says why, and what to do, not only the code."""
+
+    reply: str  # as seen: "451 Message ended early", "5.1.1"
+    temporary: bool  # 4xx / 4.x.x: retried later; else permanent
+    meaning: str
+    cause: str = ""
+    remedy: str = ""
+    vendors: tuple[str, ...] = ()  # products the reply text points to ("Cisco PIX/ASA")
+    sources: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
 class HopAction:
     action: Action
     summary: str  # one sentence a mail admin can act on
@@ -170,6 +184,7 @@ class HopAction:
     rule: str = ""  # the rule that concluded it (stable id)
     check: str = ""  # the profile check that sets its severity ("": ACTION_CHECK[action])
     variants: tuple[str, ...] = ()  # variants affected
+    reply: ReplyMeaning | None = None  # a rejection's or bounce's reply, explained
 
 
 @dataclasses.dataclass(frozen=True)
