@@ -6,6 +6,11 @@ answering on the MX address is not the MTA the trace names, or it injected a hea
 Received line) or "between" two MTAs. Each rule in `decide.rules` returns placed findings; this
 module assembles them into `HopVerdict`s in path order. No evidence, no verdict: a clean run
 yields "no hop interferes" with what was tested.
+
+When a rule's evidence cannot decide between hops, its action names the likeliest hop and the
+alternatives with the reason; the assembly caps its confidence and the headline names every
+candidate ("hop 2 (scan.example) most likely, or hop 1 (mx.example): ..."). The verdict does not
+depend on the order of the run's observations: they are put in one canonical order first.
 """
 
 from __future__ import annotations
@@ -21,7 +26,15 @@ from probe.decide.severity import severity
 from probe.model.run import AnalysisPart, RunResult
 from probe.model.smtp import Outcome
 from probe.model.status import Status, rank, worst
-from probe.model.verdict import CheckLevel, Decision, HopKey, HopKind, HopVerdict
+from probe.model.verdict import (
+    AMBIGUOUS_CONFIDENCE,
+    CheckLevel,
+    Decision,
+    HopAction,
+    HopKey,
+    HopKind,
+    HopVerdict,
+)
 
 
 def judge(result: RunResult, parsers: Parsers = PARSERS) -> RunResult:
@@ -35,7 +48,7 @@ def decide(run: RunResult, parsers: Parsers = PARSERS, rules: Sequence[Rule] = R
     """The verdict per hop and the run's status: the worst action's level, UNKNOWN when nothing
     was measured or part of it could not be analysed, at least WARNING when the run was
     interrupted. Never raises: a rule that fails on odd data is a note, its verdict unknown."""
-    ctx = build_context(run, parsers)
+    ctx = build_context(canonical(run), parsers)
     tested = _tested(ctx)
     notes = _notes(ctx)
     unanswered = _no_mx_answered(ctx)
@@ -58,7 +71,7 @@ def decide(run: RunResult, parsers: Parsers = PARSERS, rules: Sequence[Rule] = R
     unfinished = _no_variant_finished(ctx)
     partial = bool(failed or ctx.unread or any(a.not_analysed for a in run.analyses))
     if acting:
-        headline = tuple(_headline(h) for h in acting)
+        headline = tuple(line for h in acting for line in _headline(h, ctx.path))
     elif unfinished:
         headline = (unfinished,)
     elif partial:
@@ -76,6 +89,30 @@ def decide(run: RunResult, parsers: Parsers = PARSERS, rules: Sequence[Rule] = R
         headline=headline,
         status=status,
         notes=notes,
+        path=ctx.path,
+    )
+
+
+def canonical(run: RunResult) -> RunResult:
+    """The run with its observations in one order (variants by size, then name; copies and
+    bounces by probe id, then content), so that the same observations in another order give
+    the same verdict: every "first" a rule picks is then the same one."""
+    collect = run.collect
+    if collect is not None:
+        collect = dataclasses.replace(
+            collect,
+            statuses=tuple(sorted(collect.statuses, key=lambda s: (s.probe_id, s.status))),
+            delivered=tuple(sorted(collect.delivered, key=lambda c: (c.probe_id, c.folder, c.raw))),
+            bounces=tuple(sorted(collect.bounces, key=lambda b: (b.probe_ids, b.message.raw))),
+        )
+    return dataclasses.replace(
+        run,
+        specs=tuple(sorted(run.specs, key=lambda s: s.id)),
+        variants=tuple(
+            sorted(run.variants, key=lambda s: (s.variant != "control", s.size or 0, s.variant))
+        ),
+        analyses=tuple(sorted(run.analyses, key=lambda a: (a.variant != "control", a.probe_id))),
+        collect=collect,
     )
 
 
@@ -83,6 +120,10 @@ def _rated(placed: Placed, checks: Mapping[str, CheckLevel]) -> Placed:
     if placed.action is None:
         return placed
     action = dataclasses.replace(placed.action, severity=severity(placed.action, checks))
+    if action.alternatives:
+        action = dataclasses.replace(
+            action, confidence=action.confidence.at_most(AMBIGUOUS_CONFIDENCE)
+        )
     return dataclasses.replace(placed, action=action)
 
 
@@ -134,13 +175,19 @@ def _assemble(ctx: Context, placed: list[Placed]) -> tuple[HopVerdict, ...]:
                 actions=tuple(
                     sorted(
                         (p.action for p in items if p.action is not None),
-                        key=lambda a: -rank(a.severity),
+                        key=lambda a: (-rank(a.severity), bool(a.alternatives)),
                     )
                 ),
-                ambiguous="; ".join(_unique(p.ambiguous for p in items if p.ambiguous)),
+                ambiguous="; ".join(_unique(p.ambiguous for p in items if _hop_note(p))),
             )
         )
     return tuple(hops)
+
+
+def _hop_note(placed: Placed) -> bool:
+    """Whether a placed finding's ambiguity is the hop's note (an action with alternatives
+    carries its own reason)."""
+    return bool(placed.ambiguous) and not (placed.action and placed.action.alternatives)
 
 
 def _path_order(ctx: Context, keys: set[HopKey]) -> list[HopKey]:
@@ -161,12 +208,31 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def _headline(hop: HopVerdict) -> str:
+def _headline(hop: HopVerdict, path: tuple[str, ...]) -> list[str]:
+    """One sentence for what the hop surely does, and one per set of candidates for what it most
+    likely does: those name every candidate hop and the reason, never one hop alone."""
     who = hop.name
     if hop.products and not any(p.split(" (")[0] in hop.name for p in hop.products):
         who = f"{hop.name} ({'; '.join(hop.products)})"
-    parts = [a.summary for a in hop.actions]
-    return f"{who}: " + "; ".join(parts)
+    sure = [a.summary for a in hop.actions if not a.alternatives]
+    lines = [f"{who}: " + "; ".join(sure)] if sure else []
+    unsure: dict[tuple[HopKey, ...], list[HopAction]] = {}
+    for action in hop.actions:
+        if action.alternatives:
+            unsure.setdefault(action.alternatives, []).append(action)
+    for alternatives, actions in unsure.items():
+        candidates = (
+            hop.key.described(path)
+            + " most likely, or "
+            + ", or ".join(k.described(path) for k in alternatives)
+        )
+        reasons = "; ".join(_unique(a.ambiguity for a in actions if a.ambiguity))
+        lines.append(
+            f"{candidates}: "
+            + "; ".join(a.summary for a in actions)
+            + (f" ({reasons})" if reasons else "")
+        )
+    return lines
 
 
 def _tested(ctx: Context) -> tuple[str, ...]:

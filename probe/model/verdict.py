@@ -66,6 +66,16 @@ class Confidence(enum.StrEnum):
     MEDIUM = "medium"
     LOW = "low"
 
+    def at_most(self, cap: Confidence) -> Confidence:
+        """This confidence, lowered to `cap` if it is above it."""
+        order = (Confidence.LOW, Confidence.MEDIUM, Confidence.HIGH)
+        return order[min(order.index(self), order.index(cap))]
+
+
+# The most an action can be trusted whose evidence cannot decide between its hop and others:
+# "hop 2 most likely, or hop 1" never accuses one hop with high confidence.
+AMBIGUOUS_CONFIDENCE = Confidence.MEDIUM
+
 
 ACTION_CHECK: dict[Action, str] = {
     Action.REJECTS: "rejects",
@@ -119,6 +129,13 @@ class HopKey(TextForm):
     @property
     def visible(self) -> bool:
         return self.kind is HopKind.AT
+
+    def described(self, path: tuple[str, ...]) -> str:
+        """The label with the hop's number in `path` (visible hops, origin first), as the
+        headline names a hop it is unsure of: "hop 2 (scan.example)"."""
+        if self.kind is HopKind.AT and self.host in path:
+            return f"hop {path.index(self.host) + 1} ({self.host})"
+        return self.label
 
     @property
     def label(self) -> str:
@@ -185,6 +202,11 @@ class HopAction:
     check: str = ""  # the profile check that sets its severity ("": ACTION_CHECK[action])
     variants: tuple[str, ...] = ()  # variants affected
     reply: ReplyMeaning | None = None  # a rejection's or bounce's reply, explained
+    # When the evidence cannot decide between this hop (the likeliest) and others: the others,
+    # likeliest first, and why they cannot be ruled out. Such an action is at most
+    # AMBIGUOUS_CONFIDENCE, and the headline names every candidate.
+    alternatives: tuple[HopKey, ...] = ()
+    ambiguity: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,7 +219,9 @@ class HopVerdict:
     products: tuple[str, ...] = ()
     product_evidence: tuple[Evidence, ...] = ()
     actions: tuple[HopAction, ...] = ()
-    ambiguous: str = ""  # when the evidence cannot separate this hop from another
+    # A note on where this hop's findings could also lie (an action with alternatives carries
+    # its own reason in `HopAction.ambiguity`).
+    ambiguous: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,3 +232,4 @@ class Decision:
     headline: tuple[str, ...]  # one sentence per interfering hop (or the clean statement)
     status: Status
     notes: tuple[str, ...] = ()  # what could not be decided, and why
+    path: tuple[str, ...] = ()  # the visible hops the verdicts number (`HopKey.described`)

@@ -80,6 +80,11 @@ def verdict_text(decision: Decision) -> str:
             )
             if action.condition:
                 lines.append(f"      when: {action.condition}")
+            if action.alternatives:
+                others = ", or ".join(k.described(decision.path) for k in action.alternatives)
+                lines.append(
+                    f"      or: {others}" + (f" ({action.ambiguity})" if action.ambiguity else "")
+                )
             for ev in action.evidence[:4]:
                 where = f" ({ev.variant})" if ev.variant else ""
                 lines.append(f"      evidence{where}: {ev.text}")

@@ -28,10 +28,14 @@ def place(
     variants: Iterable[str] = (),
     check: str = "",
     ambiguous: str = "",
+    alternatives: Iterable[HopKey] = (),
     products: Iterable[SeenProduct] = (),
 ) -> Placed:
     """A rule's conclusion that `hop` takes `action`, on the evidence given (the one way the
-    rules build a placed action)."""
+    rules build a placed action). When the evidence cannot decide, `hop` is the likeliest,
+    `alternatives` the other candidates (likeliest first) and `ambiguous` says why; the
+    assembly caps such an action's confidence (`model.verdict.AMBIGUOUS_CONFIDENCE`)."""
+    others = tuple(dict.fromkeys(k for k in alternatives if k != hop))
     found = HopAction(
         action,
         summary,
@@ -41,6 +45,8 @@ def place(
         rule=rule,
         check=check,
         variants=tuple(variants),
+        alternatives=others,
+        ambiguity=ambiguous if others else "",
     )
     return Placed(hop, found, tuple(products), ambiguous=ambiguous)
 

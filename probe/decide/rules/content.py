@@ -107,8 +107,10 @@ def rule_rewrites(ctx: Context) -> list[Placed]:
                 for v, c in items[:3]
             )
             ambiguous = ""
+            alternatives: list[HopKey] = []
             if key not in marked and len(ctx.path) > 1:
-                ambiguous = "no mark separates the hops: it may be any of " + ", ".join(ctx.path)
+                ambiguous = "no header or other mark of the same change names the hop"
+                alternatives = [HopKey.at(h) for h in ctx.path]
             summary = REWRITE_WORDS[kind]
             if quoted and kind in (
                 ChangeKind.BODY_APPENDED,
@@ -135,6 +137,7 @@ def rule_rewrites(ctx: Context) -> list[Placed]:
                     check="strips-attachment" if kind in _STRIPPED else "",
                     variants=variants,
                     ambiguous=ambiguous,
+                    alternatives=alternatives,
                 )
             )
     return placed
