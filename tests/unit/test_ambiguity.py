@@ -4,7 +4,9 @@ text report and the JSON; a run stored before these fields existed still loads."
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 
 from probe.decide.context import Context, Placed
 from probe.decide.decision import decide
@@ -22,6 +24,7 @@ from tests.unit.test_decide import (
     sent_message,
 )
 
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
 RECEIVED = (
     "Received: from mx.example.com (mx.example.com [192.0.2.25])\r\n\tby scan.example.com "
     "(Postfix) with ESMTP id B2; Thu, 18 Mar 2010 14:19:36 +0000\r\n"
@@ -108,3 +111,27 @@ def test_a_sure_finding_keeps_its_confidence_and_its_own_headline() -> None:
     assert {a.summary: a.confidence for a in scan.actions}["adds X-Foo"] is Confidence.HIGH
     assert decision.headline[0] == "scan.example.com: adds X-Foo"
     assert decision.headline[1].startswith("hop 2 (scan.example.com) most likely, or hop 1")
+
+
+def test_the_same_run_decided_twice_and_permuted_gives_the_same_verdict() -> None:
+    """The golden run (a real lab run through the Check Point box): decided again, and with every
+    list of observations reversed, the decision is the same, field for field."""
+    data = json.loads((GOLDEN / "run.json").read_text())
+    run = from_data(RunResult, data)
+    collect = run.collect
+    assert collect is not None
+    permuted = dataclasses.replace(
+        run,
+        specs=run.specs[::-1],
+        variants=run.variants[::-1],
+        analyses=run.analyses[::-1],
+        collect=dataclasses.replace(
+            collect,
+            statuses=collect.statuses[::-1],
+            delivered=collect.delivered[::-1],
+            bounces=collect.bounces[::-1],
+        ),
+    )
+    first = decide(run)
+    assert decide(run) == first
+    assert decide(permuted) == first
