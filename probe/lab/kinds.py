@@ -4,7 +4,9 @@ Every SMTP hop is probe's own SMTP engine (`probe.server.engine`) with a persona
 and a delivery: the Maildir for the last hop, `Forward` (probe.lab.forward) to the next hop for
 the others. The faces of the MTAs other than Postfix (banner, EHLO keywords, reply texts) are
 data, in `personalities.toml`. The `asa` kind is a TCP proxy instead (probe.lab.asa), as the
-real box is. A hop is bounded (probe.server.limits) only where its scenario says so, e.g.
+real box is. A scenario may end in a `backend`: a real server on a loopback port that the lab
+does not run (probe.lab.backend), and a box in front of it may pass its banner through
+(`pass_banner = true`). A hop is bounded (probe.server.limits) only where its scenario says so, e.g.
 `{kind = "final", max_recipients = 10, idle_timeout = 5}`; otherwise it behaves as aiosmtpd does.
 """
 
@@ -20,6 +22,7 @@ from typing import Any, Protocol
 
 from probe.errors import ConfigError
 from probe.lab import asa, behaviours
+from probe.lab.backend import Backend, BannerPassingHop, is_loopback
 from probe.lab.certs import LabCA
 from probe.lab.forward import Forward
 from probe.server.engine import Behaviour, Delivery, HopHandler, SmtpHop
@@ -192,6 +195,7 @@ def build_checkpoint(ctx: HopContext, params: Params) -> Hop:
     threshold = params.integer("threshold", 1_048_577)
     size = params.integer("size", 10485760)
     header = params.text("header", "X-CheckPoint")
+    pass_banner = params.flag("pass_banner", False)
     params.check()
     personality = _personality("checkpoint", hostname, size)
     reply = "554 Permanent scan failure. Email Session ID: {id}"
@@ -200,7 +204,17 @@ def build_checkpoint(ctx: HopContext, params: Params) -> Hop:
         behaviours.ScanFailure(threshold, ctx.address, reply),
         behaviours.SessionHeader(header, ctx.address),
     ]
-    return _smtp_hop(ctx, personality, hop_behaviours, tls=True, transparent=True)
+    hop = _smtp_hop(ctx, personality, hop_behaviours, tls=True, transparent=True)
+    return _banner_passing(ctx, hop, pass_banner)
+
+
+def _banner_passing(ctx: HopContext, hop: SmtpHop, wanted: bool) -> Hop:
+    """`hop` greeting with the next hop's banner when `wanted` (an inline box's option)."""
+    if not wanted:
+        return hop
+    if ctx.next_hop is None:
+        raise ConfigError("pass_banner needs a hop behind it", path=ctx.scenario)
+    return BannerPassingHop(hop, ctx.next_hop)
 
 
 def build_asa(ctx: HopContext, params: Params) -> Hop:
@@ -219,10 +233,28 @@ def build_greylist(ctx: HopContext, params: Params) -> Hop:
 
 
 def build_slow_scan(ctx: HopContext, params: Params) -> Hop:
+    """A Postfix-faced scanner; `inline = true` makes it a box that writes no Received and
+    holds the client's final reply until the next hop has answered (and passes that answer)."""
     personality = _postfix(ctx, params, "scan")
     scan = behaviours.SlowScan(params.number("base", 0.05), params.number("per_mb", 0.1))
+    inline = params.flag("inline", False)
+    pass_banner = params.flag("pass_banner", False)
     params.check()
-    return _smtp_hop(ctx, personality, [scan])
+    if inline:
+        personality = dataclasses.replace(personality, stamp=None)
+    hop = _smtp_hop(ctx, personality, [scan], transparent=inline)
+    return _banner_passing(ctx, hop, pass_banner)
+
+
+def build_backend(ctx: HopContext, params: Params) -> Hop:
+    port = params.integer("port", 0)
+    address = params.text("address", "127.0.0.1")
+    params.check()
+    if not 0 < port < 65536:
+        raise ConfigError(f"needs a port, got {port}", path=params.where, key="port")
+    if not is_loopback(address):
+        raise ConfigError(f"must be a loopback address, got {address!r}", path=params.where)
+    return Backend(address, port)
 
 
 def build_size_enforce(ctx: HopContext, params: Params) -> Hop:
@@ -279,6 +311,7 @@ KINDS: dict[str, Kind] = {
     "size-limit": Kind(build_size_limit, "gw", summary="rejects below its advertised SIZE"),
     "disclaimer": Kind(build_disclaimer, "filter", summary="footer + subject tag, X-Disclaimer"),
     "av": Kind(build_av, "scanner", summary="clamav: strips .exe, rejects EICAR"),
+    "backend": Kind(build_backend, "-", terminal=True, summary="a real server on loopback"),
 }
 
 
