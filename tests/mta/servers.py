@@ -235,9 +235,22 @@ postlog    unix-dgram n - n - 1 postlogd
 
 
 @contextlib.contextmanager
-def postfix(root: Path, lmtp_port: int) -> Iterator[Postfix]:
-    """Postfix accepting mail for DOMAIN, delivering by LMTP into Dovecot."""
-    p = root / "postfix"
+def postfix(
+    root: Path,
+    lmtp_port: int,
+    *,
+    name: str = "postfix",
+    header_checks: bool = True,
+    main: str = "",
+    master: str = "",
+) -> Iterator[Postfix]:
+    """Postfix accepting mail for DOMAIN, delivering by LMTP into Dovecot.
+
+    `name`: its directory under `root` (two instances can share one root); `header_checks`:
+    the Subject tag and X-Postfix-Checked below; `main` and `master`: lines appended to main.cf
+    (a later line overrides an earlier one) and master.cf (more services).
+    """
+    p = root / name
     conf, queue, data = p / "etc", p / "queue", p / "data"
     for directory in (conf, queue, data):
         directory.mkdir(parents=True)
@@ -280,7 +293,7 @@ virtual_mailbox_domains = {DOMAIN}
 virtual_mailbox_maps = texthash:{conf}/vmailbox
 virtual_transport = lmtp:inet:127.0.0.1:{lmtp_port}
 relay_domains =
-header_checks = regexp:{conf}/header_checks
+{f"header_checks = regexp:{conf}/header_checks" if header_checks else ""}
 nested_header_checks =
 smtp_dns_support_level = disabled
 smtp_host_lookup = native
@@ -291,9 +304,9 @@ maximal_backoff_time = 2s
 maximal_queue_lifetime = 1m
 bounce_queue_lifetime = 1m
 delay_warning_time = 0
-""",
+{main}""",
     )
-    _write(conf / "master.cf", MASTER_CF.format(port=port).replace("1000?", "1000"))
+    _write(conf / "master.cf", MASTER_CF.format(port=port).replace("1000?", "1000") + master)
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
     started = subprocess.run(
         [str(POSTFIX), "-c", str(conf), "start"],
