@@ -1,7 +1,9 @@
 """Assertions over a run's decision: who is blamed for what, and that nobody else is.
 
-A hop is named by its key's text (`mx.mta.probe.test`, `front:mx.mta.probe.test`, ...). Every
-failure message carries the headline and each hop's actions, so a red test says what probe said.
+A hop is named by its key's text (`mx.mta.probe.test`, `front:mx.mta.probe.test`, ...). An
+action that names alternatives (the evidence cannot decide) or has low confidence accuses no
+one; every other action accuses its hop. Every failure message carries the headline and each
+hop's actions, so a red test says what probe said.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ def describe(decision: Decision) -> str:
             lines.append(
                 f"  {hop.key}: {a.action} [{a.confidence}] {a.summary}"
                 f"{' (' + a.condition + ')' if a.condition else ''}"
+                f"{' or: ' + ', '.join(map(str, a.alternatives)) if a.alternatives else ''}"
             )
         if hop.ambiguous:
             lines.append(f"  {hop.key}: ambiguous: {hop.ambiguous}")
@@ -48,14 +51,33 @@ def blamed(decision: Decision, key: str, action: Action) -> HopAction:
     return found[0]
 
 
+def accuses(verdict: HopVerdict, action: HopAction) -> bool:
+    """Whether `action` puts the blame on `verdict`'s hop alone."""
+    return (
+        action.confidence is not Confidence.LOW
+        and not action.alternatives
+        and not verdict.ambiguous
+    )
+
+
 def accused(decision: Decision) -> dict[str, list[HopAction]]:
-    """Each hop given an action with more than low confidence, or named without ambiguity."""
+    """Each hop with the actions that accuse it."""
     result: dict[str, list[HopAction]] = {}
     for verdict in decision.hops:
-        firm = [a for a in verdict.actions if a.confidence is not Confidence.LOW]
-        if firm and not verdict.ambiguous:
+        firm = [a for a in verdict.actions if accuses(verdict, a)]
+        if firm:
             result[str(verdict.key)] = firm
     return result
+
+
+def candidates(decision: Decision, action: Action) -> set[str]:
+    """Every hop given `action`, as the likeliest or as an alternative."""
+    found: set[str] = set()
+    for verdict in decision.hops:
+        for a in verdict.actions:
+            if a.action is action:
+                found |= {str(verdict.key), *map(str, a.alternatives)}
+    return found
 
 
 def nobody_else(decision: Decision, *keys: str) -> None:
@@ -66,11 +88,8 @@ def nobody_else(decision: Decision, *keys: str) -> None:
 
 
 def not_accused_of(decision: Decision, key: str, action: Action) -> None:
-    """`key` is not given `action` with high confidence outside a stated ambiguity."""
-    verdict = next((v for v in decision.hops if str(v.key) == key), None)
-    if verdict is None or verdict.ambiguous:
-        return
-    firm = [a for a in verdict.actions if a.action is action and a.confidence is Confidence.HIGH]
+    """`key` is not accused of `action` (it may be named as one of several candidates)."""
+    firm = [a for a in accused(decision).get(key, []) if a.action is action]
     assert not firm, f"{key} is accused to {action}:\n{describe(decision)}"
 
 
