@@ -22,6 +22,8 @@ from probe.analyze.fingerprint.types import (
     Knowledge,
     Observations,
     Product,
+    ReplyHabits,
+    ReplyStage,
     Role,
     Signature,
     Specificity,
@@ -97,7 +99,31 @@ def _product(item: dict[str, Any], where: str) -> Product:
         name=_text(item, "name", where, key),
         role=Role(role),
         source=_text(item, "source", where, key),
+        replies=_habits(item, where, key),
     )
+
+
+def _stage(text: str, where: str, key: str) -> ReplyStage:
+    if text not in ReplyStage.__members__.values():
+        raise ConfigError(f"unknown reply stage {text!r}", path=where, key=key)
+    return ReplyStage(text)
+
+
+def _habits(item: dict[str, Any], where: str, key: str) -> ReplyHabits | None:
+    """`reply_enhanced`, `reply_closed` ("stage code" pairs) and `reply_source` of a product."""
+    if not {"reply_enhanced", "reply_closed"} & item.keys():
+        return None
+    enhanced = item.get("reply_enhanced", False)
+    if not isinstance(enhanced, bool):
+        raise ConfigError("`reply_enhanced` must be true or false", path=where, key=key)
+    closed: set[tuple[ReplyStage, int]] = set()
+    pairs = _list(item, "reply_closed", where, key) if "reply_closed" in item else []
+    for pair in pairs:
+        stage, _, code = pair.partition(" ")
+        if not code.isdigit() or not 200 <= int(code) <= 599:
+            raise ConfigError(f"bad `reply_closed` entry {pair!r}", path=where, key=key)
+        closed.add((_stage(stage, where, key), int(code)))
+    return ReplyHabits(enhanced, frozenset(closed), _text(item, "reply_source", where, key))
 
 
 def parse_signature(item: dict[str, Any], where: str, products: dict[str, Product]) -> Signature:
@@ -146,7 +172,7 @@ def parse_signature(item: dict[str, Any], where: str, products: dict[str, Produc
             raise ConfigError(f"bad reply code {code!r}", path=where, key=key)
         fields["code"] = code
         if "stage" in item:
-            fields["stage"] = _text(item, "stage", where, key)
+            fields["stage"] = _stage(_text(item, "stage", where, key), where, key)
     sig = Signature(
         id=_text(item, "id", where, key),
         kind=kind,
@@ -180,7 +206,7 @@ def _sample_observations(sig: Signature, sample: str) -> Observations:
         name, _, value = sample.partition(":")
         return Observations(headers=((name.strip(), value.strip()),))
     if sig.kind is Kind.REPLY:
-        return Observations(replies=(("any", sig.code, sample),))
+        return Observations(replies=((sig.stage or ReplyStage.ANY, sig.code, sample),))
     if sig.kind is Kind.BANNER:
         return Observations(banner=(sample,))
     if sig.kind is Kind.EHLO_KEYWORD:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from probe.analyze.fingerprint.types import Clue, Kind, Observations, Signature
+from probe.analyze.fingerprint.types import (
+    Clue,
+    Kind,
+    Observations,
+    ReplyStage,
+    Signature,
+    reply_stage,
+)
 
 
 def capability_lines(lines: Iterable[str]) -> list[str]:
@@ -47,7 +54,7 @@ def clues(sig: Signature, seen: Observations) -> Iterator[Clue]:
         for stage, code, text in seen.replies:
             if sig.code is not None and code != sig.code:
                 continue
-            if sig.stage and stage not in ("", "any") and stage != sig.stage:
+            if not stage_fits(sig.stage, stage):
                 continue
             if sig.pattern.search(text):
                 yield _clue(sig, _reply_line(code, text))
@@ -67,6 +74,12 @@ def clues(sig: Signature, seen: Observations) -> Iterator[Clue]:
         texts += [f"{name}: {value}" for name, value in seen.headers]
         texts += list(seen.banner)
         yield from (_clue(sig, t) for t in texts if sig.pattern.search(t))
+
+
+def stage_fits(wanted: ReplyStage | None, stage: str) -> bool:
+    """Whether a reply given at `stage` can be one a signature for `wanted` describes."""
+    seen = reply_stage(stage)
+    return wanted is None or ReplyStage.ANY in (wanted, seen) or wanted is seen
 
 
 def _reply_line(code: int | None, text: str) -> str:

@@ -39,12 +39,63 @@ class Role(enum.StrEnum):
     HOSTED_FILTER = "hosted-filter"
 
 
+class ReplyStage(enum.StrEnum):
+    """Where a reply was given, as reply signatures and reply habits name it."""
+
+    BANNER = "banner"
+    EHLO = "ehlo"  # EHLO or HELO, also after STARTTLS
+    STARTTLS = "starttls"
+    MAIL = "mail"
+    RCPT = "rcpt"
+    DATA = "data"  # the reply to the DATA command (354, or its refusal)
+    FINAL = "final"  # the reply after end-of-data
+    RSET = "rset"
+    NOOP = "noop"
+    HELP = "help"
+    VRFY = "vrfy"
+    QUIT = "quit"
+    ANY = "any"  # not known
+
+
+# Conversation stages (probe.model.smtp.Stage values) under the name their replies go by.
+_STAGE_ALIASES = {
+    "helo": ReplyStage.EHLO,
+    "ehlo-tls": ReplyStage.EHLO,
+    "tls": ReplyStage.STARTTLS,
+    "upload": ReplyStage.FINAL,
+    "data-end": ReplyStage.FINAL,
+}
+
+
+def reply_stage(name: str) -> ReplyStage:
+    """A stage name as a conversation or a caller gives it -> the reply stage (ANY if unknown)."""
+    key = name.strip().lower()
+    if key in _STAGE_ALIASES:
+        return _STAGE_ALIASES[key]
+    return ReplyStage(key) if key in ReplyStage.__members__.values() else ReplyStage.ANY
+
+
+@dataclasses.dataclass(frozen=True)
+class ReplyHabits:
+    """What a product's replies always look like, so a reply can be ruled out as its own.
+
+    `enhanced`: every 2xx/4xx/5xx reply after the greeting and the EHLO reply starts with an
+    RFC 3463 code. `closed`: (stage, code) pairs where the product writes only the wordings its
+    reply signatures list (a fixed text in its source, not configurable).
+    """
+
+    enhanced: bool = False
+    closed: frozenset[tuple[ReplyStage, int]] = frozenset()
+    source: str = ""
+
+
 @dataclasses.dataclass(frozen=True)
 class Product:
     id: str
     name: str
     role: Role
     source: str
+    replies: ReplyHabits | None = None  # None: nothing known that rules a reply out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +110,7 @@ class Signature:
     name: re.Pattern[str] | None = None  # header: the field name (whole match)
     value: re.Pattern[str] | None = None  # header: the value (optional)
     code: int | None = None  # reply
-    stage: str | None = None  # reply
+    stage: ReplyStage | None = None  # reply
     exact: tuple[str, ...] = ()  # ehlo-exact
     order: tuple[str, ...] = ()  # ehlo-order
     min_match: int = 0  # ehlo-order
