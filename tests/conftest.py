@@ -7,6 +7,7 @@ test gets the marker of its folder, so `-m unit`, `-m "not mta"` select by tier.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if tier not in TIERS:
             raise pytest.UsageError(f"{rel}: tests live under tests/unit, tests/lab or tests/mta")
         item.add_marker(getattr(pytest.mark, tier))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """`probe run` and `probe check` store into $XDG_STATE_HOME: the test run's own folder, never
+    the user's (set in the environment, so probe processes the tests start inherit it)."""
+    before = os.environ.get("XDG_STATE_HOME")
+    state = tmp_path_factory.mktemp("xdg-state")
+    os.environ["XDG_STATE_HOME"] = str(state)
+    yield state
+    if before is None:
+        os.environ.pop("XDG_STATE_HOME", None)
+    else:
+        os.environ["XDG_STATE_HOME"] = before
 
 
 @pytest.fixture(scope="session")

@@ -40,6 +40,15 @@ CaFileOpt = Annotated[
     str | None, typer.Option("--ca-file", help="Extra trust anchors for the hop's certificate.")
 ]
 DnsTimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, help="DNS lifetime.")]
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="History: a SQLite file or a postgresql:// URL. Default: "
+                 "$XDG_STATE_HOME/probe/history.sqlite."),
+]
+NoHistoryOpt = Annotated[bool, typer.Option("--no-history", help="Store nothing in the history.")]
+VantageOpt = Annotated[
+    str | None, typer.Option("--vantage", help="Where this runs from. Default: host name.")
+]
 ProfileOpt = Annotated[
     str,
     typer.Option(

@@ -10,7 +10,14 @@ from typing import Annotated
 import typer
 
 from probe.cli.base import JsonOpt, NameserverOpt, VerboseOpt, app, emit_json, emit_text, finish
-from probe.cli.options import default_helo, parse_nameservers, split_host_port
+from probe.cli.options import (
+    DbOpt,
+    NoHistoryOpt,
+    VantageOpt,
+    default_helo,
+    parse_nameservers,
+    split_host_port,
+)
 from probe.collect.secrets import Secret, resolve_password
 from probe.errors import ConfigError, UsageError
 from probe.history.store import default_path, default_vantage, open_history
@@ -115,17 +122,9 @@ def check(
     host: Annotated[
         bool, typer.Option("--host", help="For one DOMAIN: it is a host, not a mail domain.")
     ] = False,
-    db: Annotated[
-        str | None,
-        typer.Option("--db", help="History: a SQLite file or a postgresql:// URL. Default: "
-                     "$XDG_STATE_HOME/probe/history.sqlite."),
-    ] = None,
-    no_history: Annotated[
-        bool, typer.Option("--no-history", help="Store nothing (no drift either).")
-    ] = False,
-    vantage: Annotated[
-        str | None, typer.Option("--vantage", help="Where this runs from. Default: host name.")
-    ] = None,
+    db: DbOpt = None,
+    no_history: NoHistoryOpt = False,
+    vantage: VantageOpt = None,
     shard: Annotated[
         str | None, typer.Option("--shard", help="I/N: check only this machine's share.")
     ] = None,

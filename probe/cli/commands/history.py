@@ -13,6 +13,7 @@ from tabulate import tabulate
 from probe.analyze.drift import compare
 from probe.analyze.snapshot import run_snapshot
 from probe.cli.base import JsonOpt, app, emit_json, emit_text, finish
+from probe.cli.options import DbOpt
 from probe.errors import HistoryError, UsageError
 from probe.history.store import History, open_history
 from probe.model.check import TargetCheck
@@ -25,10 +26,6 @@ from probe.model.status import Status, utcnow
 history_app = typer.Typer(help="Stored results: list, show, diff, pin, prune.")
 app.add_typer(history_app, name="history")
 
-DbOpt = Annotated[
-    str | None,
-    typer.Option("--db", help="A SQLite file or a postgresql:// URL. Default: the XDG state dir."),
-]
 _AGE = re.compile(r"(\d+(?:\.\d+)?)\s*([mhdw])")
 
 

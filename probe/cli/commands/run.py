@@ -12,7 +12,10 @@ import typer
 from probe.cli.base import JsonOpt, app, emit_json, emit_text, fail_line, finish
 from probe.cli.files import write_atomic
 from probe.cli.options import (
+    DbOpt,
+    NoHistoryOpt,
     ProfileOpt,
+    VantageOpt,
     default_helo,
     mailbox_password,
     pem_file,
@@ -23,6 +26,21 @@ from probe.pipeline.request import RunArgs, SendArgs
 
 if TYPE_CHECKING:
     from probe.model.run import RunResult
+
+
+def record(result: RunResult, db: str | None, vantage: str | None) -> bool:
+    """Store the run in the history; False (and a one-line error) when that failed."""
+    from probe.errors import ProbeError
+    from probe.history.store import default_vantage, open_history
+    from probe.pipeline.record import store_run
+
+    try:
+        with open_history(db) as history:
+            store_run(history, result, vantage or default_vantage())
+    except ProbeError as exc:
+        fail_line(f"the run was not stored in the history: {exc}")
+        return False
+    return True
 
 
 def output(result: RunResult, *, json_out: bool, save: Path | None, transcript: bool) -> bool:
@@ -126,6 +144,9 @@ def run_command(
     transcript: Annotated[
         bool, typer.Option("--transcript", help="Print every SMTP transcript.")
     ] = False,
+    db: DbOpt = None,
+    no_history: NoHistoryOpt = False,
+    vantage: VantageOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Send the profile's matrix of tagged test messages through DOMAIN's MX and decide which
@@ -159,6 +180,10 @@ def run_command(
         local_name=default_helo(),
         password=mailbox_password(mailbox, password_file),
     )
+    if not no_history:
+        from probe.history.store import open_history
+
+        open_history(db).close()  # an unusable --db is refused before anything is sent
     progress = Progress(enabled=not (json_out and not sys.stderr.isatty()))
     with signals_held():  # a stop request cuts the run short, never its output
         try:
@@ -166,6 +191,7 @@ def run_command(
         finally:
             progress.close()
         saved = output(run.result, json_out=json_out, save=save, transcript=transcript)
+        stored = no_history or record(run.result, db, vantage)
     if run.error is not None:
         fail_line(str(run.error))
-    finish(run.status if saved else worst([run.status, Status.UNKNOWN]))
+    finish(run.status if saved and stored else worst([run.status, Status.UNKNOWN]))
