@@ -174,9 +174,19 @@ def say(message: str) -> None:
 
 
 def emit_json(schema: str, obj: Any) -> None:
-    """The one JSON document of this command. Every string the result holds is written: one
-    that is not Unicode text (a lone surrogate from a file name) as its `\\udcXX` escape."""
-    _write(json.dumps(document(schema, obj), indent=2, ensure_ascii=False) + "\n")
+    """The one JSON document of this command: indented on a terminal, one compact line for a
+    pipe or a file (the C encoder, several times faster on a check of a thousand targets). Every
+    string the result holds is written: one that is not Unicode text (a lone surrogate from a
+    file name) as its `\\udcXX` escape."""
+    indent = 2 if _is_terminal(sys.stdout) else None
+    _write(json.dumps(document(schema, obj), indent=indent, ensure_ascii=False) + "\n")
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def emit_text(text: str) -> None:

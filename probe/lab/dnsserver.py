@@ -10,6 +10,7 @@ CNAMEs are answered with the chain and the target's records when the zone holds 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import errno
@@ -53,6 +54,7 @@ class _Data:
     def __init__(self, zone: DnsZone) -> None:
         self.rrsets: dict[tuple[dns.name.Name, int], dns.rrset.RRset] = {}
         self.names: set[dns.name.Name] = set()
+        self.asked: collections.Counter[tuple[str, str]] = collections.Counter()  # (name, type)
         for text, pairs in zone.records.items():
             name = dns.name.from_text(text)
             self.names.update(_self_and_parents(name))
@@ -90,6 +92,7 @@ def answer(data: _Data, query: dns.message.Message) -> dns.message.Message | Non
         return response
     question = query.question[0]
     name, rdtype = question.name, question.rdtype
+    data.asked[(name.to_text().lower(), dns.rdatatype.to_text(rdtype))] += 1
     for _ in range(MAX_CNAME_CHAIN):
         if name in data.silent:
             return None
@@ -169,6 +172,11 @@ class DnsResponder:
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
         self._clients: set[asyncio.StreamWriter] = set()
+
+    @property
+    def asked(self) -> collections.Counter[tuple[str, str]]:
+        """How often each (name, type) was asked: what a resolver's cache saved shows here."""
+        return self._data.asked
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         loop = asyncio.get_running_loop()

@@ -77,10 +77,14 @@ def _result_id(started: dt.datetime, spec: TargetSpec, vantage: str) -> str:
 
 
 class _Gates:
-    """A global limit on targets at once, and one per MX address on conversations at once."""
+    """A global limit on targets at once, one per MX address on conversations at once, and the
+    DNS answers the targets share."""
 
     def __init__(self, concurrency: int, per_address: int) -> None:
+        from probe.send.resolve import new_dns_cache
+
         self.targets = asyncio.Semaphore(concurrency)
+        self.dns_cache = new_dns_cache()  # the targets' MX hosts are looked up once per check
         self._per_address = per_address
         self._addresses: dict[str, asyncio.Semaphore] = {}
 
@@ -168,6 +172,7 @@ async def _capabilities(obs: _Observed, req: CheckRequest, gates: _Gates) -> Non
     await connect_target(
         spec.target, options, as_host=spec.direct, nameservers=req.nameservers,
         dns_timeout=req.dns_timeout, gate=gates.address, progress=_quiet, observe=on_result,
+        dns_cache=gates.dns_cache,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from probe.analyze.mx import with_anomalies
 from probe.model.mx import MxResult
@@ -12,6 +13,9 @@ from probe.model.smtp import Conversation, endpoint
 from probe.send.converse import converse
 from probe.send.options import ConverseOptions
 from probe.smtp.hosts import ip_literal
+
+if TYPE_CHECKING:
+    from probe.send.resolve import DnsCache
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,7 +30,12 @@ class Connected:
 
 
 async def _addresses(
-    name: str, *, as_host: bool, nameservers: tuple[tuple[str, int], ...], timeout: float
+    name: str,
+    *,
+    as_host: bool,
+    nameservers: tuple[tuple[str, int], ...],
+    timeout: float,
+    cache: DnsCache | None,
 ) -> tuple[MxResult | None, list[tuple[str, str]]]:
     from probe.send import resolve  # lazily: the DNS stack is only needed for names
 
@@ -34,7 +43,7 @@ async def _addresses(
     if literal is not None:
         return None, [(literal, literal)]
     result = await resolve.resolve_target(
-        name, nameservers=nameservers, timeout=timeout, as_host=as_host
+        name, nameservers=nameservers, timeout=timeout, as_host=as_host, cache=cache
     )
     result = with_anomalies(result)
     return result, [(mx.exchange, address) for mx, address in resolve.delivery_order(result)]
@@ -57,11 +66,12 @@ async def connect_target(
     gate: Callable[[str], asyncio.Semaphore],
     progress: Callable[[str], None],
     observe: Observer = _ignore,
+    dns_cache: DnsCache | None = None,
 ) -> Connected:
     """Every address of `name`, each conversation under `gate(address)`; `observe` hears what is
     known after each step, so a caller cut short keeps the conversations that finished."""
     resolution, pairs = await _addresses(
-        name, as_host=as_host, nameservers=nameservers, timeout=dns_timeout
+        name, as_host=as_host, nameservers=nameservers, timeout=dns_timeout, cache=dns_cache
     )
     observe(resolution, ())
     if resolution is not None and not pairs:
@@ -96,7 +106,14 @@ def connect_all(
     once; no mail is sent."""
 
     shared = asyncio.Semaphore(concurrency)
-    return asyncio.run(connect_target(
-        name, options, as_host=as_host, nameservers=nameservers, dns_timeout=dns_timeout,
-        gate=lambda _address: shared, progress=progress,
-    ))
+    return asyncio.run(
+        connect_target(
+            name,
+            options,
+            as_host=as_host,
+            nameservers=nameservers,
+            dns_timeout=dns_timeout,
+            gate=lambda _address: shared,
+            progress=progress,
+        )
+    )

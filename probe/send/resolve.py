@@ -50,7 +50,20 @@ MAX_ATTEMPT_TIMEOUT = 2.0  # per query to one nameserver; `timeout` is the whole
 # ----------------------------------------------------------------------------- the resolver
 
 
-async def make_resolver(nameservers: Nameservers, timeout: float) -> dns.asyncresolver.Resolver:
+DnsCache = dns.resolver.LRUCache
+
+DNS_CACHE_SIZE = 50_000  # answers; one `probe check` of thousands of targets shares one cache
+
+
+def new_dns_cache() -> DnsCache:
+    """A cache of answers (kept for their TTL) that the lookups of many targets share: a check
+    of a thousand domains whose MX are a few hosts asks for those hosts' addresses once."""
+    return dns.resolver.LRUCache(DNS_CACHE_SIZE)
+
+
+async def make_resolver(
+    nameservers: Nameservers, timeout: float, cache: DnsCache | None = None
+) -> dns.asyncresolver.Resolver:
     """A resolver for the given (address or name, port) pairs, or the system's when empty."""
     if nameservers:
         resolver = dns.asyncresolver.Resolver(configure=False)
@@ -66,6 +79,8 @@ async def make_resolver(nameservers: Nameservers, timeout: float) -> dns.asyncre
             raise DnsError(f"no system resolver configured: {error_line(exc)}") from None
     resolver.lifetime = timeout
     resolver.timeout = min(timeout, MAX_ATTEMPT_TIMEOUT)
+    if cache is not None:
+        resolver.cache = cache
     return resolver
 
 
@@ -204,6 +219,7 @@ async def resolve_mx(
     nameservers: Nameservers = (),
     timeout: float = 5.0,
     shuffle_equal: bool = False,
+    cache: DnsCache | None = None,
 ) -> MxResult:
     """The domain's exchangers in preference order with every address; DNS outcomes are values.
 
@@ -215,7 +231,7 @@ async def resolve_mx(
         return MxResult(address, MxSource.LITERAL, (_literal_host(address),), detail="IP address")
     name = normalize_domain(domain)
     started = time.monotonic()
-    resolver = await make_resolver(nameservers, timeout)
+    resolver = await make_resolver(nameservers, timeout, cache)
     result = await _resolve(resolver, name, shuffle_equal)
     return dataclasses.replace(
         result,
@@ -322,6 +338,7 @@ async def resolve_target(
     timeout: float = 5.0,
     as_host: bool = False,
     shuffle_equal: bool = False,
+    cache: DnsCache | None = None,
 ) -> MxResult:
     """Where to deliver for a command's TARGET: an address as is, a host (`as_host`, e.g. when a
     port was given) by its own addresses, otherwise the domain's MX. Never raises for DNS
@@ -329,11 +346,15 @@ async def resolve_target(
     """
     if not as_host or ip_literal(target) is not None:
         return await resolve_mx(
-            target, nameservers=nameservers, timeout=timeout, shuffle_equal=shuffle_equal
+            target,
+            nameservers=nameservers,
+            timeout=timeout,
+            shuffle_equal=shuffle_equal,
+            cache=cache,
         )
     name = normalize_domain(target)
     started = time.monotonic()
-    resolver = await make_resolver(nameservers, timeout)
+    resolver = await make_resolver(nameservers, timeout, cache)
     host = await lookup_host(resolver, name)
     result = MxResult(name, MxSource.LITERAL, (host,), detail="host given directly")
     if not host.addresses:

@@ -19,6 +19,7 @@ from probe.model.mx import LookupOutcome, MxResult, MxSource
 from probe.model.status import Status
 from probe.send.resolve import (
     delivery_order,
+    new_dns_cache,
     resolve_addresses,
     resolve_mx,
     resolve_target,
@@ -346,3 +347,32 @@ def test_resolve_target_as_host_and_as_domain() -> None:
     domain = with_responder(lambda ns: resolve_target("order.test", nameservers=ns))
     assert domain.source is MxSource.MX
     assert [a for _, a in delivery_order(domain)][:3] == ["127.0.0.1", "127.0.0.11", "::1"]
+
+
+def test_a_shared_cache_asks_for_a_common_exchanger_once() -> None:
+    """A check of many domains whose MX is one host looks that host up once (its TTL), not once
+    per domain; without a cache every domain asks again."""
+    domains = [f"d{n}.shared.test." for n in range(12)]
+    zone = DnsZone(
+        records={
+            "mx.shared.test.": (("A", "127.0.0.30"),),
+            **{d: (("MX", "10 mx.shared.test."),) for d in domains},
+        }
+    )
+
+    async def go(cache: bool) -> tuple[list[MxResult], dict[tuple[str, str], int]]:
+        async with DnsResponder(zone) as responder:
+            ns = [("127.0.0.1", responder.port)]
+            shared = new_dns_cache() if cache else None
+            found = [
+                await resolve_mx(d, nameservers=ns, timeout=2.0, cache=shared) for d in domains
+            ]
+            return found, dict(responder.asked)
+
+    cached, asked = asyncio.run(go(cache=True))
+    assert all(r.hosts[0].addresses == ("127.0.0.30",) for r in cached)
+    assert asked[("mx.shared.test.", "A")] == 1 and asked[("mx.shared.test.", "AAAA")] == 1
+    assert all(asked[(d, "MX")] == 1 for d in domains)
+    uncached, asked = asyncio.run(go(cache=False))
+    assert [r.hosts for r in uncached] == [r.hosts for r in cached]
+    assert asked[("mx.shared.test.", "A")] == len(domains)
