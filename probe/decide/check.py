@@ -162,17 +162,24 @@ def _max_size(
 def _actions(
     expect: Expectations, run: RunResult | None, snapshot: PathSnapshot | None
 ) -> Iterator[CheckFinding]:
-    if not expect.no_actions or run is None or run.decision is None:
+    """What the hops do, at the levels the target's `no_actions` gives, or else at the
+    severity the run's profile gave each action (its `[checks]`): a check that sends a matrix
+    reports a rejection as `probe run` does unless the config says otherwise."""
+    if run is None or run.decision is None:
         return
     levels = dict(expect.no_actions)
     injected = set(snapshot.injected_headers or ()) if snapshot is not None else set()
     only_allowed = bool(injected) and injected <= set(expect.allow_injects)
     for hop in run.decision.hops:
         for action in hop.actions:
-            level = levels.get(action.action)
+            level = levels.get(action.action) if levels else _own_level(action.severity)
             if level is None or (action.action is Action.INJECTS and only_allowed):
                 continue
             yield CheckFinding(Expectation.NO_ACTIONS, level, f"{hop.name}: {action.summary}")
+
+
+def _own_level(severity: Status) -> Status | None:
+    return severity if severity in (Status.WARNING, Status.CRITICAL) else None
 
 
 def _delivery(

@@ -180,9 +180,13 @@ async def _sending(obs: _Observed, req: CheckRequest, threshold: bool) -> None:
     spec = obs.spec
     profile = load_profile(spec.profile)
     passwords = dict(req.passwords)
-    send = SendArgs(domain=spec.target, to=spec.to, port=spec.port,
-                    helo=req.options.helo, nameservers=req.nameservers,
-                    dns_timeout=req.dns_timeout)
+    # a host target (`host = "mx.example.net:2525"`) is a relay the user controls: the matrix
+    # goes through it to the recipient's domain, as `probe run --via` sends
+    domain = spec.to.rpartition("@")[2] if spec.direct else spec.target
+    via = (spec.target, spec.port) if spec.direct else None
+    send = SendArgs(domain=domain, to=spec.to, port=spec.port, via=via,
+                    helo=req.options.helo, ca_file=req.options.ca_file,
+                    nameservers=req.nameservers, dns_timeout=req.dns_timeout)
     run_args = RunArgs(mailbox=spec.mailbox or None, threshold=threshold)
     run_req = build_request(profile, send, run_args, local_name=req.local_name,
                             password=passwords.get(spec.target))
