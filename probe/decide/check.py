@@ -17,7 +17,7 @@ from probe.model.run import RunResult
 from probe.model.smtp import Conversation
 from probe.model.snapshot import PathSnapshot
 from probe.model.status import Status, worst
-from probe.model.verdict import Action
+from probe.model.verdict import Action, HopAction
 
 _HOP_DRIFT = {DriftKind.HOP_ADDED, DriftKind.HOP_REMOVED, DriftKind.HOP_SOFTWARE}
 
@@ -172,14 +172,20 @@ def _actions(
     only_allowed = bool(injected) and injected <= set(expect.allow_injects)
     for hop in run.decision.hops:
         for action in hop.actions:
-            level = levels.get(action.action) if levels else _own_level(action.severity)
+            level = levels.get(action.action) if levels else _own_level(action)
             if level is None or (action.action is Action.INJECTS and only_allowed):
                 continue
             yield CheckFinding(Expectation.NO_ACTIONS, level, f"{hop.name}: {action.summary}")
 
 
-def _own_level(severity: Status) -> Status | None:
-    return severity if severity in (Status.WARNING, Status.CRITICAL) else None
+# Actions another expectation rates: a missing STARTTLS is the `starttls` expectation's.
+_RATED_ELSEWHERE = frozenset({Action.NO_TLS})
+
+
+def _own_level(action: HopAction) -> Status | None:
+    if action.action in _RATED_ELSEWHERE:
+        return None
+    return action.severity if action.severity in (Status.WARNING, Status.CRITICAL) else None
 
 
 def _delivery(

@@ -1,0 +1,165 @@
+"""`probe check` with the `quick` profile over N targets, each collected from its own Maildir.
+
+Everything is on loopback: the lab's DNS responder gives N domains whose MX point at four SMTP
+hops (probe's own engine, probe.server) on 127.0.0.20-23; each hop delivers every recipient's
+copy into that recipient domain's Maildir, the cooperating mailbox the target's config names.
+The check sends each target the quick profile's matrix (the control and a 1.1 MB message),
+collects both copies from the Maildir, analyses and decides them, and stores every result in a
+fresh SQLite history, as a daily cron check would.
+
+Prints wall time, peak RSS and the time per target.
+
+    python bench/bench_check_quick.py [--targets 100] [--concurrency 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from probe.lab.dnsserver import DnsResponder, DnsZone
+from probe.server.engine import HopHandler, SmtpHop
+from probe.server.maildir import MaildirDelivery
+from probe.server.records import ListenerRecord, Personality
+
+ADDRESSES = ("127.0.0.20", "127.0.0.21", "127.0.0.22", "127.0.0.23")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class _PerDomain:
+    """Delivers into the Maildir of the recipient's domain (one cooperating mailbox each)."""
+
+    def __init__(self, root: Path, persona: Personality) -> None:
+        self.root = root
+        self.persona = persona
+        self._boxes: dict[str, MaildirDelivery] = {}
+
+    async def deliver(self, record: ListenerRecord, data: bytes) -> str:
+        domain = (record.rcpt_addresses or ("x@unknown",))[0].rpartition("@")[2].lower()
+        box = self._boxes.get(domain)
+        if box is None:
+            box = self._boxes[domain] = MaildirDelivery(self.root / domain, self.persona)
+        return await box.deliver(record, data)
+
+    async def close(self) -> None:
+        pass
+
+
+class Services:
+    def __init__(self, count: int, root: Path) -> None:
+        self.count = count
+        self.root = root
+        self.port = 0
+        self.dns_port = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._main(),),
+                                        daemon=True)
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        records: dict[str, tuple[tuple[str, str], ...]] = {}
+        for i, address in enumerate(ADDRESSES):
+            records[f"mx{i}.bench.test."] = (("A", address),)
+        for n in range(self.count):
+            records[f"t{n}.bench.test."] = (("MX", f"10 mx{n % len(ADDRESSES)}.bench.test."),)
+        responder = DnsResponder(DnsZone(records))
+        await responder.start()
+        self.dns_port = responder.port
+        hops = []
+        for i, address in enumerate(ADDRESSES):
+            persona = Personality(f"mx{i}.bench.test")
+            hop = SmtpHop(HopHandler(persona, _PerDomain(self.root, persona)))
+            await hop.start(address, self.port)
+            self.port = hop.port  # the first picks a free port, the others take the same
+            hops.append(hop)
+        self._ready.set()
+        await self._stop.wait()
+        for hop in hops:
+            await hop.close()
+        await responder.close()
+
+    def __enter__(self) -> Services:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("bench services did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(20)
+
+
+def _config(directory: Path, services: Services, concurrency: int) -> Path:
+    lines = ["[check]", f"concurrency = {concurrency}", "per_address = 8", "deadline = 900", "",
+             "[defaults]", 'profile = "quick"', "",
+             "[defaults.expect]", 'starttls = "off"', ""]
+    for n in range(services.count):
+        domain = f"t{n}.bench.test"
+        lines += ["[[target]]", f'domain = "{domain}"', f"port = {services.port}",
+                  f'to = "probe@{domain}"', f'mailbox = "maildir:{services.root / domain}"', ""]
+    path = directory / "checks.toml"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--targets", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    count = max(1, min(args.targets, 1000))
+    directory = Path(tempfile.mkdtemp(prefix="probe-bench-quick-"))
+    try:
+        with Services(count, directory / "mail") as services:
+            for n in range(count):  # the mailboxes exist before the first message, as users' do
+                MaildirDelivery(services.root / f"t{n}.bench.test", Personality("x"))
+            config = _config(directory, services, args.concurrency)
+            argv = [sys.executable, "-m", "probe", "check", "--config", str(config),
+                    "--db", str(directory / "history.sqlite"),
+                    "--nameserver", f"127.0.0.1:{services.dns_port}", "--timeout", "20",
+                    "--helo", "bench.invalid", "--json"]
+            env = {**os.environ, "XDG_STATE_HOME": str(directory / "state")}
+            started = time.monotonic()
+            proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, env=env)
+            out, err = proc.communicate()
+            wall = time.monotonic() - started
+        if proc.returncode not in (0, 1):
+            raise SystemExit(f"probe check exited {proc.returncode}: {err.decode()[-800:]}")
+        import json
+
+        doc = json.loads(out)
+        ok = sum(1 for t in doc["targets"] if t["status"] == "OK")
+        delivered = sum(1 for t in doc["targets"] for s in (t["run"] or {}).get("collect", {})
+                        .get("statuses", []) if s["status"] == "delivered")
+        rss = _child_rss_mb()
+        if os.environ.get("BENCH_VERBOSE"):
+            for t in doc["targets"][:3]:
+                print(t["target"], t["status"], [f["summary"] for f in t["findings"]
+                                                 if f["status"] != "OK"])
+        print(f"probe check, quick profile, {count} targets, Maildirs: {wall:6.2f} s wall, "
+              f"{rss:5.0f} MB peak RSS, {1000 * wall / count:6.0f} ms per target; "
+              f"{ok} of {count} OK, {delivered} copies collected")
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _child_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+if __name__ == "__main__":
+    main()
