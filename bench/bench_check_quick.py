@@ -152,7 +152,10 @@ def main() -> None:
               f"{rss:5.0f} MB peak RSS, {1000 * wall / count:6.0f} ms per target; "
               f"{ok} of {count} OK, {delivered} copies collected")
     finally:
-        shutil.rmtree(directory, ignore_errors=True)
+        if os.environ.get("BENCH_KEEP"):
+            print("kept", directory)
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def _child_rss_mb() -> float:

@@ -67,3 +67,4 @@ class DeliveredCopy:
     matched_by: str = "x-probe-id"  # which tag survived: x-probe-id, message-id, subject, body
     source: str = ""  # mailbox URL without any secret
     found_at: dt.datetime | None = None
+    trimmed_from: int = 0  # the copy's size when only its header block is kept (a check's history)

@@ -27,6 +27,7 @@ from probe.model.check import CheckResult, TargetCheck, TargetSpec
 from probe.model.drift import Drift, DriftBase
 from probe.model.history import HistoryQuery, RecordKind, StoredResult
 from probe.model.json import document, from_data
+from probe.model.message import DeliveredCopy
 from probe.model.mx import MxResult
 from probe.model.run import RunResult
 from probe.model.smtp import Conversation
@@ -145,7 +146,29 @@ def judge_target(obs: _Observed, req: CheckRequest, history: History | None,
         conversations=obs.conversations, run=obs.run, snapshot=snapshot, drift=drift, now=now,
         interrupted=interrupted or not obs.finished,
     )
-    return dataclasses.replace(draft, findings=findings, status=status, drift=drift)
+    kept = dataclasses.replace(draft, findings=findings, status=status, drift=drift)
+    return dataclasses.replace(kept, run=_without_bodies(obs.run)) if obs.run else kept
+
+
+def _without_bodies(run: RunResult) -> RunResult:
+    """The run as a check keeps it once judged: each delivered copy cut to its header block (the
+    analyses of the whole copy stay), so a daily check of a hundred targets with a 1.1 MB
+    message each stores kilobytes per target, not megabytes, and holds no bodies in memory."""
+    if run.collect is None:
+        return run
+    copies = tuple(_header_block(c) for c in run.collect.delivered)
+    return dataclasses.replace(run, collect=dataclasses.replace(run.collect, delivered=copies))
+
+
+def _header_block(copy: DeliveredCopy) -> DeliveredCopy:
+    ends = [i for i in (copy.raw.find(b"\r\n\r\n"), copy.raw.find(b"\n\n")) if i >= 0]
+    if not ends:
+        return copy
+    end = min(ends)
+    head = copy.raw[: end + (4 if copy.raw.startswith(b"\r\n\r\n", end) else 2)]
+    if len(head) == len(copy.raw):
+        return copy
+    return dataclasses.replace(copy, raw=head, trimmed_from=copy.trimmed_from or len(copy.raw))
 
 
 def _entry(t: TargetCheck) -> StoredResult:

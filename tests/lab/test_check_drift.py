@@ -5,6 +5,7 @@ that change; two runs of an unchanged hop name none. The hop is probe's own SMTP
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import ssl
@@ -115,6 +116,11 @@ def test_unchanged_hop_no_drift_then_a_header_is_added(
     argv = setup(port)
     first = check(argv, hop(tmp_path / "Maildir", port, (), cert))
     assert first["status"] == "OK", first["findings"]
+    copies = first["run"]["collect"]["delivered"]  # kept as header blocks once judged
+    assert len(copies) == 2 and all(c["trimmed_from"] > 0 for c in copies)
+    big = max(copies, key=lambda c: c["trimmed_from"])
+    assert big["trimmed_from"] > 300_000 > 20_000 > len(base64.b64decode(big["raw"]))
+    assert base64.b64decode(big["raw"]).endswith(b"\r\n\r\n")
     second = check(argv, hop(tmp_path / "Maildir", port, (), cert))
     assert second["status"] == "OK" and drift_kinds(second) == [], second["drift"]
     tagged = (InjectHeaders((("X-Gateway-Scanned", "yes"),)),)
