@@ -147,8 +147,9 @@ def _renamed_as(
 # --------------------------------------------------------------------------- commands
 
 
-def command_checks(session: ClientSession, record: SessionRecord) -> list[FirewallCheck]:
-    _, turns = _turns(record)
+def command_checks(session: ClientSession, record: SessionRecord | None) -> list[FirewallCheck]:
+    """Each extra command against what reached the listener (None: nothing of the session)."""
+    turns = _turns(record)[1] if record is not None else []
     cursor = 0
     checks: list[FirewallCheck] = []
     later = [e.line for e in session.exchanges]
@@ -300,6 +301,8 @@ def compare(
             checks.append(
                 FirewallCheck("session", session.name, session.tag, "-", Effect.NOT_ARRIVED, why)
             )
+            if joined:  # the listener's records arrive: none of this session's commands did
+                checks += command_checks(session, None)
             continue
         checks += session_checks(session, record)
     checks = _once(checks)

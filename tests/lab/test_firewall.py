@@ -33,40 +33,9 @@ from probe.server.listener import Listener
 from probe.server.session_files import load_sessions
 from probe.server.tap import certificate_sha256
 from probe.server.tls import server_context
+from tests.lab.tcp_forwarder import Forwarder
 
 FIXTURES = Path(__file__).parent.parent / "data" / "firewall"
-
-
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        writer.close()
-
-
-class Forwarder:
-    """A plain TCP forwarder: the control box, it changes nothing."""
-
-    def __init__(self, upstream: int) -> None:
-        self.upstream = upstream
-        self.port = 0
-        self.server: asyncio.Server | None = None
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        far_reader, far_writer = await asyncio.open_connection("127.0.0.1", self.upstream)
-        await asyncio.gather(_pump(reader, far_writer), _pump(far_reader, writer))
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = int(self.server.sockets[0].getsockname()[1])
-
-    async def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
 
 
 @contextlib.asynccontextmanager

@@ -164,6 +164,19 @@ def test_a_dropped_command_and_a_missing_session() -> None:
     assert result.status is Status.UNKNOWN
 
 
+def test_a_session_the_box_kept_to_itself() -> None:
+    # a store-and-forward box: the commands session never reached the listener, so every
+    # command it answered was answered by the box; none is blocked while no record arrives
+    sessions, records = _halves("forwarder")
+    commands = join(sessions, records)["commands"]
+    effects = _effects(compare("box:25", "t", sessions, [r for r in records if r is not commands]))
+    assert effects["commands session"] is Effect.NOT_ARRIVED
+    assert effects["commands command HELP"] is Effect.BLOCKED
+    assert effects["commands command RSET (pipelined)"] is Effect.BLOCKED
+    nothing = _effects(compare("box:25", "t", sessions, []))
+    assert not any(name.startswith("commands command") for name in nothing)
+
+
 def test_hostile_record_text_is_data() -> None:
     sessions, records = _halves("forwarder")
     hostile = SessionRecord(

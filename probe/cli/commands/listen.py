@@ -47,7 +47,12 @@ def _line(record: ListenerRecord) -> str:
 
 @app.command()
 def listen(
-    maildir: Annotated[Path, typer.Option("--maildir", help="Maildir to store messages in.")],
+    maildir: Annotated[
+        Path,
+        typer.Option(
+            "--maildir", "--record", help="Maildir to store messages and session records in."
+        ),
+    ],
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port.")] = 2525,
     hostname: Annotated[

@@ -1,0 +1,200 @@
+"""probe firewall across real hosts: three network namespaces the test run creates and removes
+(tests/mta/netns.py), `probe firewall` in the outside one, a box in the middle one and
+`probe listen --record` in the inside one, each a process of its own. Every box must come out
+as exactly what it does, and the plain TCP forwarder as changing nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from probe.lab.certs import LabCA
+from probe.server.session_files import load_sessions
+from tests.mta import firewall_postfix, netns
+
+ROOT = Path(__file__).resolve().parents[2]
+SINK_PORT = 2525
+BOX_PORT = 25
+RUN_TIMEOUT = 90.0  # seconds for one probe firewall process
+
+
+@pytest.fixture(scope="module")
+def chain() -> Iterator[netns.Chain]:
+    reason = netns.missing_reason()
+    if reason:
+        pytest.skip(reason)
+    yield from netns.chain()
+
+
+def _probe(*args: str) -> list[str]:
+    return [sys.executable, "-m", "probe", *args]
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
+@pytest.fixture
+def sink(chain: netns.Chain, tmp_path: Path) -> Iterator[Path]:
+    """probe listen in the inside namespace; yields its record directory."""
+    ca = LabCA(tmp_path / "ca")
+    cert, key = ca.issue("sink.firewall.probe.test")
+    records = tmp_path / "records"
+    log = tmp_path / "listen.log"
+    argv = _probe(
+        "listen",
+        "--host",
+        chain.sink,
+        "--port",
+        str(SINK_PORT),
+        "--record",
+        str(records),
+        "--hostname",
+        "sink.firewall.probe.test",
+        "--tls-cert",
+        str(cert),
+        "--tls-key",
+        str(key),
+    )
+    process = chain.spawn(chain.inside, argv, log, ROOT)
+    try:
+        chain.wait_listening(chain.inside, chain.sink, SINK_PORT, log)
+        yield records
+    finally:
+        _stop(process)
+
+
+@pytest.fixture
+def box(
+    request: pytest.FixtureRequest, chain: netns.Chain, sink: Path, tmp_path: Path
+) -> Iterator[str]:
+    kind = request.param
+    if kind == "postfix":
+        reason = firewall_postfix.missing_reason()
+        if reason:
+            pytest.skip(reason)
+        cert, key = LabCA(tmp_path / "box-ca").issue(firewall_postfix.NAME)
+        with firewall_postfix.proxy_postfix(chain, BOX_PORT, SINK_PORT, cert, key):
+            yield kind
+        return
+    log = tmp_path / "box.log"
+    argv = [
+        sys.executable,
+        "-m",
+        "tests.mta.firewall_boxes",
+        kind,
+        chain.box_outer,
+        str(BOX_PORT),
+        chain.sink,
+        str(SINK_PORT),
+        str(tmp_path / "box"),
+    ]
+    process = chain.spawn(chain.box, argv, log, ROOT)
+    try:
+        chain.wait_listening(chain.box, chain.box_outer, BOX_PORT, log)
+        yield kind
+    finally:
+        _stop(process)
+
+
+def _firewall(chain: netns.Chain, records: Path, *extra: str) -> tuple[int, dict[str, Any]]:
+    argv = _probe(
+        "firewall",
+        f"{chain.box_outer}:{BOX_PORT}",
+        "--records",
+        str(records),
+        "--json",
+        "--timeout",
+        "10",
+        "--wait",
+        "4",
+        *extra,
+    )
+    done = subprocess.run(
+        chain.exec(chain.outside, *argv), capture_output=True, cwd=ROOT, timeout=RUN_TIMEOUT
+    )
+    return done.returncode, json.loads(done.stdout)
+
+
+def _differences(document: dict[str, Any]) -> dict[str, str]:
+    ok = {"passed", "identical", "end-to-end"}
+    return {
+        f"{c['session']} {c['check']}": c["effect"]
+        for c in document["checks"]
+        if c["effect"] not in ok
+    }
+
+
+COMMANDS = ("HELP", "VRFY", "EXPN", "ETRN", "unknown verb", "long line", "BDAT", "split line")
+PIPELINED = ("MAIL (pipelined)", "RCPT (pipelined)", "RSET (pipelined)")
+
+# Every check of each box that does not pass unchanged, and what the box did to it; a check
+# not listed must pass (the control, the TCP forwarder, changes nothing at all).
+DIFFERENCES: dict[str, dict[str, str]] = {
+    "forwarder": {},
+    "asa": {
+        # inspect esmtp: banner masked, keywords off its allow-list masked with X's, the
+        # commands off its list answered with 500 by the box itself
+        "plain banner": "masked",
+        "plain capability STARTTLS": "renamed",
+        "plain capability SMTPUTF8": "renamed",
+        "starttls starttls": "stripped",
+        "commands command EXPN": "blocked",
+        "commands command unknown verb": "blocked",
+        "commands command BDAT": "blocked",
+        "commands command STARTTLS": "blocked",
+    },
+    "checkpoint": {
+        # an SMTP server of its own relaying inline: its banner and keywords, its own TLS
+        # certificate, the X-CheckPoint header, and the extra commands never leave it
+        "plain banner": "replaced",
+        **{
+            f"plain capability {name}": "removed"
+            for name in ("PIPELINING", "VRFY", "ETRN", "ENHANCEDSTATUSCODES", "DSN", "SMTPUTF8")
+        },
+        "plain capability SIZE": "changed",
+        "plain message": "altered",
+        "starttls starttls": "terminated",
+        "starttls message": "altered",
+        "commands session": "not-arrived",
+        **{f"commands command {name}": "blocked" for name in (*COMMANDS, *PIPELINED)},
+    },
+    "postfix": {
+        # smtpd_proxy_filter: Postfix's own banner, keywords and TLS; it answers every command
+        # but the transaction's MAIL and RCPT itself, and adds its Received header
+        "plain banner": "replaced",
+        "plain capability SIZE": "changed",
+        "plain capability CHUNKING": "added",
+        "plain message": "altered",
+        "starttls starttls": "terminated",
+        "starttls message": "altered",
+        **{f"commands command {name}": "blocked" for name in (*COMMANDS, "RSET (pipelined)")},
+    },
+}
+STATUS = {"forwarder": 0, "asa": 2, "checkpoint": 2, "postfix": 2}
+
+
+@pytest.mark.parametrize("box", list(DIFFERENCES), indirect=True)
+def test_every_change_of_the_box_and_nothing_else(chain: netns.Chain, sink: Path, box: str) -> None:
+    code, document = _firewall(chain, sink)
+    assert _differences(document) == DIFFERENCES[box]
+    assert code == STATUS[box]
+    if box == "forwarder":
+        assert document["summary"] == ["changes nothing"]
+        assert {c["check"] for c in document["checks"]} >= {"banner", "starttls", "message"}
+    # nothing reached the listener but through the box: there is no other route
+    token = f"fw-{document['token']}-"
+    tagged = [r for r in load_sessions(sink) if any(token in x.text for x in r.client_lines())]
+    assert tagged and {r.peer for r in tagged} == {chain.box_inner}
