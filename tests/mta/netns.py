@@ -10,6 +10,7 @@ through the box. Needs root and iproute2 (`.ci/run` installs it).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import secrets
@@ -18,7 +19,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 IP = "ip"
 COMMAND_TIMEOUT = 10.0  # seconds for one `ip` command
@@ -57,17 +57,26 @@ class Chain:
     def exec(self, namespace: str, *argv: str) -> list[str]:
         return [IP, "netns", "exec", namespace, *argv]
 
-    def spawn(
-        self, namespace: str, argv: list[str], log: Path, cwd: Path
-    ) -> subprocess.Popen[bytes]:
-        """A process in `namespace`, its stdout and stderr into `log`."""
-        out: IO[bytes] = log.open("wb")
-        try:
-            return subprocess.Popen(
+    @contextlib.contextmanager
+    def serving(
+        self, namespace: str, argv: list[str], log: Path, cwd: Path, address: tuple[str, int]
+    ) -> Iterator[None]:
+        """A server process in `namespace` (stdout and stderr into `log`), once it listens on
+        `address`; stopped at the end (SIGTERM, then SIGKILL)."""
+        with log.open("wb") as out:
+            process = subprocess.Popen(
                 self.exec(namespace, *argv), stdout=out, stderr=subprocess.STDOUT, cwd=cwd
             )
+        try:
+            self.wait_listening(namespace, *address, log)
+            yield
         finally:
-            out.close()
+            process.terminate()
+            try:
+                process.wait(COMMAND_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(COMMAND_TIMEOUT)
 
     def wait_listening(self, namespace: str, host: str, port: int, log: Path) -> None:
         """Until a TCP connection to host:port succeeds from inside `namespace` (bounded)."""

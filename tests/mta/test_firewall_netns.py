@@ -37,15 +37,6 @@ def _probe(*args: str) -> list[str]:
     return [sys.executable, "-m", "probe", *args]
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
-
-
 @pytest.fixture
 def sink(chain: netns.Chain, tmp_path: Path) -> Iterator[Path]:
     """probe listen in the inside namespace; yields its record directory."""
@@ -68,12 +59,8 @@ def sink(chain: netns.Chain, tmp_path: Path) -> Iterator[Path]:
         "--tls-key",
         str(key),
     )
-    process = chain.spawn(chain.inside, argv, log, ROOT)
-    try:
-        chain.wait_listening(chain.inside, chain.sink, SINK_PORT, log)
+    with chain.serving(chain.inside, argv, log, ROOT, (chain.sink, SINK_PORT)):
         yield records
-    finally:
-        _stop(process)
 
 
 @pytest.fixture
@@ -101,12 +88,8 @@ def box(
         str(SINK_PORT),
         str(tmp_path / "box"),
     ]
-    process = chain.spawn(chain.box, argv, log, ROOT)
-    try:
-        chain.wait_listening(chain.box, chain.box_outer, BOX_PORT, log)
+    with chain.serving(chain.box, argv, log, ROOT, (chain.box_outer, BOX_PORT)):
         yield kind
-    finally:
-        _stop(process)
 
 
 def _firewall(chain: netns.Chain, records: Path, *extra: str) -> tuple[int, dict[str, Any]]:
