@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import binascii
 import functools
+import hmac
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -70,6 +71,18 @@ class Secret:
                 b"\0" + user.encode("utf-8") + b"\0" + self._value.encode("utf-8"), newline=False
             )
         )
+
+    def matches(self, candidate: bytes) -> bool:
+        """Whether `candidate` is this secret (UTF-8), compared in constant time: the token of
+        `probe listen`'s records endpoint."""
+        return hmac.compare_digest(candidate, self._value.encode("utf-8"))
+
+    def http_bearer(self) -> memoryview:
+        """The HTTP Authorization value `Bearer <secret>`, for the records endpoint."""
+        return memoryview(b"Bearer " + self._value.encode("utf-8"))
+
+    def long_enough(self, characters: int) -> bool:
+        return len(self._value) >= characters
 
     def redactor(self, user: str = "") -> Redactor:
         """What masks this password (for `user`'s AUTH PLAIN token too) in server text."""
@@ -137,18 +150,20 @@ def resolve_password(
     file: Path | None = None,
     *,
     environ: Mapping[str, str] | None = None,
+    what: str = "password file",
 ) -> Secret | None:
-    """The password, file first, then the environment; None when neither gives one."""
+    """The password (or `what` else), file first, then the environment; None when neither
+    gives one."""
     if file is not None:
         try:
             secret = _first_line(read_regular(file, PASSWORD_FILE_MAX))
         except (Refused, OSError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise ConfigError(f"cannot read the password file: {why}", path=str(file)) from None
+            raise ConfigError(f"cannot read the {what}: {why}", path=str(file)) from None
         except UnicodeDecodeError:
-            raise ConfigError("cannot read the password file: not UTF-8", path=str(file)) from None
+            raise ConfigError(f"cannot read the {what}: not UTF-8", path=str(file)) from None
         if not secret:
-            raise ConfigError("the password file's first line is empty", path=str(file))
+            raise ConfigError(f"the {what}'s first line is empty", path=str(file))
         return secret
     secret = Secret((os.environ if environ is None else environ).get(env, ""))
     return secret if secret else None

@@ -1,5 +1,6 @@
 """`probe firewall`: the battery through the box, the listener's records read back from the
-directory it shares, and the two halves compared (`probe.analyze.firewall`).
+directory it shares or from its HTTP endpoint (`probe.server.records_http`), and the two halves
+compared (`probe.analyze.firewall`).
 
 The sessions run one after the other (a box that limits concurrent sessions is not measured
 here); the listener writes a session's record when the connection closes, so the records are
@@ -15,21 +16,34 @@ import time
 from pathlib import Path
 
 from probe.analyze.firewall import compare, join
+from probe.collect.secrets import Secret
+from probe.errors import MeasurementError
 from probe.model.firewall import ClientSession, FirewallResult
 from probe.model.listener import SessionRecord
 from probe.send.battery import command_session, message_session
 from probe.send.options import ConverseOptions
+from probe.server.records_http import RecordsError, fetch_sessions
 from probe.server.session_files import load_sessions
 
 POLL = 0.05  # seconds between looks at the records directory
 CLOCK_SLACK = 5.0  # seconds a shared directory's clock may lag behind ours
+HOST_CLOCK_SLACK = 600.0  # seconds another host's clock may lag (the tag joins, not the time)
+FETCH_TIMEOUT = 10.0  # seconds for one request to the records endpoint
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordsUrl:
+    """The listener's records endpoint and the token it wants (never shown)."""
+
+    url: str
+    token: Secret
 
 
 @dataclasses.dataclass(frozen=True)
 class FirewallRequest:
     host: str
     port: int
-    records: Path  # the listener's Maildir (or its sessions/ directory)
+    records: Path | RecordsUrl  # the listener's Maildir (or its sessions/), or its endpoint
     options: ConverseOptions  # port, timeouts and deadline of each session
     wait: float = 10.0  # seconds to wait for the listener's records after the battery
 
@@ -43,17 +57,34 @@ async def battery(request: FirewallRequest, token: str) -> tuple[ClientSession, 
     )
 
 
+def read_records(source: Path | RecordsUrl, since: float) -> tuple[SessionRecord, ...]:
+    """The records written since `since` (blocking); a refused or broken endpoint is a
+    RecordsError."""
+    if isinstance(source, Path):
+        return load_sessions(source, since - CLOCK_SLACK)
+    return fetch_sessions(
+        source.url, source.token.http_bearer, since - HOST_CLOCK_SLACK, FETCH_TIMEOUT
+    )
+
+
 async def await_records(
-    folder: Path, sessions: tuple[ClientSession, ...], since: float, wait: float
+    source: Path | RecordsUrl, sessions: tuple[ClientSession, ...], since: float, wait: float
 ) -> tuple[SessionRecord, ...]:
-    """The records written since `since`, once every session has one or `wait` is over."""
+    """The records written since `since`, once every session has one or `wait` is over; an
+    endpoint that could not be read at the last try is a MeasurementError."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while True:
-        records = await asyncio.to_thread(load_sessions, folder, since - CLOCK_SLACK)
+        try:
+            records = await asyncio.to_thread(read_records, source, since)
+        except RecordsError as exc:
+            if exc.final or loop.time() >= deadline:
+                raise MeasurementError(str(exc)) from None
+            await asyncio.sleep(POLL * 10)
+            continue
         if len(join(sessions, records)) == len(sessions) or loop.time() >= deadline:
             return records
-        await asyncio.sleep(POLL)
+        await asyncio.sleep(POLL if isinstance(source, Path) else POLL * 10)
 
 
 async def run_firewall(request: FirewallRequest) -> FirewallResult:

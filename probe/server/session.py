@@ -199,11 +199,16 @@ class RecordingSMTP(SMTP):
         super().data_received(data)
 
     def _timeout_cb(self) -> None:
-        """Idle: no command, and during DATA no bytes, for `idle_timeout` seconds."""
+        """Idle: no command, and during DATA no bytes (received or still unread), for
+        `idle_timeout` seconds."""
         idle = self.limits.idle_timeout
         if idle is None:
             super()._timeout_cb()  # type: ignore[no-untyped-call]  # closes without a word
             return
+        if self._in_data and bool(getattr(self._reader, "_buffer", None)):
+            # bytes we have not read yet: the server is behind (reading is paused meanwhile,
+            # so no new bytes arrive), not the client idle
+            self._last_data = self.loop.time()
         quiet = self.loop.time() - self._last_data
         if self._in_data and quiet < idle:
             self._reset_timeout(idle - quiet)

@@ -45,15 +45,17 @@ class SessionFiles:
             log.warning("session record not written: %s", exc.strerror or exc)
 
 
-def load_sessions(directory: Path, newer_than: float = 0.0) -> tuple[SessionRecord, ...]:
+def load_sessions(
+    directory: Path, newer_than: float = 0.0, most: int = FILES_READ
+) -> tuple[SessionRecord, ...]:
     """The session records in `directory` (a listener's Maildir or its `sessions/`), oldest
-    first, of files modified after `newer_than` (a time.time()); files that are not session
-    records are skipped."""
+    first, of the newest `most` files modified after `newer_than` (a time.time()); files that
+    are not session records are skipped."""
     folder = Path(directory)
     if (folder / SESSIONS_DIR).is_dir():
         folder = folder / SESSIONS_DIR
     records = []
-    for path in sorted(folder.glob("*.json"))[-FILES_READ:]:
+    for path in sorted(folder.glob("*.json"))[-min(most, FILES_READ) :]:
         try:
             stat = path.stat()
             if stat.st_size > FILE_MAX or stat.st_mtime < newer_than:

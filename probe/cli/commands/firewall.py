@@ -1,5 +1,6 @@
-"""`probe firewall HOST[:PORT] --records DIR`: what a box in the path does to SMTP, seen from
-both ends (the battery `probe.send.battery`, the comparison `probe.analyze.firewall`)."""
+"""`probe firewall HOST[:PORT] --records DIR|URL`: what a box in the path does to SMTP, seen from
+both ends (the battery `probe.send.battery`, the comparison `probe.analyze.firewall`). The
+records endpoint's token comes from --records-token-file or $PROBE_RECORDS_TOKEN, never argv."""
 
 from __future__ import annotations
 
@@ -11,22 +12,52 @@ import typer
 
 from probe.cli.base import JsonOpt, app, emit_json, emit_text, finish
 from probe.cli.options import split_host_port
-from probe.errors import UsageError
+from probe.collect.secrets import resolve_password
+from probe.errors import ConfigError, UsageError
 from probe.model.firewall import FIREWALL_SCHEMA, FirewallResult
 from probe.model.smtp import Timeouts
 from probe.model.status import Status
-from probe.pipeline.firewall import FirewallRequest, run_firewall
+from probe.pipeline.firewall import FirewallRequest, RecordsUrl, run_firewall
 from probe.report.firewall import render_firewall
 from probe.send.options import ConverseOptions
+from probe.server.records_http import check_url
+
+TOKEN_ENV = "PROBE_RECORDS_TOKEN"
+
+
+def records_source(records: str, token_file: Path | None) -> Path | RecordsUrl:
+    """A directory, or an http:// endpoint with its token (file first, then the environment)."""
+    if not records.startswith(("http://", "https://")):
+        if not Path(records).is_dir():
+            raise UsageError(f"--records {records}: not a directory")
+        return Path(records)
+    try:
+        check_url(records)
+    except ValueError as exc:
+        raise UsageError(f"--records {records}: {exc}") from None
+    token = resolve_password(TOKEN_ENV, token_file, what="records token file")
+    if token is None:
+        raise UsageError(f"--records {records}: the token: --records-token-file or ${TOKEN_ENV}")
+    return RecordsUrl(records, token)
 
 
 @app.command("firewall")
 def firewall_command(
     target: Annotated[str, typer.Argument(help="The box: HOST[:PORT] (port 25 by default).")],
     records: Annotated[
-        Path,
-        typer.Option("--records", help="The Maildir of the `probe listen` behind the box."),
+        str,
+        typer.Option(
+            "--records",
+            help="The Maildir of the `probe listen` behind the box, or its records endpoint "
+            "http://HOST:PORT (`probe listen --records-listen`).",
+        ),
     ],
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--records-token-file", help=f"The records endpoint's token (else ${TOKEN_ENV})."
+        ),
+    ] = None,
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.1, help="Seconds per stage of each session.")
     ] = 30.0,
@@ -43,9 +74,8 @@ def firewall_command(
     nothing)."""
     try:
         host, port = split_host_port(target, default_port=25)
-        if not records.is_dir():
-            raise UsageError(f"--records {records}: not a directory")
-    except UsageError as exc:
+        source = records_source(records, token_file)
+    except (UsageError, ConfigError) as exc:
         if not json_out:
             raise
         emit_json(
@@ -59,7 +89,7 @@ def firewall_command(
         deadline=max(60.0, timeout * 10),
         system_trust=False,
     )
-    request = FirewallRequest(host, port, records, options, wait)
+    request = FirewallRequest(host, port, source, options, wait)
     result = asyncio.run(run_firewall(request))
     if json_out:
         emit_json(FIREWALL_SCHEMA, result)

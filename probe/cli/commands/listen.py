@@ -11,15 +11,38 @@ import typer
 from tabulate import tabulate
 
 from probe.cli.base import JsonOpt, app, emit_json, emit_text, finish, say
-from probe.cli.options import pem_file
+from probe.cli.options import pem_file, split_host_port
+from probe.collect.secrets import Secret, resolve_password
 from probe.errors import UsageError
 from probe.model.status import Status
 from probe.server.limits import LISTEN_LIMITS, Limits
 from probe.server.listener import Listener
 from probe.server.logs import printable
 from probe.server.records import ListenerRecord
+from probe.server.records_http import RecordsEndpoint
+from probe.server.session_files import SESSIONS_DIR
 from probe.server.tap import certificate_sha256
 from probe.server.tls import server_context
+
+TOKEN_ENV = "PROBE_RECORDS_TOKEN"
+TOKEN_MIN = 16  # characters of the records endpoint's token
+
+
+def records_token(token_file: Path | None) -> Secret:
+    """The records endpoint's token: the file's first line, else $PROBE_RECORDS_TOKEN."""
+    token = resolve_password(TOKEN_ENV, token_file, what="records token file")
+    if token is None:
+        raise UsageError(f"--records-listen needs a token: --records-token-file or ${TOKEN_ENV}")
+    if not token.long_enough(TOKEN_MIN):
+        raise UsageError(f"the records token must have at least {TOKEN_MIN} characters")
+    return token
+
+
+def records_address(value: str) -> tuple[str, int]:
+    """`--records-listen HOST[:PORT]` (port 8025 by default; 0: any free port)."""
+    if value.endswith(":0"):
+        return split_host_port(value[:-2], default_port=0)
+    return split_host_port(value, default_port=8025)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +124,18 @@ def listen(
             "--disk-budget", min=1, help="Bytes to store (messages, dialogues); 452 beyond."
         ),
     ] = _default("disk_budget"),
+    records_listen: Annotated[
+        str | None,
+        typer.Option(
+            "--records-listen",
+            help="HOST:PORT: serve the session records over HTTP to `probe firewall --records "
+            f"http://HOST:PORT` (read-only, token from --records-token-file or ${TOKEN_ENV}).",
+        ),
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option("--records-token-file", help=f"The records token (else ${TOKEN_ENV})."),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Receive mail as probe's own SMTP sink and record the dialogue beside each message.
@@ -123,6 +158,10 @@ def listen(
         session_timeout=session_timeout,
         disk_budget=disk_budget,
     )
+    endpoint_at = None
+    if records_listen is not None:
+        endpoint_at = records_address(records_listen)
+        token = records_token(token_file)
     if (tls_cert is None) != (tls_key is None):
         raise UsageError("--tls-cert and --tls-key go together")
     context, fingerprint = None, ""
@@ -151,8 +190,25 @@ def listen(
             await listener.start(host, port)
         except OSError as exc:
             raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        endpoint = None
+        if endpoint_at is not None:
+            endpoint = RecordsEndpoint(maildir / SESSIONS_DIR, token)
+            try:
+                await endpoint.start(*endpoint_at)
+            except OSError as exc:
+                await listener.close()
+                where = f"{endpoint_at[0]}:{endpoint_at[1]}"
+                raise UsageError(
+                    f"cannot serve the records on {where}: {exc.strerror or exc}"
+                ) from None
+            shown = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
+            say(f"records on http://{shown}:{endpoint.port}/sessions (token required)")
         say(f"listening on {host}:{listener.hop.port}, storing into {maildir}; Ctrl-C stops")
-        await listener.run(max_messages=max_messages, duration=duration)
+        try:
+            await listener.run(max_messages=max_messages, duration=duration)
+        finally:
+            if endpoint is not None:
+                await endpoint.close()
 
     try:
         asyncio.run(serve())
