@@ -139,7 +139,10 @@ def main() -> None:
             raise SystemExit(f"probe check exited {proc.returncode}: {err.decode()[-800:]}")
         import json
 
-        doc = json.loads(out)
+        try:
+            doc = json.loads(out)
+        except ValueError:
+            raise SystemExit(f"probe check printed no JSON: {err.decode()[-800:]}") from None
         ok = sum(1 for t in doc["targets"] if t["status"] == "OK")
         delivered = sum(1 for t in doc["targets"] for s in (t["run"] or {}).get("collect", {})
                         .get("statuses", []) if s["status"] == "delivered")
