@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from probe.history.store import open_history
 from probe.lab.runtime import LabInfo
 from tests.lab.hostile_hop import HostileHop
 from tests.lab.probe_process import Finished, ProbeProcess
@@ -59,7 +60,7 @@ def profile(work: Path, variants: str = "") -> str:
 def start(work: Path, *args: str) -> ProbeProcess:
     return ProbeProcess(
         "run", *args, "--helo", "probe.invalid", "--save", str(work / "out" / "run.json"),
-        cwd=work, tmp=work / "tmp",
+        "--db", str(work / "history.sqlite"), cwd=work, tmp=work / "tmp",
     )  # fmt: skip
 
 
@@ -76,6 +77,9 @@ def stopped_cleanly(work: Path, done: Finished, stage: str, sig: signal.Signals)
     assert why in doc["stop_reason"]
     assert sorted(p.name for p in (work / "out").iterdir()) == ["run.json"]  # no temp file
     assert list((work / "tmp").iterdir()) == []
+    with open_history(work / "history.sqlite") as store:  # and in the history, as interrupted
+        entry = store.entry(doc["run_id"])
+        assert entry.interrupted and json.loads(store.document(entry.result_id)) == doc
     return doc
 
 
