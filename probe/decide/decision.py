@@ -226,7 +226,7 @@ def _headline(hop: HopVerdict, path: tuple[str, ...]) -> list[str]:
             + " most likely, or "
             + ", or ".join(k.described(path) for k in alternatives)
         )
-        reasons = "; ".join(_unique(a.ambiguity for a in actions if a.ambiguity))
+        reasons = "; ".join(_unique(p for a in actions for p in a.ambiguity.split("; ") if p))
         lines.append(
             f"{candidates}: "
             + "; ".join(a.summary for a in actions)

@@ -7,35 +7,45 @@ from __future__ import annotations
 from probe.analyze import fingerprint
 from probe.decide.context import Context, Placed, SeenProduct
 from probe.decide.rules.common import MARKER_HEADERS, REWRITE_WORDS, VIRUS, place, reply_line
-from probe.decide.rules.headers import first_hop, injected_headers
+from probe.decide.rules.headers import HeaderPlace, Injected, attributed_headers
 from probe.decide.rules.identity import rejection_host, seen
+from probe.decide.rules.marks import STRIPPED, change_place, is_scanner_header
 from probe.model.diff import Change, ChangeKind
 from probe.model.smtp import Outcome
 from probe.model.variant import AttachmentKind
-from probe.model.verdict import Action, Confidence, Evidence, HopKey, HopKind
+from probe.model.verdict import Action, Confidence, Evidence, HopKey
 
 
 def rule_injected_headers(ctx: Context) -> list[Placed]:
-    by_hop: dict[HopKey, dict[str, list[tuple[str, str]]]] = {}  # name -> (variant, header)
-    for key, header, variant in injected_headers(ctx):
-        by_hop.setdefault(key, {}).setdefault(header.split(":", 1)[0], []).append((variant, header))
+    """Headers a hop added, grouped by their writer and its alternatives; a scanner's header
+    also says the hop scans."""
+    groups: dict[tuple[HopKey, tuple[HopKey, ...]], dict[str, list[Injected]]] = {}
+    for item in attributed_headers(ctx):
+        where = (item.place.hop, item.place.alternatives)
+        groups.setdefault(where, {}).setdefault(item.name, []).append(item)
     placed = []
-    for key, names in by_hop.items():
+    for (key, alternatives), names in groups.items():
         evidence = []
         products: list[SeenProduct] = []
         scanner_headers: list[Evidence] = []
         for entries in names.values():
-            variant, header = entries[0]
-            evidence.append(Evidence("header", header, variant))
-            name, _, value = header.partition(": ")
+            first = entries[0]
+            evidence.append(Evidence("header", first.header, first.variant))
             matches = fingerprint.match_products(
-                fingerprint.shipped_knowledge(), fingerprint.observe_headers(((name, value),))
+                fingerprint.shipped_knowledge(),
+                fingerprint.observe_headers(((first.name, first.value),)),
             )
             products.extend(seen(m) for m in matches)
-            if VIRUS.search(name) or any(m.role is fingerprint.Role.SCANNER for m in matches):
-                scanner_headers.append(Evidence("header", header, variant))
-        variants = sorted({v for entries in names.values() for v, _ in entries})
+            if is_scanner_header(first):
+                scanner_headers.append(Evidence("header", first.header, first.variant))
+        items = [i for entries in names.values() for i in entries]
+        variants = sorted({i.variant for i in items})
         everywhere = len(variants) > 1
+        reason = "; ".join(dict.fromkeys(i.place.reason for i in items if i.place.reason))
+        boxed = any(i.place.box for i in items)
+        confidence = Confidence.HIGH if boxed else Confidence.MEDIUM
+        if alternatives:
+            confidence = Confidence.LOW
         placed.append(
             place(
                 key,
@@ -43,10 +53,12 @@ def rule_injected_headers(ctx: Context) -> list[Placed]:
                 "adds " + ", ".join(names) + (" to every message it passes" if everywhere else ""),
                 condition="every message it passes" if everywhere else f"variant {variants[0]}",
                 evidence=evidence,
-                confidence=Confidence.HIGH if key.kind is HopKind.FRONT else Confidence.MEDIUM,
+                confidence=confidence,
                 rule="header-injection",
                 variants=variants,
                 products=dict.fromkeys(products),
+                ambiguous=reason if alternatives else "",
+                alternatives=alternatives,
             )
         )
         if scanner_headers:
@@ -61,21 +73,18 @@ def rule_injected_headers(ctx: Context) -> list[Placed]:
                     confidence=Confidence.MEDIUM,
                     rule="scanner-header",
                     variants=variants,
+                    ambiguous=reason if alternatives else "",
+                    alternatives=alternatives,
                 )
             )
     return placed
 
 
-_STRIPPED = frozenset({ChangeKind.PART_REMOVED, ChangeKind.ATTACHMENT_REPLACED})
-
-
 def rule_rewrites(ctx: Context) -> list[Placed]:
-    """Body, subject and attachment changes, attributed to the hop that leaves other marks."""
-    marks: dict[str, set[HopKey]] = {}
-    for key, _header, variant in injected_headers(ctx):
-        marks.setdefault(variant, set()).add(key)
-    kinds: dict[HopKey, dict[ChangeKind, list[tuple[str, Change]]]] = {}
-    marked: set[HopKey] = set()  # hops named by a mark, not by default
+    """Body, subject and attachment changes, attributed to the hop that leaves marks of the
+    same change (`rules.marks`), with the marks' ambiguity."""
+    injected = attributed_headers(ctx)
+    kinds: dict[HeaderPlace, dict[ChangeKind, list[tuple[str, Change]]]] = {}
     for analysis in ctx.analyses.values():
         if analysis.diff is None:
             continue
@@ -86,13 +95,12 @@ def rule_rewrites(ctx: Context) -> list[Placed]:
                 change.where.lower() == "subject" or change.where.lower() in MARKER_HEADERS
             ):
                 continue  # the Subject tag has its own kind; the markers are probe's own
-            candidates = sorted(marks.get(analysis.variant, set()), key=str)
-            key = candidates[0] if len(candidates) == 1 else first_hop(ctx)
-            if len(candidates) == 1:
-                marked.add(key)
-            kinds.setdefault(key, {}).setdefault(change.kind, []).append((analysis.variant, change))
+            where = change_place(ctx, analysis.variant, change, injected)
+            kinds.setdefault(where, {}).setdefault(change.kind, []).append(
+                (analysis.variant, change)
+            )
     placed = []
-    for key, by_kind in kinds.items():
+    for where, by_kind in kinds.items():
         for kind, items in by_kind.items():
             variants = tuple(dict.fromkeys(v for v, _ in items))
             first = items[0][1]
@@ -106,11 +114,6 @@ def rule_rewrites(ctx: Context) -> list[Placed]:
                 )
                 for v, c in items[:3]
             )
-            ambiguous = ""
-            alternatives: list[HopKey] = []
-            if key not in marked and len(ctx.path) > 1:
-                ambiguous = "no header or other mark of the same change names the hop"
-                alternatives = [HopKey.at(h) for h in ctx.path]
             summary = REWRITE_WORDS[kind]
             if quoted and kind in (
                 ChangeKind.BODY_APPENDED,
@@ -127,17 +130,17 @@ def rule_rewrites(ctx: Context) -> list[Placed]:
             )
             placed.append(
                 place(
-                    key,
+                    where.hop,
                     Action.REWRITES,
                     summary,
                     condition=condition,
                     evidence=evidence,
-                    confidence=Confidence.MEDIUM if not ambiguous else Confidence.LOW,
+                    confidence=Confidence.MEDIUM if where.certain else Confidence.LOW,
                     rule=f"rewrite-{kind}",
-                    check="strips-attachment" if kind in _STRIPPED else "",
+                    check="strips-attachment" if kind in STRIPPED else "",
                     variants=variants,
-                    ambiguous=ambiguous,
-                    alternatives=alternatives,
+                    ambiguous="" if where.certain else where.reason,
+                    alternatives=where.alternatives,
                 )
             )
     return placed
@@ -178,17 +181,12 @@ def rule_av(ctx: Context) -> list[Placed]:
         exe_kinds = {AttachmentKind.EXE, AttachmentKind.ZIP_EXE}
         if not any(a.kind in exe_kinds for a in spec.attachments):
             continue
-        stripped = [
-            c
-            for c in analysis.diff.findings
-            if c.kind in (ChangeKind.PART_REMOVED, ChangeKind.ATTACHMENT_REPLACED)
-        ]
+        stripped = [c for c in analysis.diff.findings if c.kind in STRIPPED]
         if stripped:
-            candidates = {k for k, _h, v in injected_headers(ctx) if v == analysis.variant}
-            key = next(iter(candidates)) if len(candidates) == 1 else first_hop(ctx)
+            where = change_place(ctx, analysis.variant, stripped[0], attributed_headers(ctx))
             placed.append(
                 place(
-                    key,
+                    where.hop,
                     Action.SCANS,
                     "scans attachments: strips executables",
                     condition="messages with executable attachments",
@@ -199,6 +197,8 @@ def rule_av(ctx: Context) -> list[Placed]:
                     confidence=Confidence.HIGH,
                     rule="exe-stripped",
                     variants=(analysis.variant,),
+                    ambiguous="" if where.certain else where.reason,
+                    alternatives=where.alternatives,
                 )
             )
     return placed
