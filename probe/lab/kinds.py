@@ -234,15 +234,17 @@ def build_greylist(ctx: HopContext, params: Params) -> Hop:
 
 def build_slow_scan(ctx: HopContext, params: Params) -> Hop:
     """A Postfix-faced scanner; `inline = true` makes it a box that writes no Received and
-    holds the client's final reply until the next hop has answered (and passes that answer)."""
+    holds the client's final reply until the next hop has answered (and passes that answer);
+    `tls = true` offers STARTTLS (the lab CA's certificate)."""
     personality = _postfix(ctx, params, "scan")
     scan = behaviours.SlowScan(params.number("base", 0.05), params.number("per_mb", 0.1))
     inline = params.flag("inline", False)
     pass_banner = params.flag("pass_banner", False)
+    tls = params.flag("tls", False)
     params.check()
     if inline:
         personality = dataclasses.replace(personality, stamp=None)
-    hop = _smtp_hop(ctx, personality, [scan], transparent=inline)
+    hop = _smtp_hop(ctx, personality, [scan], tls=tls, transparent=inline)
     return _banner_passing(ctx, hop, pass_banner)
 
 
