@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import pytest
 
-from probe.collect.secrets import resolve_password
 from probe.model.run import RunResult
 from probe.model.smtp import Outcome
 from probe.model.status import Status
 from probe.model.verdict import Action
-from probe.pipeline.request import RunArgs, SendArgs, build_request
-from probe.pipeline.run import perform
-from probe.plan.profile_files import file_loader
-from probe.plan.profiles import parse_profile
 from tests.mta import servers
+from tests.mta.probe_runs import run_probe
 
 pytestmark = pytest.mark.mta
 
@@ -45,32 +41,9 @@ attachments = ["zip"]
 """
 
 
-def imaps(dc: servers.Dovecot, user: str) -> str:
-    return f"imaps://{user.replace('@', '%40')}@127.0.0.1:{dc.imaps_port}/INBOX"
-
-
 def run(system: System, to: str, monkeypatch: pytest.MonkeyPatch) -> RunResult:
     dc, pf = system
-    monkeypatch.setenv("PROBE_IMAP_PASSWORD", servers.PASSWORD)
-    profile = parse_profile(PROFILE, source="<mta test>", loader=file_loader)
-    mailbox = imaps(dc, servers.USER)
-    req = build_request(
-        profile,
-        SendArgs(
-            servers.DOMAIN, to, mail_from=servers.SENDER, via=("127.0.0.1", pf.smtp_port)
-        ),
-        RunArgs(
-            mailbox=mailbox,
-            bounce_mailbox=imaps(dc, servers.SENDER),
-            mailbox_ca_file=str(dc.ca_pem),
-            collect_for=20.0,
-        ),
-        local_name="probe.invalid",
-        password=resolve_password(),
-    )
-    run = perform(req, deadline=60.0)
-    assert run.error is None
-    return run.result
+    return run_probe(dc, ("127.0.0.1", pf.smtp_port), PROFILE, monkeypatch, to=to)
 
 
 def test_postfix_rewrites_are_attributed_to_postfix(
