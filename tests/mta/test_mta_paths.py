@@ -186,11 +186,6 @@ attachments = ["text"]
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 item 2: the scanner's Received, the X-Virus-Scanned naming its host right "
-    "below it and the replaced .exe are put on hop 1 (the MX), not on hop 2 (the scanner)",
-)
 def test_after_queue_content_filter_is_blamed_not_the_mx(
     postfix: paths.Paths, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -209,11 +204,6 @@ def test_after_queue_content_filter_is_blamed_not_the_mx(
     verdicts.headline_spares(decision, MX)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 item 3: a milter's footer and its headers at the end of the block are put "
-    "on the edge MTA with no ambiguity stated",
-)
 def test_milter_at_hop_2_is_named_or_the_ambiguity_stated(
     postfix: paths.Paths, monkeypatch: pytest.MonkeyPatch
 ) -> None:
