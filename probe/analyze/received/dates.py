@@ -46,7 +46,13 @@ _FAST_DATE_RE = re.compile(
     r"(?:[A-Z][a-z]{2}, )?(\d{1,2}) ([A-Za-z]{3}) (\d{4}) (\d\d):(\d\d):(\d\d) ([+-][01]\d[0-5]\d)$"
 )
 _FAST_OFFSETS: dict[str, dt.timedelta] = {}
-_ASCTIME_RE = re.compile(r"([A-Za-z]{3}) +(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4})")
+# asctime, with the zone date(1) and old MTAs write before the year (`Fri Sep 14 14:36:56 EDT
+# 2018`) or after it (`Fri Feb 07 10:18:12 2003 -0800`): a zone left unread is hours off
+_ZONE = r"[+-]\d\d:?\d\d|[A-Za-z]{1,5}(?![A-Za-z])"
+_ASCTIME_RE = re.compile(
+    r"([A-Za-z]{3}) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?: +(" + _ZONE + r"))? (\d{4})"
+    r"(?: +(" + _ZONE + r"))?"
+)
 _ZONE_COMMENT_RE = re.compile(r"^\s*([A-Za-z]{1,5}|[+-]\d\d:?\d\d)\s*$")
 _DAY_START_RE = re.compile(r"^(?:[A-Za-z]{3},?|\d{1,2}|\d{4}-\d\d-\d\d)$")
 
@@ -140,10 +146,10 @@ class _Dates:
             year = int(year_s)
             flags.append("iso-date")
         elif (m := self._search(_ASCTIME_RE, pos)) is not None:  # Sun Nov 13 14:50:12 2005
-            mon_s, day_s, hh, mm, ss, year_s = m.groups()
+            mon_s, day_s, hh, mm, ss, zone_before, year_s, zone_after = m.groups()
             month = _MONTHS.get(mon_s.lower(), 0)
             year = int(year_s)
-            frac = zone = None
+            frac, zone = None, zone_before or zone_after
             flags.append("asctime-date")
         else:
             return None, ("date-unparsed",)

@@ -45,9 +45,26 @@ _POSTFIX_TLS_RE: Final = re.compile(r"using (\S+) with cipher (\S+)(?: \((\d+)/\
 _KV_VERSION_RE: Final = re.compile(r"version=([^\s,;)]+)")
 _KV_CIPHER_RE: Final = re.compile(r"cipher=([^\s,;)]+)")
 _KV_BITS_RE: Final = re.compile(r"bits=(\d+)")
-_EXIM_TLS_RE: Final = re.compile(r"^(?:Cipher )?((?:TLS|SSL)v?[\d._]*)(?::([\w-]+)(?::(\d+))?)?$")
-_HELO_WORDS: Final = frozenset(("helo", "ehlo", "lhlo"))
+_COURIER_TLS_RE: Final = re.compile(
+    r"\bTLS: ((?:TLS|SSL)v?[\d.]+(?:/SSLv\d)?), ?(\d+)bits, ?([\w-]+)"
+)
+_CHASQUID_TLS_RE: Final = re.compile(r"\bTLS-(1\.\d)(?:-([A-Z0-9_]+))?")
+_ENCRYPTED_RE: Final = re.compile(r"^([A-Z0-9][A-Z0-9_-]+) encrypted$")
+# Exim: (TLS1.2:ECDHE-RSA-AES256-GCM-SHA384:256) with OpenSSL, (TLS-1.0:DHE_RSA_AES_256:32) or
+# (tls_cipher TLS-1.0:...) with GnuTLS
+_EXIM_TLS_RE: Final = re.compile(
+    r"^(?:Cipher |tls_cipher )?((?:TLS|SSL)[-v]?[\d._]*)(?::([\w-]+)(?::(\d+))?)?$"
+)
+_HELO_WORDS: Final = frozenset(("helo", "ehlo", "lhlo", "hello"))
+# Words MTAs write where a reverse name would stand, which name no host: Sendmail's `may be
+# forged`, MDaemon/Merak's `softdnserr`, CommuniGate's `verified`/`unverified`, `unknown`
+_NOT_NAMES: Final = frozenset(
+    ("unknown", "softdnserr", "verified", "unverified", "may", "be", "forged", "not", "dns")
+)
+_HOST_NAME_RE: Final = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?")
 _IP_START: Final = frozenset("[:0123456789abcdefABCDEF")
+
+
 def date_without_semicolon(
     clauses: dict[str, Clause], flags: list[str]
 ) -> tuple[dt.datetime | None, str | None]:
@@ -69,13 +86,20 @@ def date_without_semicolon(
 
 
 def from_clause(
-    clause: Clause | None, flags: list[str], unparsed: list[str]
+    clause: Clause | None, flags: list[str], unparsed: list[str], *, names_rdns: bool = False
 ) -> tuple[str | None, str | None, str | None, bool]:
-    """(helo, rdns, ip, authenticated) from the `from` clause and its TCP-info comments."""
+    """(helo, rdns, ip, authenticated) from the `from` clause and its TCP-info comments.
+
+    `names_rdns`: the stamp is Exim's or qmail's (`names_rdns_hint`), whose `from NAME ([ip])`
+    and `from NAME (ip)` name the reverse name and leave out the HELO name when it is the same
+    (Sendmail's `from NAME ([ip])` is a HELO with no reverse name, chasquid's `from NAME (ip)`
+    too); CommuniGate's `from NAME ([ip] verified)` says so itself.
+    """
     if clause is None:
         return None, None, None, False
     words, comments = clause
     first = words[0] if words else None
+    bare_first_ip = first is not None and not first.startswith("[") and ip_of(first) is not None
     ip: str | None = None
     for word in words[1:]:
         if ip_of(word) is None:
@@ -83,11 +107,13 @@ def from_clause(
     rdns: str | None = None
     helo: str | None = None
     authenticated = False
+    same_as_rdns = False  # the comment says the name is the verified reverse name
     for comment in comments:
         low = comment.lower()
         if low.startswith(("authenticated", "auth:", "account ")):
             authenticated = True
-            continue
+            if not low.startswith("account "):  # CommuniGate: `(account u HELO [x])`
+                continue
         if low.startswith(("using ", "no client", "client ", "version=", "envelope-")):
             continue
         if "may be forged" in low:
@@ -104,15 +130,27 @@ def from_clause(
             ip = got_ip
             if got_rdns is not None:
                 rdns = got_rdns
+            lone = [w for w in cwords if w.lower() != "verified"]
+            verified = len(lone) < len(cwords)
+            same_as_rdns = len(lone) == 1 and (names_rdns or verified)
     if ip is None:  # no TCP-info: `from [192.0.2.1] by`, Exim `from host [192.0.2.1]`
         ip = first_ip(words)
-    if helo is None:  # Postfix/Sendmail/Exchange: `from HELO (rdns [ip])`
-        helo = first
-    elif first is not None and rdns is None and ip_of(first) is None:
+    named = first is not None and ip_of(first) is None
+    if (
+        ip is None and rdns is None
+    ):  # `from HELO (rdns)` (LSMTP, SMTPRS), OpenSMTPD `(rdns [local])`
+        rdns = _name_only(comments)
+    if helo is None and named and same_as_rdns and rdns is None:
+        helo = rdns = first  # Exim `from rdns ([ip])`, qmail `from rdns (ip)`: HELO the same
+    elif helo is None:  # Postfix/Sendmail/Exchange: `from HELO (rdns [ip])`
+        # a bare address as the first word is where the client came from, not a HELO name
+        # (webmail `from 37.5.238.154 by www with HTTP`, qmail-scanner `from 1.2.3.4 by`)
+        helo = None if bare_first_ip else first
+    elif named and rdns is None:
         rdns = first  # Exim/qmail: `from rdns ([ip] helo=x)`, `from rdns (HELO x) (ip)`
     if rdns is not None:
         rdns = rdns.rstrip(".")
-        if rdns.lower() in ("unknown", ""):
+        if rdns.lower() in _NOT_NAMES or not _HOST_NAME_RE.fullmatch(rdns):
             rdns = None
     return helo, rdns, ip, authenticated
 
@@ -141,6 +179,10 @@ def _tcp_info(words: list[str]) -> tuple[str | None, str | None, str | None]:
                 if ip is None:
                     ip = candidate
                     rdns = previous
+            elif word.endswith("@"):
+                pass  # qmail's ident before the address: `(kgbxn@[211.244.147.115])`
+            elif low in _NOT_NAMES:
+                previous = None
             else:
                 previous = word.rpartition("@")[2] if low.startswith("ident:") else word
     return ip, rdns, helo
@@ -166,6 +208,8 @@ def ip_of(word: str) -> str | None:
         inner = word.rstrip(",;")
     if inner.count(":") == 1:  # 192.0.2.1:25
         inner = inner.partition(":")[0]
+    elif word.startswith("[") and inner.count(".") == 4 and ":" not in inner:
+        inner = inner.rpartition(".")[0]  # Exim 3 wrote the port after the address: [a.b.c.d.port]
     inner = inner.partition("%")[0]
     if _IPV4_RE.match(inner):
         return inner
@@ -188,6 +232,9 @@ def tls_from_comment(comment: str) -> TlsInfo | None:
     if "tls" not in low and "cipher" not in low and "ssl" not in low:
         if low.strip() == "google transport security":
             return TlsInfo(source="comment")
+        if low.rstrip().endswith(" encrypted"):
+            m = _ENCRYPTED_RE.match(comment.strip())
+            return TlsInfo(cipher=m.group(1), source="comment") if m else None
         return None
     m = _POSTFIX_TLS_RE.search(comment)
     if m is not None:
@@ -203,6 +250,17 @@ def tls_from_comment(comment: str) -> TlsInfo | None:
             bits=int(bits_m.group(1)) if bits_m else None,
             source="comment",
         )
+    m = _COURIER_TLS_RE.search(comment)  # Courier: (TLS: TLSv1.3,256bits,CIPHER), (AUTH: .., TLS:
+    if m is not None:
+        return TlsInfo(
+            version=m.group(1), cipher=m.group(3), bits=int(m.group(2)), source="comment"
+        )
+    m = _CHASQUID_TLS_RE.search(comment)  # chasquid: (over TLS-1.3-CIPHER), (over SMTP, TLS-1.3,
+    if m is not None and low.startswith("over "):
+        return TlsInfo(version="TLSv" + m.group(1), cipher=m.group(2), source="comment")
+    m = _ENCRYPTED_RE.match(comment.strip())  # qpsmtpd: with (CIPHER encrypted) ESMTPS
+    if m is not None:
+        return TlsInfo(cipher=m.group(1), source="comment")
     m = _EXIM_TLS_RE.match(comment.strip())
     if m is not None:
         return TlsInfo(
@@ -218,7 +276,9 @@ def protocol(clause: Clause | None) -> tuple[str | None, TlsInfo | None]:
     """Normalized `with` protocol, and TLS named inside it (IronPort, MessageLabs)."""
     if clause is None or not clause[0]:
         return None, None
-    words = clause[0]
+    words = [w.rstrip(",") for w in clause[0] if w.strip(",")]
+    if not words:
+        return None, None
     first = words[0]
     if "/" in first:  # IronPort: ESMTP/TLS/ECDHE-RSA-AES128-GCM-SHA256
         parts = first.split("/")
@@ -248,3 +308,47 @@ def strip_angle(text: str) -> str:
 
 def is_loopback(ip: str) -> bool:
     return ip.startswith("127.") or ip == "::1" or ip.startswith("::ffff:127.")
+
+
+def names_rdns_hint(
+    value: str, clause: Clause | None, by_comments: list[str], protocol_word: str | None
+) -> bool:
+    """Whether the stamp's MTA writes the reverse name first: Exim (its product comment, or its
+    lower-case `with esmtp`), or qmail (the address without brackets, no comment after `by`,
+    and qmail's date, which always ends in `-0000`; Exchange's `(ip)` comes with `Microsoft SMTP
+    Server`)."""
+    if any(c.strip().lower().startswith("exim") for c in by_comments):
+        return True
+    if protocol_word is not None and protocol_word.islower() and "smtp" in protocol_word:
+        return True
+    if clause is None or by_comments or not value.rstrip().endswith("-0000"):
+        return False
+    return any(ip_of(c.strip()) is not None and not c.strip().startswith("[") for c in clause[1])
+
+
+_ANGLE_ADDR_RE: Final = re.compile(r"<([^<>\s]*)>")
+_QUOTED_SENDER_RE: Final = re.compile(r'envelope from "([^"]*)"', re.I)
+
+
+def envelope_sender(comment: str) -> str | None:
+    """The envelope sender a comment names: Exim `(envelope-from <a@b>)`, qmail-scanner
+    `(envelope-from <a@b>, uid 502)`, qmail-ldap `(envelope-sender <a@b>)`, chasquid
+    `(envelope from "a@b")`; None when it names none."""
+    low = comment.lstrip().lower()
+    if low.startswith(("envelope-from", "envelope-sender")):
+        rest = comment.split(None, 1)[-1] if " " in comment.strip() else ""
+        angle = _ANGLE_ADDR_RE.search(rest)
+        return angle.group(1) if angle else strip_angle(rest.split(",")[0])
+    quoted = _QUOTED_SENDER_RE.search(comment)
+    return quoted.group(1) if quoted else None
+
+
+def _name_only(comments: list[str]) -> str | None:
+    """The reverse name of a TCP-info comment that holds a host name and no address."""
+    for comment in comments:
+        words = [w for w in comment.split() if w.lower() != "[local]"]
+        if len(words) == 1 and "." in words[0] and "@" not in words[0]:
+            word = words[0].strip("<>")
+            if _HOST_NAME_RE.fullmatch(word) and ip_of(word) is None:
+                return word
+    return None

@@ -37,6 +37,7 @@ def parsed_length(value: str) -> int:
     limit = MAX_ESCAPED_VALUE if "\\" in value[:MAX_VALUE] else MAX_VALUE
     return min(len(value), limit)
 
+
 _Q = r'"(?:[^"\\]++|\\.)*+"'
 _C1 = r"\((?:[^()\\]++|\\.)*+\)"
 _C2 = rf'\((?:[^()\\"]++|\\.|{_Q}|"|{_C1})*+\)'

@@ -13,6 +13,7 @@ stamp records is decided in `static_kind` (what the MTA's configuration says) an
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 from typing import Final
@@ -25,10 +26,12 @@ from probe.analyze.received.fields import (
     PLAIN_PROTOCOLS,
     TLS_PROTOCOLS,
     date_without_semicolon,
+    envelope_sender,
     first_ip,
     from_clause,
     ip_of,
     is_loopback,
+    names_rdns_hint,
     protocol,
     strip_angle,
     tls_from_comment,
@@ -41,15 +44,21 @@ _OVER_TLS: Final = ["over", "tls", "secured", "channel"]
 
 def parse_general(value: str) -> Hop:
     """Any stamp: clauses from the tokens, the date after the last `;` (or at the end)."""
+    warnings: list[str] = []
+    raw = value
+    if "\x00" in value:  # read as if absent, as mail readers show it, and said so
+        value = value.replace("\x00", "")
+        warnings.append("NUL bytes in the value, read without them")
     clauses, tail, semis, unclosed, repeated = segment(value)
+    _from_in_preamble(clauses)
     flags: list[str] = []
-    warnings: list[str] = [f"repeated '{word}' clause" for word in repeated]
+    warnings += [f"repeated '{word}' clause" for word in repeated]
     unparsed: list[str] = []
-    if unclosed:
+    read = parsed_length(value)
+    if unclosed and read == len(value):  # a comment the cut left open is the cut's doing
         warnings.append("unclosed comment")
     if semis > 1:
         flags.append("several-semicolons")
-    read = parsed_length(value)
     if read < len(value):
         flags.append("truncated")
         warnings.append(f"only the first {read:,} of {len(value):,} characters read")
@@ -71,7 +80,42 @@ def parse_general(value: str) -> Hop:
     if date_raw and date is None and "no-date" not in flags:
         warnings.append(f"date not understood: {date_raw}")
     tail_comments = [t for k, t in tail or () if k == COMMENT]
-    return _build(value, clauses, tail_comments, date, date_raw, flags, warnings, unparsed)
+    _after_date(clauses, [t for k, t in tail or () if k == WORD])
+    hop = _build(value, clauses, tail_comments, date, date_raw, flags, warnings, unparsed)
+    return hop if raw is value else dataclasses.replace(hop, raw=raw)
+
+
+def _from_in_preamble(clauses: dict[str, Clause]) -> None:
+    """Symantec NAVGW's `(from KRYPTIK [70.20.57.51]) by ...`: the sender in a comment before
+    any keyword is the `from` clause (not a local pickup, and its address kept)."""
+    if "from" in clauses or "" not in clauses:
+        return
+    comments = clauses[""][1]
+    for i, comment in enumerate(comments):
+        words = comment.split()
+        # a host and its address; Sendmail's `(from user@localhost)` names a local user
+        if (
+            len(words) >= 3
+            and words[0].lower() == "from"
+            and "@" not in words[1]
+            and first_ip(words[2:]) is not None
+        ):
+            del comments[i]
+            found: dict[str, Clause] = {"from": ([words[1]], [" ".join(words[2:])])}
+            rest = {k: v for k, v in clauses.items() if k != ""}
+            preamble = clauses[""]
+            clauses.clear()
+            clauses.update({"": preamble, **found, **rest})
+            return
+
+
+def _after_date(clauses: dict[str, Clause], words: list[str]) -> None:
+    """`id` and `for` written after the date (`...; Fri, 14 Sep 2018 14:36:56 +0200 id 123 for
+    <b@example.org>`, some Lotus Domino and in-house MTAs): taken where the stamp has none."""
+    for i, word in enumerate(words[:-1]):
+        key = word.lower()
+        if key in ("id", "for") and key not in clauses:
+            clauses[key] = ([words[i + 1].rstrip(";,")], [])
 
 
 def _build(
@@ -96,19 +140,28 @@ def _build(
                 tls = tls or found
                 continue
             low = comment[:15].lower()
-            if low.startswith(("envelope-from", "envelope-sender")):
-                envelope_from = envelope_from or strip_angle(comment.split(None, 1)[-1])
+            sender = envelope_sender(comment)
+            if sender is not None:
+                envelope_from = envelope_from or sender
             elif name in ("with", "tls") and not low.startswith(("authenticated", "from ")):
                 products.append(comment)
         if cwords and (name == "" or name.endswith("#")):
             unparsed.extend(cwords)
     for comment in tail_comments:
-        if comment.lower().startswith("envelope-from"):
-            envelope_from = envelope_from or strip_angle(comment.split(None, 1)[-1])
+        envelope_from = envelope_from or envelope_sender(comment)
 
-    from_helo, from_rdns, from_ip, authenticated = from_clause(clauses.get("from"), flags, unparsed)
-    by_host = by_ip = by_product = None
     by = clauses.get("by")
+    with_clause = clauses.get("with")
+    hint = names_rdns_hint(
+        value,
+        clauses.get("from"),
+        by[1] if by is not None else [],
+        with_clause[0][0] if with_clause and with_clause[0] else None,
+    )
+    from_helo, from_rdns, from_ip, authenticated = from_clause(
+        clauses.get("from"), flags, unparsed, names_rdns=hint
+    )
+    by_host = by_ip = by_product = None
     if by is not None:
         by_words, by_comments = by
         by_host = by_words[0].rstrip(",") if by_words else None
@@ -116,9 +169,16 @@ def _build(
             unparsed.extend(by_words[1:])
         for comment in by_comments:
             ip = first_ip(comment.split())
-            if ip is not None and by_ip is None:
+            if comment.lower().startswith("authenticated"):
+                authenticated = True  # Courier, Postfix smtpd_sasl_authenticated_header...
+            elif ip is not None and by_ip is None:
                 by_ip = ip
-            elif by_product is None and tls_from_comment(comment) is None:
+            elif (
+                by_product is None
+                and tls_from_comment(comment) is None
+                and envelope_sender(comment) is None
+                and not comment.lower().startswith("over ")
+            ):
                 by_product = comment.strip()
     if by_product is None and products:
         by_product = products[0].strip()
@@ -133,7 +193,9 @@ def _build(
     if tls is None and upper in TLS_PROTOCOLS:
         tls = TlsInfo(source="protocol")
     encrypted: bool | None
-    if tls is not None or "over TLS secured channel" in value:
+    if "(over plain text" in value:  # chasquid says so when there was no TLS
+        encrypted = False
+    elif tls is not None or "over TLS secured channel" in value:
         encrypted = True
     elif upper in PLAIN_PROTOCOLS or upper.startswith("MICROSOFT SMTP SERVER"):
         encrypted = False
@@ -229,8 +291,8 @@ def static_kind(
         return HopKind.FETCH
     if "amavis" in product or "spamassassin" in product or "spamd" in product:
         return HopKind.FILTER
-    if upper == "SPAM-SCANNED":
-        return HopKind.FILTER
+    if upper == "SPAM-SCANNED" or upper.startswith("QMAIL-SCANNER"):
+        return HopKind.FILTER  # a content filter handing the message on, on the same host
     if upper in LMTP_PROTOCOLS:
         return HopKind.LMTP
     if protocol in INTERNAL_PROTOCOLS:
