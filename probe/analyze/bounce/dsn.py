@@ -1,17 +1,21 @@
 """Bounces: delivery status notifications parsed into data (pure).
 
-`parse_bounce(raw)` reads an RFC 3464 `multipart/report; report-type=delivery-status` (per-message
-and per-recipient fields, and the returned message or headers: `rfc3464`), and recognises the
-common non-standard bounces by their fixed texts: qmail-send, old Sendmail, Exchange NDRs, and
-failing all of those a heuristic for anything from MAILER-DAEMON that quotes an SMTP reply
-(`legacy`); what the formats share is in `fields`. The probe
-ids are collected from everywhere in the bounce (ENVID, returned X-Probe-Id, Message-ID, Subject
-and body), so a bounce is matched even when the returned message was cut to its headers.
-Returns None for messages that are not bounces (feedback reports, vacation replies, mail).
+`parse_bounce(raw)` tries the readers from the most to the least exact, the first that names a
+recipient wins: an RFC 3464 `message/delivery-status` part (`rfc3464`); the same fields written
+in text (`text_fields`: Amazon WorkMail, inline forwards, missing boundaries, Postfix without
+MIME); the fixed formats of qmail-send, Exim, old Sendmail (`legacy`) and Exchange (`exchange`);
+a bounce forwarded as an attachment (read inside, flagged); products' text notices and, failing
+all, a loose reading of anything from MAILER-DAEMON that quotes an SMTP reply (`notices`). Each
+recipient is built by `recipient` (codes, class, sources, flags); shared text helpers are in
+`fields`. CR-only line ends are read as line ends. The probe ids are collected from everywhere in
+the bounce (ENVID, returned X-Probe-Id, Message-ID, Subject and body), so a bounce is matched even
+when the returned message was cut to its headers. Returns None for messages that are not bounces
+(feedback reports, vacation replies, mail).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import email.errors
 import email.message
 import email.parser
@@ -19,19 +23,24 @@ import email.policy
 import re
 from typing import Final
 
-from probe.analyze.bounce.fields import date_of, decoded, strip_type, text_of
+from probe.analyze.bounce.fields import date_of, decoded, line_ends, strip_type, text_of
 from probe.analyze.bounce.legacy import legacy_bounce
+from probe.analyze.bounce.notices import header_recipients, notice_bounce
+from probe.analyze.bounce.recipient import unique
 from probe.analyze.bounce.rfc3464 import (
+    RETURNED_MESSAGE,
     dsn_groups,
     dsn_recipients,
     leaves,
     report_type,
     returned_part,
 )
-from probe.model.bounce import Bounce, BounceKind, BounceRecipient, StatusClass
+from probe.analyze.bounce.text_fields import text_groups
+from probe.model.bounce import Bounce, BounceKind, BounceRecipient, ParseFlag, Reader, StatusClass
 from probe.model.message import PROBE_ID_PATTERN
 
 _PARSER: Final = email.parser.BytesParser(policy=email.policy.compat32)
+_HEADERS: Final = email.parser.HeaderParser(policy=email.policy.compat32)
 _PROBE_ID: Final = re.compile(PROBE_ID_PATTERN)
 _ERRORS: Final = (ValueError, LookupError, TypeError, AttributeError, IndexError, UnicodeError)
 
@@ -41,13 +50,25 @@ _ERRORS: Final = (ValueError, LookupError, TypeError, AttributeError, IndexError
 # (the probe ids are still searched in all of `raw`).
 MAX_BOUNDARIES: Final = 64
 _BOUNDARY: Final = re.compile(rb"boundary\s*=", re.I)
+MAX_FORWARD_DEPTH: Final = 2  # a bounce forwarded as an attachment, itself forwarded once
+# Where the returned message starts in a notice's text.
+_RETURNED_TEXT: Final = re.compile(
+    r"^[^\S\n]*-{2,}[^\S\n]*(?:original message|returned message|below this line"
+    r"|this is a copy|the header of the original|forwarded message)"
+    r"|^original message follows|^content-type:[^\S\n]*message/rfc822",
+    re.I | re.M,
+)
 
 
 def parse_bounce(raw: bytes) -> Bounce | None:
     """The bounce in `raw`, or None when it is not one. Never raises."""
     try:
-        msg = _PARSER.parsebytes(_structure(raw))
-        return _parse(msg, raw)
+        raw = line_ends(raw)
+        structure = _structure(raw)
+        bounce = _parse(_PARSER.parsebytes(structure), raw, 0)
+        if bounce is not None and len(structure) < len(raw):
+            bounce = dataclasses.replace(bounce, flags=(*bounce.flags, ParseFlag.TRUNCATED))
+        return bounce
     except (*_ERRORS, email.errors.MessageError, RecursionError):
         return None
 
@@ -60,30 +81,62 @@ def _structure(raw: bytes) -> bytes:
     return raw
 
 
-def _parse(msg: email.message.Message, raw: bytes) -> Bounce | None:
+Read = tuple[BounceKind, list[BounceRecipient], dict[str, str], list[tuple[str, str]]]
+
+
+def _read(parts: list[email.message.Message], text: str) -> Read | None:
+    """The first reader that names a recipient, from the most exact: (kind, recipients,
+    per-message fields, other per-message fields)."""
+    per_message: dict[str, str] = {}
+    extra: list[tuple[str, str]] = []
+    groups = [g for part in parts for g in dsn_groups(part)]
+    recipients = dsn_recipients(groups, per_message, extra) if groups else []
+    if recipients:
+        return BounceKind.RFC3464, recipients, per_message, extra
+    recipients = dsn_recipients(text_groups(text), per_message, extra, Reader.TEXT_FIELDS)
+    if recipients:
+        return BounceKind.TEXT_FIELDS, recipients, per_message, extra
+    found = legacy_bounce(text)
+    if found is not None:
+        return found[0], unique(found[1]), {"reporting-mta": found[2] or ""}, []
+    return None
+
+
+_READER: Final = {
+    BounceKind.QMAIL: Reader.QMAIL,
+    BounceKind.EXIM_LEGACY: Reader.EXIM,
+    BounceKind.SENDMAIL_LEGACY: Reader.SENDMAIL,
+    BounceKind.EXCHANGE_NDR: Reader.EXCHANGE,
+}
+
+
+def _parse(msg: email.message.Message, raw: bytes, depth: int) -> Bounce | None:
     report = report_type(msg)
     if report not in ("", "delivery-status"):
         return None  # feedback-report (ARF), disposition-notification (MDN)...
     parts = list(leaves(msg))
-    groups = [g for part in parts for g in dsn_groups(part)]
-    text = "\n".join(text_of(p) for p in parts if p.get_content_type() == "text/plain")
-    if not groups and not parts:
+    text = "\n".join(text_of(p) for p in parts if _is_text(p))
+    if not parts:
         text = text_of(msg)
-    kind: BounceKind | None = None
-    per_message: dict[str, str] = {}
-    recipients: list[BounceRecipient] = []
-    extra: list[tuple[str, str]] = []
-    if groups:
-        kind = BounceKind.RFC3464
-        recipients = dsn_recipients(groups, per_message, extra)
-    if not recipients:
-        found = legacy_bounce(text, msg)
-        if found is not None:
-            kind, recipients, mta = found
-            per_message.setdefault("reporting-mta", mta or "")
-    if kind is None:
-        return None
     returned, original = returned_part(msg)
+    read = _read(parts, text)
+    if (read is None or not read[1]) and depth < MAX_FORWARD_DEPTH:
+        inner = _forwarded(parts, raw, depth)
+        if inner is not None:
+            return dataclasses.replace(inner, flags=(*inner.flags, ParseFlag.FORWARDED))
+    if read is None:
+        own = _RETURNED_TEXT.search(text)
+        if own is not None and original is None:  # the returned message as text after a heading
+            copy = text[own.end() :].partition("\n")[2].lstrip("\n")
+            original = _HEADERS.parsestr(copy, headersonly=True)
+        found = notice_bounce(text[: own.start()] if own else text, msg, original)
+        if found is None:
+            return None
+        read = found[0], found[1], {}, []
+    kind, recipients, per_message, extra = read
+    if not recipients:  # a fixed format whose list is empty or cut off
+        reader = _READER.get(kind, Reader.LOOSE)
+        recipients = header_recipients(text.splitlines(), msg, original, reader)
     subject = decoded(msg.get("Subject", ""))
     envid = per_message.get("original-envelope-id") or None
     probe_ids = _probe_ids(envid, original, subject, parts, raw)
@@ -108,6 +161,24 @@ def _parse(msg: email.message.Message, raw: bytes) -> Bounce | None:
         returned=returned,
         extra_fields=tuple(extra),
     )
+
+
+def _is_text(part: email.message.Message) -> bool:
+    """A text part, or a multipart whose boundary is missing (its body is text to the parser)."""
+    if part.get_content_type() == "text/plain":
+        return True
+    return part.get_content_maintype() == "multipart" and isinstance(part.get_payload(), str)
+
+
+def _forwarded(parts: list[email.message.Message], raw: bytes, depth: int) -> Bounce | None:
+    """A bounce attached to this message (a forward), read as a bounce of its own."""
+    for part in parts:
+        payload = part.get_payload() if part.get_content_type() in RETURNED_MESSAGE else None
+        if isinstance(payload, list) and payload and isinstance(payload[0], email.message.Message):
+            inner = _parse(payload[0], raw, depth + 1)
+            if inner is not None:
+                return inner
+    return None
 
 
 _RANK: Final = (

@@ -68,12 +68,46 @@ def _one_space(blanks: re.Match[str]) -> str:
     return " " if "\n" in blanks[0] else blanks[0]
 
 
-def smtp_code(diagnostic: str | None) -> int | None:
+# A reply code where replies start: a line's start, after `;` `:` `#` `(` `[` a quote, `<<<`
+# (a transcript), `said` or `returned`; then a blank, `-`, `:` (Yahoo's `550:`), `,` (Zoho's
+# `ERROR_CODE :550,`) or the end. A number elsewhere (a size, a port, a date) is not a reply.
+_REPLY_AT: Final = re.compile(
+    r"(?:^|[;:#(\['\"]|<<<|\bsaid|\breturned)[^\S\n]*([245]\d\d)(?=[ \t-]|:(?!\d)|,|\.?$)",
+    re.M | re.I,
+)
+# `X-Unix; 255` is an exit status, not a reply.
+_EXIT_STATUS: Final = re.compile(r"x-unix;[^\S\n]*$", re.I)
+
+
+def smtp_code(diagnostic: str | None, *, success: bool = False) -> int | None:
+    """The failure's reply code in a diagnostic or a notice: the first 4xx/5xx where a reply
+    starts (a `220` banner or a `250` of the transcript is not the failure's), or a 2xx when
+    `success` (a positive DSN)."""
     if not diagnostic:
         return None
-    text = diagnostic.split(";", 1)[-1] if ";" in diagnostic[:12] else diagnostic
-    match = SMTP_CODE.search(text)
-    return int(match.group(1)) if match else None
+    for match in _REPLY_AT.finditer(diagnostic):
+        if _EXIT_STATUS.search(diagnostic, max(0, match.start(1) - 16), match.start(1)):
+            continue
+        code = int(match.group(1))
+        if code >= 400 or success:
+            return code
+    return None
+
+
+def enhanced_in(text: str | None, code: int | None) -> str | None:
+    """The first enhanced status code in `text` whose class agrees with the reply `code`."""
+    for match in ENHANCED.finditer(text or ""):
+        if code is None or match.group(1)[0] == str(code)[0]:
+            return match.group(1)
+    return None
+
+
+_LONE_CR: Final = re.compile(rb"\r(?!\n)")
+
+
+def line_ends(raw: bytes) -> bytes:
+    """CR-only line ends (old Mac mailers, some gateways) as LF, so lines and fields split."""
+    return _LONE_CR.sub(b"\n", raw) if b"\r" in raw else raw
 
 
 def decoded(value: object) -> str:

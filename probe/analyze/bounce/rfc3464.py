@@ -14,16 +14,9 @@ import re
 from collections.abc import Iterator
 from typing import Final
 
-from probe.analyze.bounce.fields import (
-    ENHANCED,
-    date_of,
-    smtp_code,
-    status_class,
-    strip_type,
-    text_of,
-    unfold,
-)
-from probe.model.bounce import BounceRecipient
+from probe.analyze.bounce.fields import ENHANCED, date_of, strip_type, text_of, unfold
+from probe.analyze.bounce.recipient import recipient, source
+from probe.model.bounce import BounceRecipient, Reader
 
 _HEADERS: Final = email.parser.HeaderParser(policy=email.policy.compat32)
 DSN_TYPES: Final = ("message/delivery-status", "message/global-delivery-status")
@@ -82,12 +75,12 @@ def dsn_groups(part: email.message.Message) -> list[list[tuple[str, str]]]:
         for block in payload:
             if isinstance(block, email.message.Message):
                 fields = [(k, unfold(str(v))) for k, v in block.items()]
-                groups.append(fields + [f for g in _fields(str(block.get_payload())) for f in g])
+                groups.append(fields + [f for g in fields_of(str(block.get_payload())) for f in g])
         return groups
-    return _fields(text_of(part))
+    return fields_of(text_of(part))
 
 
-def _fields(text: str) -> list[list[tuple[str, str]]]:
+def fields_of(text: str) -> list[list[tuple[str, str]]]:
     """Blank-line separated groups of `Name: value` fields; folding undone, junk lines skipped."""
     groups: list[list[tuple[str, str]]] = []
     current: list[tuple[str, list[str]]] = []  # a value's folded lines joined once, at the end
@@ -115,45 +108,56 @@ def _joined(fields: list[tuple[str, list[str]]]) -> list[tuple[str, str]]:
 
 
 def dsn_recipients(
-    groups: list[list[tuple[str, str]]], per_message: dict[str, str], extra: list[tuple[str, str]]
+    groups: list[list[tuple[str, str]]],
+    per_message: dict[str, str],
+    extra: list[tuple[str, str]],
+    reader: Reader = Reader.DELIVERY_STATUS,
 ) -> list[BounceRecipient]:
     recipients: list[BounceRecipient] = []
     for group in groups:
         fields: dict[str, str] = {}
         for name, value in group:
-            key = name.lower()
+            key = name.strip().lower()  # Mimecast writes `Status : 5.0.0`
             if key in ("final-recipient", "original-recipient") and key in fields:
-                recipients.extend(_recipient(fields))  # two recipients in one group
+                recipients.extend(_recipient(fields, reader))  # two recipients in one group
                 fields = {}
             if key in _PER_MESSAGE or (key.startswith("x-") and "final-recipient" not in fields):
                 if key not in per_message:
                     per_message[key] = value
                     if key not in _PER_MESSAGE:
-                        extra.append((name, value))
+                        extra.append((name.strip(), value))
             elif key not in fields:
                 fields[key] = value
-        recipients.extend(_recipient(fields))
+        recipients.extend(_recipient(fields, reader))
     return recipients
 
 
-def _recipient(fields: dict[str, str]) -> list[BounceRecipient]:
+def _recipient(fields: dict[str, str], reader: Reader) -> list[BounceRecipient]:
     final = fields.get("final-recipient") or fields.get("original-recipient")
     if not final:
         return []
-    diagnostic = fields.get("diagnostic-code")
     action = (fields.get("action") or "").split("(")[0].strip().lower() or None
     status = ENHANCED.search(fields.get("status", ""))
-    code = status.group(1) if status else None
+    evidence = tuple(
+        source(field, reader, f"{name}: {fields[name.lower()]}")
+        for field, name in (
+            ("final_recipient", "Final-Recipient"),
+            ("action", "Action"),
+            ("status", "Status"),
+            ("remote_mta", "Remote-MTA"),
+        )
+        if fields.get(name.lower())
+    )
     return [
-        BounceRecipient(
-            final_recipient=strip_type(final) or final,
-            original_recipient=strip_type(fields.get("original-recipient")),
+        recipient(
+            strip_type(final) or final,
+            fields.get("diagnostic-code"),
+            reader=reader,
             action=action,
-            status=code,
+            status=status.group(1) if status else None,
             remote_mta=strip_type(fields.get("remote-mta")),
-            diagnostic_code=diagnostic,
-            smtp_code=smtp_code(diagnostic),
-            last_attempt_date=date_of(fields.get("last-attempt-date")),
-            status_class=status_class(action, code, smtp_code(diagnostic)),
+            original=strip_type(fields.get("original-recipient")),
+            last_attempt=date_of(fields.get("last-attempt-date")),
+            evidence=evidence,
         )
     ]
