@@ -21,7 +21,7 @@ def rule_bounces(ctx: Context) -> list[Placed]:
     for analysis in ctx.analyses.values():
         for bounce in analysis.bounces:
             reporter = (bounce.reporting_mta or "").split(";")[-1].strip().lower().rstrip(".")
-            status = next((r.status for r in bounce.recipients if r.status), "") or ""
+            status = next((r.specific_status for r in bounce.recipients if r.specific_status), "")
             groups.setdefault((reporter, status), []).append((analysis.variant, bounce))
     placed = []
     delivered = [s for s in ctx.sends if ctx.delivered(s.probe_id)]
@@ -32,9 +32,11 @@ def rule_bounces(ctx: Context) -> list[Placed]:
         bounce = items[0][1]
         evidence = [Evidence("bounce", f"Reporting-MTA: {bounce.reporting_mta}", items[0][0])]
         for rcpt in bounce.recipients:
+            specific = rcpt.diagnostic_status if rcpt.diagnostic_status != rcpt.status else None
             for label, value in (
                 ("Final-Recipient", rcpt.final_recipient),
                 ("Status", rcpt.status),
+                ("Diagnostic status", specific),
                 ("Remote-MTA", rcpt.remote_mta),
                 ("Diagnostic-Code", rcpt.diagnostic_code),
             ):
@@ -68,12 +70,15 @@ def rule_drops_and_junk(ctx: Context) -> list[Placed]:
     control = ctx.control
     control_ok = control is not None and ctx.delivered(control.probe_id)
     placed = []
+    # a bounce read now (a stored run re-analysed with better readers) is not a drop
+    bounced = {a.probe_id for a in ctx.analyses.values() if a.bounces}
     missing = [
         s
         for s in ctx.sends
         if s.outcome is Outcome.ACCEPTED
         and (a := ctx.arrivals.get(s.probe_id)) is not None
         and a.status is Arrival.MISSING
+        and s.probe_id not in bounced
     ]
     if missing and control_ok:
         placed.append(
