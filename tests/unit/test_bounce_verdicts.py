@@ -12,12 +12,23 @@ from probe.decide.decision import decide
 from probe.model.collect import Arrival, ArrivalStatus, CollectedBounce, CollectResult, FoundMessage
 from probe.model.run import RunResult, VariantAnalysis
 from probe.model.send import VariantSend
-from probe.model.smtp import Outcome
+from probe.model.smtp import Conversation, Outcome
 from probe.model.verdict import Action, Decision
 from tests.unit.test_decide import RUN, conversation, reply, run_of, send, sent_message
 
 DATA = Path(__file__).parents[1] / "data" / "dsn"
 T0 = dt.datetime(2025, 3, 1, 10, 15, tzinfo=dt.UTC)
+
+
+def _accepting() -> Conversation:
+    return conversation(
+        "mx.example.com",
+        banner="220 mx.example.com ESMTP Postfix",
+        caps=("PIPELINING",),
+        final=reply(250, "2.0.0 Ok: queued as X"),
+        outcome=Outcome.ACCEPTED,
+        stage="quit",
+    )
 
 
 def _decided(name: str, arrival: Arrival) -> Decision:
@@ -26,14 +37,7 @@ def _decided(name: str, arrival: Arrival) -> Decision:
     assert bounce is not None and bounce.probe_ids
     pid = bounce.probe_ids[0]
     variant = pid.split(".", 1)[1]
-    conv = conversation(
-        "mx.example.com",
-        banner="220 mx.example.com ESMTP Postfix",
-        caps=("PIPELINING",),
-        final=reply(250, "2.0.0 Ok: queued as X"),
-        outcome=Outcome.ACCEPTED,
-        stage="quit",
-    )
+    conv = _accepting()
     send = VariantSend(variant, pid, variant, Outcome.ACCEPTED, "quit", attempts=(conv,))
     run = RunResult(
         run_id=pid.split(".")[0],
@@ -73,14 +77,7 @@ def test_text_only_bounce_bounces() -> None:
 
 def test_a_bounce_read_on_reanalysis_is_not_a_drop() -> None:
     """A run stored when the notice was not yet read as a bounce: its arrival says missing."""
-    ok = conversation(
-        "mx.example.com",
-        banner="220 mx.example.com ESMTP Postfix",
-        caps=("PIPELINING",),
-        final=reply(250, "2.0.0 Ok: queued as A"),
-        outcome=Outcome.ACCEPTED,
-        stage="quit",
-    )
+    ok = _accepting()
     sent = {v: sent_message(v) for v in ("control", "size-1k", "attach-zip")}
     received = (
         b"Received: from probe.test (h [192.0.2.1])\r\n\tby mx.example.com (Postfix) "
