@@ -50,6 +50,9 @@ _ERRORS: Final = (ValueError, LookupError, TypeError, AttributeError, IndexError
 # (the probe ids are still searched in all of `raw`).
 MAX_BOUNDARIES: Final = 64
 _BOUNDARY: Final = re.compile(rb"boundary\s*=", re.I)
+# A bounce's own words are short; a longer text is a returned message written inline. The text
+# readers read this much of it (a bounce found in a text cut here is flagged `truncated`).
+MAX_TEXT_CHARS: Final = 256 * 1024
 MAX_FORWARD_DEPTH: Final = 2  # a bounce forwarded as an attachment, itself forwarded once
 # Where the returned message starts in a notice's text.
 _RETURNED_TEXT: Final = re.compile(
@@ -118,6 +121,8 @@ def _parse(msg: email.message.Message, raw: bytes, depth: int) -> Bounce | None:
     text = "\n".join(text_of(p) for p in parts if _is_text(p))
     if not parts:
         text = text_of(msg)
+    cut = len(text) > MAX_TEXT_CHARS
+    text = text[:MAX_TEXT_CHARS]
     returned, original = returned_part(msg)
     read = _read(parts, text)
     if (read is None or not read[1]) and depth < MAX_FORWARD_DEPTH:
@@ -160,6 +165,7 @@ def _parse(msg: email.message.Message, raw: bytes, depth: int) -> Bounce | None:
         ),
         returned=returned,
         extra_fields=tuple(extra),
+        flags=(ParseFlag.TRUNCATED,) if cut and kind is not BounceKind.RFC3464 else (),
     )
 
 

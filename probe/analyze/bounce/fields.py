@@ -111,8 +111,11 @@ _BLANK_RUN: Final = re.compile(rb"(?:\r?\n){3,}")
 def line_ends(raw: bytes) -> bytes:
     """CR-only line ends (old Mac mailers, some gateways) as LF, so lines and fields split; a
     run of empty lines as one."""
-    raw = _LONE_CR.sub(b"\n", raw) if b"\r" in raw else raw
-    return _BLANK_RUN.sub(b"\n\n", raw)
+    if raw.count(b"\r") != raw.count(b"\r\n"):
+        raw = _LONE_CR.sub(b"\n", raw)
+    if b"\n\n\n" in raw or b"\n\r\n\r\n" in raw:
+        raw = _BLANK_RUN.sub(b"\n\n", raw)
+    return raw
 
 
 def decoded(value: object) -> str:
