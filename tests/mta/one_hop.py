@@ -1,0 +1,145 @@
+"""`probe run` through one real MTA, and what a verdict on such a path may and may not say.
+
+The runs go through the pipeline API as `probe run --via 127.0.0.1:PORT` would (no DNS), with
+a profile that is a modest subset of `standard` (its sizes below 1 MiB and just above it, the
+attachment types, an 8bit body), so the tier stays within its CI budget on two cores.
+`accusations` lists everything a decision holds against any hop; a clean path must have none.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from probe.model.run import RunResult
+from probe.model.smtp import Outcome
+from probe.model.verdict import Decision, HopKind
+from probe.pipeline.request import RunArgs, SendArgs, build_request
+from probe.pipeline.run import perform
+from probe.plan.profile_files import file_loader
+from probe.plan.profiles import parse_profile
+
+DOMAIN = "mta.probe.test"
+TO = f"user@{DOMAIN}"
+SENDER = f"sender@{DOMAIN}"
+DEADLINE = 90.0
+
+CLEAN_PROFILE = """
+name = "mta-clean"
+description = "a subset of standard: sizes around 1 MiB, the attachment types, an 8bit body"
+extends = "_base"
+
+[defaults]
+min_interval = 0
+
+[[variant]]
+id = "size-100k"
+description = "100 kB of incompressible text"
+size = "100kB"
+
+[[variant]]
+id = "size-1100k"
+description = "1.1 MB of incompressible text (just above 1 MiB)"
+size = "1100kB"
+
+[[variant]]
+id = "attach-zip"
+description = "ZIP attachment (stored random data)"
+attachments = ["zip"]
+
+[[variant]]
+id = "attach-exe"
+description = "setup.exe attachment (MZ header)"
+attachments = ["exe"]
+
+[[variant]]
+id = "attach-pdf"
+description = "minimal PDF attachment"
+attachments = ["pdf"]
+
+[[variant]]
+id = "body-8bit"
+description = "8bit UTF-8 body (BODY=8BITMIME)"
+encoding = "8bit"
+charset = "utf-8"
+"""
+
+
+def probe_run(
+    port: int,
+    mailbox: str,
+    *,
+    ca_file: Path | None = None,
+    profile: str = CLEAN_PROFILE,
+    collect_for: float = 20.0,
+    declare_size: bool = True,
+) -> RunResult:
+    """One `probe run` against 127.0.0.1:port, collecting from a local mailbox URL."""
+    parsed = parse_profile(profile, source="<mta test profile>", loader=file_loader)
+    req = build_request(
+        parsed,
+        SendArgs(
+            DOMAIN,
+            TO,
+            mail_from=SENDER,
+            via=("127.0.0.1", port),
+            ca_file=str(ca_file) if ca_file else None,
+        ),
+        RunArgs(mailbox=mailbox, collect_for=collect_for, declare_size=declare_size),
+        local_name="probe.invalid",
+    )
+    outcome = perform(req, deadline=DEADLINE)
+    assert outcome.error is None, outcome.error
+    return outcome.result
+
+
+def accusations(decision: Decision | None) -> list[str]:
+    """Everything the decision holds against a hop: each action, and each box it infers."""
+    assert decision is not None
+    found: list[str] = []
+    for hop in decision.hops:
+        if hop.key.kind is not HopKind.AT:
+            found.append(f"invented {hop.name} ({hop.key})")
+        found.extend(f"{hop.key}: {a.action} {a.summary} [{a.rule}]" for a in hop.actions)
+    return found
+
+
+def invented_products(decision: Decision | None, real: tuple[str, ...]) -> list[str]:
+    """Products named on any hop that are none of the real software on the path."""
+    assert decision is not None
+    return [
+        f"{hop.key}: {product}"
+        for hop in decision.hops
+        for product in hop.products
+        if not any(name.lower() in product.lower() for name in real)
+    ]
+
+
+def assert_delivered(result: RunResult) -> None:
+    """Every variant accepted by hop 1 and collected from the mailbox."""
+    rejected = [(v.variant, v.reply) for v in result.variants if v.outcome is not Outcome.ACCEPTED]
+    assert not rejected, rejected
+    assert result.collect is not None and not result.collect.missing, result.collect
+
+
+def assert_nothing_invented(result: RunResult, host: str, real: tuple[str, ...]) -> None:
+    """The trace's hops only (no inferred box), `host` among them, only the real products."""
+    decision = result.decision
+    assert decision is not None
+    boxes = [a for a in accusations(decision) if a.startswith("invented ")]
+    assert boxes == [], decision.headline
+    assert invented_products(decision, real) == [], [(h.key, h.products) for h in decision.hops]
+    assert host in {str(h.key) for h in decision.hops}, [str(h.key) for h in decision.hops]
+
+
+def assert_accuses_no_one(result: RunResult) -> None:
+    """No action on any hop, no box inferred: the decision says the path is clean."""
+    decision = result.decision
+    assert decision is not None
+    assert accusations(decision) == [], decision.headline
+    assert decision.clean, decision.headline
+
+
+def others_accused(decision: Decision | None, host: str) -> list[str]:
+    """What the decision holds against any hop but `host` (boxes it infers included)."""
+    assert decision is not None
+    return [a for a in accusations(decision) if not a.startswith(f"{host}: ")]
