@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import os
 import pwd
+import shlex
 import shutil
 import signal
 import subprocess
@@ -37,6 +38,7 @@ class Unpacked:
     name: str  # the tree's directory under TREES, and .ci/run's name for it
     binaries: tuple[str, ...]  # paths inside the tree
     users: tuple[str, ...] = ()  # system accounts the binaries look up by name
+    mountpoints: tuple[str, ...] = ()  # host directories a namespace binds the tree's onto
 
     @property
     def root(self) -> Path:
@@ -55,6 +57,9 @@ class Unpacked:
                     f"{self.name}: {self.path(binary)} missing (.ci/run downloads and unpacks "
                     f"the Debian package into {self.root})"
                 )
+        for directory in self.mountpoints:
+            if not Path(directory).is_dir():
+                return f"{self.name}: {directory} missing (.ci/run creates it)"
         for user in self.users:
             try:
                 pwd.getpwnam(user)
@@ -67,6 +72,17 @@ class Unpacked:
 class Daemon:
     port: int
     log: Path
+
+
+@dataclasses.dataclass(frozen=True)
+class Hop:
+    """A running MTA as a test sees it: where to send, whom to trust, where the mail lands."""
+
+    name: str  # its name in its Received header
+    port: int
+    ca: Path | None  # the test CA its STARTTLS certificate comes from (None: no STARTTLS)
+    log: Path
+    mailbox: str  # probe's mailbox URL for the test recipient (user@mta.probe.test)
 
 
 @contextlib.contextmanager
@@ -113,11 +129,12 @@ class Tls:
     key: Path
 
 
-def tls_files(directory: Path, host: str, owner: str | None = None) -> Tls:
-    """A certificate for `host` (and 127.0.0.1) from a fresh test CA, readable by `owner`."""
+def tls_files(directory: Path, host: str, owner: str | None = None, *, rsa: bool = False) -> Tls:
+    """A certificate for `host` (and 127.0.0.1) from a fresh test CA, readable by `owner`; an
+    RSA key where the MTA cannot use trustme's default ECDSA one."""
     import trustme  # test dependency; imported here so collection works without it
 
-    ca = trustme.CA()
+    ca = trustme.CA(key_type=trustme.KeyType.RSA) if rsa else trustme.CA()
     issued = ca.issue_cert(host, "127.0.0.1")
     directory.mkdir(parents=True, exist_ok=True)
     tls = Tls(directory / "ca.pem", directory / "cert.pem", directory / "key.pem")
@@ -130,6 +147,22 @@ def tls_files(directory: Path, host: str, owner: str | None = None) -> Tls:
         for path in (tls.cert, tls.key):
             os.chown(path, account.pw_uid, account.pw_gid)
     return tls
+
+
+def in_namespace(binds: Sequence[tuple[Path, str]], argv: Sequence[str | Path]) -> list[str]:
+    """`argv` run in a private mount namespace where each (source, target) is bind-mounted: a
+    binary with compiled-in paths (a spool, an agent's directory) sees the test's own."""
+    mounts = " && ".join(f"mount --bind {shlex.quote(str(s))} {shlex.quote(t)}" for s, t in binds)
+    command = " ".join(shlex.quote(str(a)) for a in argv)
+    return [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        f"{mounts} && exec {command}",
+    ]
 
 
 @contextlib.contextmanager
@@ -192,10 +225,12 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> None:
 __all__ = [
     "TREES",
     "Daemon",
+    "Hop",
     "Tls",
     "Unpacked",
     "daemon",
     "free_port",
+    "in_namespace",
     "maildir",
     "owned_dir",
     "scratch",

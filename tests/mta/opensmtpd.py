@@ -1,0 +1,69 @@
+"""A real OpenSMTPD hop on loopback, run from Debian's unpacked opensmtpd package.
+
+How it runs next to Postfix: opensmtpd conflicts with postfix as a Debian package, so `.ci/run`
+unpacks it with `dpkg -x` into /opt/probe-mta/opensmtpd (tests/mta/unpacked.py) and creates
+what its postinst would: the `opensmtpd` and `opensmtpq` accounts, /var/lib/opensmtpd/empty (the
+chroot) and an empty /usr/libexec/opensmtpd. smtpd has its spool (/var/spool/smtpd), control
+socket (/run/smtpd.sock) and delivery agents (/usr/libexec/opensmtpd/mail.*) compiled in, so it
+runs in its own mount namespace (`unshare --mount`) where the test's spool and run directories
+are bind-mounted over /var/spool and /run and the tree's agents over /usr/libexec/opensmtpd;
+nothing of the host changes. It listens on 127.0.0.1 without STARTTLS: Debian 12's 6.8.0p2
+cannot sign a TLS handshake with OpenSSL 3 ("SSL routines::EVP lib", OpenSMTPD issue 1239, for
+RSA and ECDSA keys alike), so probe truly finds "offers no STARTTLS" on this path. It delivers
+every recipient of the domain through its own mail.maildir into a Maildir per local part, as
+the system user `mail` (a virtual-user table).
+
+    probe --SMTP--> opensmtpd.mta.probe.test --mail.maildir--> Maildir <-- probe
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from tests.mta import unpacked
+
+OPENSMTPD = unpacked.Unpacked(
+    "opensmtpd",
+    ("usr/sbin/smtpd", "usr/libexec/opensmtpd/mail.maildir"),
+    users=("opensmtpd", "opensmtpq", "mail"),
+    mountpoints=("/usr/libexec/opensmtpd", "/var/lib/opensmtpd/empty"),
+)
+NAME = "opensmtpd.mta.probe.test"
+DOMAIN = "mta.probe.test"
+USERS = ("user", "sender")
+MAIL_USER = "mail"
+
+CONFIG = """\
+table vusers file:{root}/vusers
+listen on 127.0.0.1 port {port} hostname {name}
+action "deliver" maildir "{root}/mail/%{{rcpt.user}}/Maildir" virtual <vusers>
+match from any for domain "{domain}" action "deliver"
+"""
+
+
+@contextlib.contextmanager
+def opensmtpd(root: Path) -> Iterator[unpacked.Hop]:
+    """One smtpd (foreground, `-d`) in its own mount namespace, stopped at the end."""
+    spool, run = root / "spool", root / "run"
+    for directory in (spool, run):
+        directory.mkdir()
+    for user in USERS:
+        unpacked.maildir(root / "mail" / user / "Maildir", MAIL_USER)
+    unpacked.write(root / "vusers", "".join(f"{u}@{DOMAIN} {MAIL_USER}\n" for u in USERS))
+    port = unpacked.free_port()
+    config = unpacked.write(
+        root / "smtpd.conf",
+        CONFIG.format(name=NAME, root=root, port=port, domain=DOMAIN),
+        0o600,
+    )
+    binds = [
+        (spool, "/var/spool"),
+        (run, "/run"),
+        (OPENSMTPD.path("usr/libexec/opensmtpd"), "/usr/libexec/opensmtpd"),
+    ]
+    argv = unpacked.in_namespace(binds, [OPENSMTPD.path("usr/sbin/smtpd"), "-d", "-f", config])
+    log = root / "smtpd.out"  # -d logs to standard error
+    with unpacked.daemon(argv, port=port, log=log, what="opensmtpd") as d:
+        yield unpacked.Hop(NAME, d.port, None, d.log, f"maildir://{root}/mail/user/Maildir")
