@@ -28,7 +28,7 @@ OPENSMTPD = unpacked.Unpacked(
     "opensmtpd",
     ("usr/sbin/smtpd", "usr/libexec/opensmtpd/mail.maildir"),
     users=("opensmtpd", "opensmtpq", "mail"),
-    mountpoints=("/usr/libexec/opensmtpd", "/var/lib/opensmtpd/empty"),
+    host_paths=("/usr/libexec/opensmtpd", "/var/lib/opensmtpd/empty"),
 )
 NAME = "opensmtpd.mta.probe.test"
 DOMAIN = "mta.probe.test"

@@ -38,7 +38,7 @@ class Unpacked:
     name: str  # the tree's directory under TREES, and .ci/run's name for it
     binaries: tuple[str, ...]  # paths inside the tree
     users: tuple[str, ...] = ()  # system accounts the binaries look up by name
-    mountpoints: tuple[str, ...] = ()  # host directories a namespace binds the tree's onto
+    host_paths: tuple[str, ...] = ()  # on the host: mount points, a delivery agent it calls
 
     @property
     def root(self) -> Path:
@@ -57,9 +57,9 @@ class Unpacked:
                     f"{self.name}: {self.path(binary)} missing (.ci/run downloads and unpacks "
                     f"the Debian package into {self.root})"
                 )
-        for directory in self.mountpoints:
-            if not Path(directory).is_dir():
-                return f"{self.name}: {directory} missing (.ci/run creates it)"
+        for needed in self.host_paths:
+            if not Path(needed).exists():
+                return f"{self.name}: {needed} missing (.ci/run installs or creates it)"
         for user in self.users:
             try:
                 pwd.getpwnam(user)
@@ -174,9 +174,11 @@ def daemon(
     what: str,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    user: str | None = None,
 ) -> Iterator[Daemon]:
-    """Start a daemon in the foreground in its own session, wait (bounded) until it listens on
-    127.0.0.1:port, and at the end stop its whole process group (the daemon's own id)."""
+    """Start a daemon in the foreground in its own session (as `user`, else root), wait
+    (bounded) until it listens on 127.0.0.1:port, and at the end stop its whole process group
+    (the daemon's own id)."""
     environment = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **(env or {})}
     output = log.with_suffix(".out")
     with output.open("wb") as sink:
@@ -188,6 +190,9 @@ def daemon(
             env=environment,
             cwd=cwd,
             start_new_session=True,
+            user=user,
+            group=None if user is None else pwd.getpwnam(user).pw_gid,
+            extra_groups=None if user is None else [],
         )
     try:
         try:
