@@ -19,7 +19,6 @@ clean (no "offers no STARTTLS"). `message_size_limit` is the real rejection
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,19 +79,8 @@ begin retry
 """
 
 
-@dataclasses.dataclass(frozen=True)
-class Exim:
-    port: int
-    ca: Path
-    log: Path
-    mail: Path  # <mail>/<local part>/Maildir
-
-    def maildir(self, local_part: str) -> str:
-        return f"maildir://{self.mail / local_part / 'Maildir'}"
-
-
 @contextlib.contextmanager
-def exim(root: Path, *, size_limit: str = "2M") -> Iterator[Exim]:
+def exim(root: Path, *, size_limit: str = "2M") -> Iterator[unpacked.Hop]:
     """One Exim daemon (foreground, queue runs every 10 s) for the module, stopped at the end."""
     tls = unpacked.tls_files(root / "tls", NAME, owner=EXIM_USER)
     for sub in ("spool", "log", "mail"):
@@ -116,4 +104,4 @@ def exim(root: Path, *, size_limit: str = "2M") -> Iterator[Exim]:
     )
     argv: list[str | Path] = [EXIM.path("usr/sbin/exim4"), "-C", config, "-bdf", "-q10s"]
     with unpacked.daemon(argv, port=port, log=root / "log" / "mainlog", what="exim") as d:
-        yield Exim(d.port, tls.ca, d.log, root / "mail")
+        yield unpacked.Hop(NAME, d.port, tls.ca, d.log, f"maildir://{root}/mail/user/Maildir")

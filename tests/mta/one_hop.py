@@ -12,7 +12,8 @@ from pathlib import Path
 
 from probe.model.run import RunResult
 from probe.model.smtp import Outcome
-from probe.model.verdict import Action, Decision, HopKind
+from probe.model.trace import HopKind as TraceHopKind
+from probe.model.verdict import Action, Decision, HopAction, HopKind
 from probe.pipeline.request import RunArgs, SendArgs, build_request
 from probe.pipeline.run import perform
 from probe.plan.profile_files import file_loader
@@ -95,9 +96,16 @@ def probe_run(
 Allowed = tuple[tuple[str, Action], ...]  # (hop, action) that is true of a real MTA
 
 
-def accusations(decision: Decision | None, allowed: Allowed = ()) -> list[str]:
+def from_timing(action: HopAction) -> bool:
+    """An action concluded from how long replies took (its own checks: tests of timing)."""
+    return any(e.source == "timing" for e in action.evidence)
+
+
+def accusations(
+    decision: Decision | None, allowed: Allowed = (), *, timing: bool = True
+) -> list[str]:
     """Everything the decision holds against a hop: each action (but those `allowed`: a real
-    MTA that offers no STARTTLS), and each box it infers."""
+    MTA that offers no STARTTLS; and those from timing unless `timing`), each box it infers."""
     assert decision is not None
     found: list[str] = []
     for hop in decision.hops:
@@ -106,7 +114,7 @@ def accusations(decision: Decision | None, allowed: Allowed = ()) -> list[str]:
         found.extend(
             f"{hop.key}: {a.action} {a.summary} [{a.rule}]"
             for a in hop.actions
-            if (str(hop.key), a.action) not in allowed
+            if (str(hop.key), a.action) not in allowed and (timing or not from_timing(a))
         )
     return found
 
@@ -146,15 +154,38 @@ def assert_only_real_products(result: RunResult, real: tuple[str, ...]) -> None:
 
 
 def assert_accuses_no_one(result: RunResult, allowed: Allowed = ()) -> None:
-    """No action on any hop (but those `allowed`), no box inferred; with nothing allowed, the
-    decision says the path is clean."""
+    """From what the replies and the messages show, no action on any hop (but those `allowed`)
+    and no box inferred. Timing has its own check (`assert_no_timing_verdict`)."""
     decision = result.decision
     assert decision is not None
-    assert accusations(decision, allowed) == [], decision.headline
-    assert decision.clean or allowed, decision.headline
+    assert accusations(decision, allowed, timing=False) == [], decision.headline
+
+
+def assert_no_timing_verdict(result: RunResult) -> None:
+    """No hop is said to scan (or anything else) because of how long its replies took."""
+    decision = result.decision
+    assert decision is not None
+    timed = [f"{h.key}: {a.summary}" for h in decision.hops for a in h.actions if from_timing(a)]
+    assert timed == [], decision.headline
 
 
 def others_accused(decision: Decision | None, host: str) -> list[str]:
     """What the decision holds against any hop but `host` (boxes it infers included)."""
     assert decision is not None
     return [a for a in accusations(decision) if not a.startswith(f"{host}: ")]
+
+
+def assert_first_hop_not_a_filter_loop(result: RunResult) -> None:
+    """Hop 1 reached from 127.0.0.1 is the MTA probe talked to, not a content filter's
+    re-injection: no copy's trace labels it loopback-filter or notes a filter loop."""
+    labelled = [
+        f"{a.variant}: hop 1 {a.trace.hops[0].kind}; {[n.detail for n in a.trace.notes]}"
+        for a in result.analyses
+        if a.trace is not None
+        and a.trace.hops
+        and (
+            a.trace.hops[0].kind is TraceHopKind.FILTER
+            or any(n.code == "filter-loop" for n in a.trace.notes)
+        )
+    ]
+    assert result.analyses and labelled == [], labelled

@@ -1,8 +1,8 @@
-"""`probe run` through a real Exim (Debian's exim4-daemon-light, unpacked: tests/mta/exim.py):
-the clean path accuses no one, and Exim's own size rejection is put on Exim and no other hop.
+"""A real rejection on a real Exim (Debian's exim4-daemon-light, unpacked: tests/mta/exim.py):
+Exim's own size limit is put on Exim, with the limit between what passed and what failed, and
+no other hop is accused. (The clean Exim path is one of tests/mta/test_mta_others.py's.)
 
-One Exim daemon for the module, delivering into Maildirs probe collects from; a missing tree
-skips with the reason. Run alone with `pytest -n 0 tests/mta/test_mta_exim.py`.
+Run alone with `pytest -n 0 tests/mta/test_mta_exim.py`; a missing tree skips with the reason.
 """
 
 from __future__ import annotations
@@ -11,50 +11,22 @@ from collections.abc import Iterator
 
 import pytest
 
-from probe.model.run import RunResult
 from probe.model.smtp import Outcome, Stage
 from probe.model.verdict import Action
 from tests.mta import exim as exim_mta
 from tests.mta import unpacked
-from tests.mta.one_hop import (
-    assert_accuses_no_one,
-    assert_delivered,
-    assert_no_box,
-    assert_only_real_products,
-    others_accused,
-    probe_run,
-)
+from tests.mta.one_hop import others_accused, probe_run
 
 pytestmark = pytest.mark.mta
 
 
 @pytest.fixture(scope="module")
-def exim() -> Iterator[exim_mta.Exim]:
+def exim() -> Iterator[unpacked.Hop]:
     reason = exim_mta.EXIM.missing_reason()
     if reason:
         pytest.skip(reason)
-    with unpacked.scratch("exim") as root, exim_mta.exim(root, size_limit="2M") as mta:
-        yield mta
-
-
-@pytest.fixture(scope="module")
-def clean_run(exim: exim_mta.Exim) -> RunResult:
-    return probe_run(exim.port, exim.maildir("user"), ca_file=exim.ca)
-
-
-def test_exim_clean_path_delivers_and_invents_nothing(clean_run: RunResult) -> None:
-    assert_delivered(clean_run)
-    assert_no_box(clean_run, exim_mta.NAME)
-    assert_only_real_products(clean_run, ("Exim",))
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 item 8: the delivery agent's own headers (Exim appendfile's Envelope-to, "
-    "Delivery-date, like Return-Path and Delivered-To) are counted as injected",
-)
-def test_exim_clean_path_accuses_no_one(clean_run: RunResult) -> None:
-    assert_accuses_no_one(clean_run)
+    with unpacked.scratch("exim") as root, exim_mta.exim(root, size_limit="2M") as hop:
+        yield hop
 
 
 SIZE_PROFILE = """
@@ -77,11 +49,16 @@ size = "5MB"
 """
 
 
-def test_exim_size_limit_is_exims_rejection_alone(exim: exim_mta.Exim) -> None:
-    result = probe_run(exim.port, exim.maildir("user"), ca_file=exim.ca, profile=SIZE_PROFILE)
+@pytest.mark.parametrize("declare_size", [True, False], ids=["at-mail", "at-data"])
+def test_exim_size_limit_is_exims_rejection_alone(exim: unpacked.Hop, declare_size: bool) -> None:
+    result = probe_run(
+        exim.port, exim.mailbox, ca_file=exim.ca, profile=SIZE_PROFILE, declare_size=declare_size
+    )
     outcomes = {v.variant: v for v in result.variants}
     big = outcomes["size-5m"]
-    assert big.outcome is Outcome.REJECTED and big.stage is Stage.MAIL  # SIZE= declared
+    # SIZE= declared: refused at MAIL before any data; undeclared: after the data, at its end
+    assert big.outcome is Outcome.REJECTED, big
+    assert big.stage is (Stage.MAIL if declare_size else Stage.DATA_END), big.stage
     assert big.reply is not None and big.reply.code == 552
     assert "Message size exceeds maximum permitted" in big.reply.text
     assert outcomes["control"].accepted and outcomes["size-1100k"].accepted

@@ -1,5 +1,6 @@
-"""`probe run` through real MTAs other than Postfix and Exim: each clean one-hop path delivers
-every variant and accuses no one (no action on any hop, no inferred box, no invented product).
+"""`probe run` through real MTAs other than Postfix (Exim, OpenSMTPD, chasquid, qpsmtpd): each
+clean one-hop path delivers every variant and accuses no one (no action on any hop, no inferred
+box, no invented product, no scanner read from timing).
 
 Each MTA runs from its unpacked Debian package (tests/mta/unpacked.py and the MTA's own module
 say how), one daemon at a time: the `clean` fixture is module-scoped and parametrized, so pytest
@@ -18,12 +19,15 @@ import pytest
 
 from probe.model.run import RunResult
 from probe.model.verdict import Action
-from tests.mta import chasquid, opensmtpd, unpacked
+from tests.mta import chasquid, opensmtpd, qpsmtpd, unpacked
+from tests.mta import exim as exim_mta
 from tests.mta.one_hop import (
     Allowed,
     assert_accuses_no_one,
     assert_delivered,
+    assert_first_hop_not_a_filter_loop,
     assert_no_box,
+    assert_no_timing_verdict,
     assert_only_real_products,
     probe_run,
 )
@@ -40,8 +44,10 @@ class Mta:
 
 
 MTAS = {
+    "exim": Mta(exim_mta.EXIM, exim_mta.exim, ("Exim",)),
     "opensmtpd": Mta(opensmtpd.OPENSMTPD, opensmtpd.opensmtpd, ("OpenSMTPD",), no_tls=True),
     "chasquid": Mta(chasquid.CHASQUID, chasquid.chasquid, ("chasquid", "Dovecot")),
+    "qpsmtpd": Mta(qpsmtpd.QPSMTPD, qpsmtpd.qpsmtpd, ("qpsmtpd",)),
 }
 
 
@@ -66,23 +72,41 @@ def clean(request: pytest.FixtureRequest) -> Iterator[CleanRun]:
         yield CleanRun(hop, mta, probe_run(hop.port, hop.mailbox, ca_file=hop.ca))
 
 
-# What the verdict still gets wrong on each clean path (issue 10 item 8), per check; the marks
-# are strict, so whoever fixes one takes its line out.
+# What the verdict still gets wrong on each clean path, per check (issue 10: item 8, and item
+# 7 for timing); the marks are strict, so whoever fixes one takes its line out.
 SENDMAIL_STYLE = (
-    "OpenSMTPD's `250 2.0.0 <id> Message accepted for delivery` matched as Sendmail's: 'a "
-    "Sendmail-style SMTP proxy in front of' it"
+    "item 8: OpenSMTPD's `250 2.0.0 <id> Message accepted for delivery` matched as Sendmail's: "
+    "'a Sendmail-style SMTP proxy in front of' it"
+)
+QPSMTPD_AR = (
+    "item 8: qpsmtpd's own Authentication-Results, right below its own Received, taken for 'a "
+    "box in front of' it that adds the header"
 )
 KNOWN: dict[str, dict[str, str]] = {
-    "box": {"opensmtpd": SENDMAIL_STYLE},
+    "box": {"opensmtpd": SENDMAIL_STYLE, "qpsmtpd": QPSMTPD_AR},
     "products": {
         "opensmtpd": f"{SENDMAIL_STYLE}, named 'Sendmail or Proofpoint (shared evidence)'",
-        "chasquid": "a reply signature several products share is taken for a closed list: "
-        "chasquid, which names itself in its Received, is 'Exim or Sendmail or OpenSMTPD'",
+        "chasquid": "item 8: a reply signature several products share is taken for a closed "
+        "list: chasquid, which names itself in its Received, is 'Exim or Sendmail or OpenSMTPD'",
+        "qpsmtpd": "item 8: qpsmtpd, which names itself (qpsmtpd/0.94) in its Received, is "
+        "'Cisco IronPort/ESA (AsyncOS) or Check Point or qmail (netqmail/notqmail)'",
     },
     "accuses": {
+        "exim": "item 8: what Exim's appendfile writes as it delivers (Envelope-to, "
+        "Delivery-date, like Return-Path and Delivered-To) counts as injected",
         "opensmtpd": f"{SENDMAIL_STYLE}, and its true 'offers no STARTTLS' is put on that box",
-        "chasquid": "what the delivery agent writes into the mbox (Content-Length, Status, "
-        "X-UID, X-Keywords, X-IMAPbase) and chasquid's own Received-SPF count as injected",
+        "chasquid": "item 8: what the delivery agent writes into the mbox (Content-Length, "
+        "Status, X-UID, X-Keywords, X-IMAPbase) and chasquid's own Received-SPF count as injected",
+        "qpsmtpd": QPSMTPD_AR,
+    },
+    "loopback": {
+        name: "item 8: hop 1, reached from 127.0.0.1, is labelled loopback-filter "
+        "('re-injection by' the MTA itself)"
+        for name in ("exim", "opensmtpd", "chasquid", "qpsmtpd")
+    },
+    "timing": {
+        "qpsmtpd": "item 7: a final reply that grows with size (qpsmtpd spools DATA in Perl, "
+        "scanning nothing) is 'scans inline: its final reply takes N ms more per MB'",
     },
 }
 
@@ -93,7 +117,7 @@ def cases(check: str) -> list[object]:
     return [
         pytest.param(
             name,
-            marks=[pytest.mark.xfail(strict=True, reason=f"issue 10 item 8: {known[name]}")]
+            marks=[pytest.mark.xfail(strict=True, reason=f"issue 10 {known[name]}")]
             if name in known
             else [],
         )
@@ -119,3 +143,13 @@ def test_clean_path_names_only_real_products(clean: CleanRun) -> None:
 @pytest.mark.parametrize("clean", cases("accuses"), indirect=True)
 def test_clean_path_accuses_no_one(clean: CleanRun) -> None:
     assert_accuses_no_one(clean.result, clean.allowed)
+
+
+@pytest.mark.parametrize("clean", cases("loopback"), indirect=True)
+def test_clean_path_first_hop_is_not_a_filter_loop(clean: CleanRun) -> None:
+    assert_first_hop_not_a_filter_loop(clean.result)
+
+
+@pytest.mark.parametrize("clean", cases("timing"), indirect=True)
+def test_clean_path_has_no_timing_verdict(clean: CleanRun) -> None:
+    assert_no_timing_verdict(clean.result)
