@@ -88,5 +88,7 @@ def chasquid(root: Path) -> Iterator[unpacked.Hop]:
         "-alsologtostderr",
     ]
     log = root / "chasquid.out"
-    with unpacked.daemon(argv, port=port, log=log, what="chasquid", env=mbox.env, user=RUN_AS) as d:
+    with unpacked.daemon(
+        argv, port=port, log=log, what="chasquid", host=NAME, env=mbox.env, user=RUN_AS
+    ) as d:
         yield unpacked.Hop(NAME, d.port, tls.ca, d.log, mbox.mailbox)

@@ -103,5 +103,7 @@ def exim(root: Path, *, size_limit: str = "2M") -> Iterator[unpacked.Hop]:
         ),
     )
     argv: list[str | Path] = [EXIM.path("usr/sbin/exim4"), "-C", config, "-bdf", "-q10s"]
-    with unpacked.daemon(argv, port=port, log=root / "log" / "mainlog", what="exim") as d:
+    with unpacked.daemon(
+        argv, port=port, log=root / "log" / "mainlog", what="exim", host=NAME
+    ) as d:
         yield unpacked.Hop(NAME, d.port, tls.ca, d.log, f"maildir://{root}/mail/user/Maildir")

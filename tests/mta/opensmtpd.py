@@ -58,12 +58,12 @@ def opensmtpd(root: Path) -> Iterator[unpacked.Hop]:
         CONFIG.format(name=NAME, root=root, port=port, domain=DOMAIN),
         0o600,
     )
-    binds = [
+    binds: list[tuple[Path, str]] = [
         (spool, "/var/spool"),
         (run, "/run"),
         (OPENSMTPD.path("usr/libexec/opensmtpd"), "/usr/libexec/opensmtpd"),
     ]
-    argv = unpacked.in_namespace(binds, [OPENSMTPD.path("usr/sbin/smtpd"), "-d", "-f", config])
+    argv: list[str | Path] = [OPENSMTPD.path("usr/sbin/smtpd"), "-d", "-f", config]
     log = root / "smtpd.out"  # -d logs to standard error
-    with unpacked.daemon(argv, port=port, log=log, what="opensmtpd") as d:
+    with unpacked.daemon(argv, port=port, log=log, what="opensmtpd", host=NAME, binds=binds) as d:
         yield unpacked.Hop(NAME, d.port, None, d.log, f"maildir://{root}/mail/user/Maildir")

@@ -67,5 +67,5 @@ def qpsmtpd(root: Path) -> Iterator[unpacked.Hop]:
     ]
     log = root / "qpsmtpd.out"  # logging/warn: standard error
     env = {"QPSMTPD_CONFIG": str(config)}
-    with unpacked.daemon(argv, port=port, log=log, what="qpsmtpd", env=env) as d:
+    with unpacked.daemon(argv, port=port, log=log, what="qpsmtpd", host=NAME, env=env) as d:
         yield unpacked.Hop(NAME, d.port, tls.ca, d.log, f"maildir://{mail / 'user'}")

@@ -7,7 +7,8 @@ the postfix the rest of the tier uses. So `.ci/run` does not install them: it do
 they need that conflict with nothing, and creates the system accounts the binaries look up by
 their compiled-in names (as the packages' postinst scripts would). The tests then start each
 binary from its tree with a private configuration, spool and log under a temporary directory,
-listening on a loopback port, and stop it (its whole process group) at the end.
+listening on a loopback port, in its own mount namespace whose resolver is 127.0.0.1 (no lookup
+leaves the machine), and stop it (its whole process group) at the end.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ import pwd
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from tests.mta.resolver import loopback_resolver
 from tests.mta.servers import free_port, wait_port
 
 TREES = Path(os.environ.get("PROBE_MTA_TREES", "/opt/probe-mta"))
@@ -149,20 +152,29 @@ def tls_files(directory: Path, host: str, owner: str | None = None, *, rsa: bool
     return tls
 
 
-def in_namespace(binds: Sequence[tuple[Path, str]], argv: Sequence[str | Path]) -> list[str]:
-    """`argv` run in a private mount namespace where each (source, target) is bind-mounted: a
-    binary with compiled-in paths (a spool, an agent's directory) sees the test's own."""
+def in_namespace(
+    binds: Sequence[tuple[Path, str]], argv: Sequence[str | Path], user: str | None = None
+) -> list[str]:
+    """`argv` run in a private mount namespace where each (source, target) is bind-mounted,
+    then as `user` (privileges dropped after the mounts, which need root)."""
     mounts = " && ".join(f"mount --bind {shlex.quote(str(s))} {shlex.quote(t)}" for s, t in binds)
-    command = " ".join(shlex.quote(str(a)) for a in argv)
-    return [
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        f"{mounts} && exec {command}",
-    ]
+    drop = []
+    if user is not None:
+        account = pwd.getpwnam(user)
+        drop = ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}"]
+        drop.append("--clear-groups")
+    command = " ".join(shlex.quote(str(a)) for a in [*drop, *argv])
+    script = f"{mounts} && exec {command}" if mounts else f"exec {command}"
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
+
+
+def loopback_only(directory: Path, host: str, nameserver: str) -> list[tuple[Path, str]]:
+    """Binds that keep a daemon off the network: a resolv.conf naming the loopback responder
+    (tests/mta/resolver.py), and a hosts file naming the machine `host` (Sendmail sleeps and
+    retries while it cannot qualify its own name)."""
+    resolv = write(directory / "resolv.conf", f"nameserver {nameserver}\n")
+    names = f"127.0.0.1 localhost\n127.0.0.1 {host} {socket.gethostname()}\n"
+    return [(resolv, "/etc/resolv.conf"), (write(directory / "hosts", names), "/etc/hosts")]
 
 
 @contextlib.contextmanager
@@ -172,39 +184,40 @@ def daemon(
     port: int,
     log: Path,
     what: str,
+    host: str,
     env: Mapping[str, str] | None = None,
-    cwd: Path | None = None,
+    binds: Sequence[tuple[Path, str]] = (),
     user: str | None = None,
 ) -> Iterator[Daemon]:
-    """Start a daemon in the foreground in its own session (as `user`, else root), wait
-    (bounded) until it listens on 127.0.0.1:port, and at the end stop its whole process group
-    (the daemon's own id)."""
+    """Start a daemon in the foreground, in its own session and mount namespace (`binds`, and
+    `loopback_only`'s resolver and hosts file), as `user` (else root); wait (bounded) until it
+    listens on 127.0.0.1:port; at the end stop its whole process group (the daemon's own id)
+    and its resolver."""
     environment = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **(env or {})}
     output = log.with_suffix(".out")
-    with output.open("wb") as sink:
-        proc = subprocess.Popen(
-            [str(a) for a in argv],
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env=environment,
-            cwd=cwd,
-            start_new_session=True,
-            user=user,
-            group=None if user is None else pwd.getpwnam(user).pw_gid,
-            extra_groups=None if user is None else [],
-        )
-    try:
+    etc = log.parent / f"{what}-etc"
+    with loopback_resolver() as nameserver:
+        command = in_namespace([*loopback_only(etc, host, nameserver), *binds], argv, user)
+        with output.open("wb") as sink:
+            proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                env=environment,
+                start_new_session=True,
+            )
         try:
-            wait_port(port, what, log if log.exists() else output)
-        except RuntimeError as exc:
-            if proc.poll() is not None:
-                tail = output.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"{what} exited with {proc.returncode}:\n{tail}") from exc
-            raise
-        yield Daemon(port, log)
-    finally:
-        _stop_group(proc)
+            try:
+                wait_port(port, what, log if log.exists() else output)
+            except RuntimeError as exc:
+                if proc.poll() is not None:
+                    tail = output.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"{what} exited with {proc.returncode}:\n{tail}") from exc
+                raise
+            yield Daemon(port, log)
+        finally:
+            _stop_group(proc)
 
 
 def _stop_group(proc: subprocess.Popen[bytes]) -> None:
