@@ -78,12 +78,8 @@ SENDMAIL_STYLE = (
     "item 8: OpenSMTPD's `250 2.0.0 <id> Message accepted for delivery` matched as Sendmail's: "
     "'a Sendmail-style SMTP proxy in front of' it"
 )
-QPSMTPD_AR = (
-    "item 8: qpsmtpd's own Authentication-Results, right below its own Received, taken for 'a "
-    "box in front of' it that adds the header"
-)
 KNOWN: dict[str, dict[str, str]] = {
-    "box": {"opensmtpd": SENDMAIL_STYLE, "qpsmtpd": QPSMTPD_AR},
+    "box": {"opensmtpd": SENDMAIL_STYLE},
     "products": {
         "opensmtpd": f"{SENDMAIL_STYLE}, named 'Sendmail or Proofpoint (shared evidence)'",
         "chasquid": "item 8: a reply signature several products share is taken for a closed "
@@ -97,7 +93,8 @@ KNOWN: dict[str, dict[str, str]] = {
         "opensmtpd": f"{SENDMAIL_STYLE}, and its true 'offers no STARTTLS' is put on that box",
         "chasquid": "item 8: what the delivery agent writes into the mbox (Content-Length, "
         "Status, X-UID, X-Keywords, X-IMAPbase) and chasquid's own Received-SPF count as injected",
-        "qpsmtpd": QPSMTPD_AR,
+        "qpsmtpd": "item 8: qpsmtpd's own Authentication-Results (auth=none, right below its own "
+        "Received: a field an MTA writes itself) is reported as a header it injects",
     },
     "loopback": {
         name: "item 8: hop 1, reached from 127.0.0.1, is labelled loopback-filter "
