@@ -134,7 +134,8 @@ def assert_delivered(result: RunResult) -> None:
     """Every variant accepted by hop 1 and collected from the mailbox."""
     rejected = [(v.variant, v.reply) for v in result.variants if v.outcome is not Outcome.ACCEPTED]
     assert not rejected, rejected
-    assert result.collect is not None and not result.collect.missing, result.collect
+    assert result.collect is not None, "nothing collected"
+    assert not result.collect.missing, f"missing {result.collect.missing}"
 
 
 def assert_no_box(result: RunResult, host: str) -> None:
