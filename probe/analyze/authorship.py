@@ -52,6 +52,7 @@ class Authorship:
     self_written: tuple[re.Pattern[str], ...]
     not_content: tuple[re.Pattern[str], ...] = ()
     companions: tuple[tuple[re.Pattern[str], ...], ...] = ()
+    bookkeeping: tuple[re.Pattern[str], ...] = ()
 
 
 @functools.cache
@@ -75,6 +76,7 @@ def parse_authorship(text: str, where: str) -> Authorship:
         _names(doc, "self_written", where),
         _names(doc, "not_content_marks", where),
         tuple(tuple(_regex(n, where, "companions", re.I) for n in g) for g in groups),
+        _names(doc, "delivery_bookkeeping", where),
     )
 
 
@@ -153,6 +155,12 @@ def names_hop(claim: HostClaim, hosts: Sequence[str]) -> tuple[str, ...]:
         )
     ]
     return tuple(dict.fromkeys(fits))
+
+
+def delivery_bookkeeping(name: str, known: Authorship | None = None) -> bool:
+    """Whether a delivery agent or mailbox store writes this field into the stored copy
+    (Return-Path, Delivered-To, an mbox's Content-Length, Status, X-UID ...)."""
+    return any(p.fullmatch(name) for p in (known or shipped_authorship()).bookkeeping)
 
 
 def content_mark(name: str, known: Authorship | None = None) -> bool:

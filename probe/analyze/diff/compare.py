@@ -8,9 +8,12 @@ footers and banners, encoding, charset, re-wrapping, parts removed, added or rep
 and URL rewrites.
 
 Headers are split by `analyze.received.path.header_fields` rather than by `email`, because
-`email` stops at the first malformed line. Trace fields that every hop adds (Received, Return-Path,
-Delivered-To, X-Original-To) are reported as `trace-added` so they are listed but do not drown
-the findings. Nothing here raises on bad input: a malformed copy is a `malformed` change.
+`email` stops at the first malformed line. Trace fields that every hop adds (Received) and the
+bookkeeping a delivery agent or mailbox store writes (Return-Path, Delivered-To, X-Original-To,
+an mbox's Content-Length, Status, X-UID ...: `analyze.authorship.delivery_bookkeeping`) are
+reported as `trace-added` so they are listed but do not drown the findings. A change that keeps
+the meaning (`To: <a>` -> `To: a`, an address field re-encoded or refolded) is listed as a trace
+change, not a finding. Nothing here raises on bad input: a malformed copy is a `malformed` change.
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ import re
 from collections import Counter, deque
 from typing import Final
 
+from probe.analyze.authorship import delivery_bookkeeping
 from probe.analyze.diff.mime import part_changes
 from probe.analyze.headers import decode_words, header_fields, header_positions
 from probe.analyze.received.path import parse_received
 from probe.model.diff import EXACT, Change, ChangeKind, DiffResult, Placement, excerpt
 from probe.model.message import Manifest
 
-TRACE_HEADERS: Final = frozenset({"received", "return-path", "delivered-to", "x-original-to"})
+TRACE_HEADERS: Final = frozenset({"received"})
 # Compared per MIME part by probe.analyze.diff.mime, so not twice as headers.
 MIME_HEADERS: Final = frozenset(
     {"content-type", "content-transfer-encoding", "content-disposition"}
@@ -80,7 +84,8 @@ def header_changes(sent: bytes, delivered: bytes) -> tuple[Change, ...]:
     for n, i in enumerate(extra):
         pos = positions[i]
         lname = pos.name.lower()
-        before = None if lname in TRACE_HEADERS else unmatched.first(pos.name)
+        trace_field = lname in TRACE_HEADERS or delivery_bookkeeping(pos.name)
+        before = None if trace_field else unmatched.first(pos.name)
         if n >= MAX_HEADER_CHANGES:
             continue  # still matched, so that what is left of the sent fields was removed
         placement = Placement(
@@ -94,7 +99,7 @@ def header_changes(sent: bytes, delivered: bytes) -> tuple[Change, ...]:
                 else None
             ),
         )
-        if lname in TRACE_HEADERS:
+        if trace_field:
             changes.append(
                 Change(
                     ChangeKind.TRACE_ADDED,
@@ -226,6 +231,17 @@ def _modified(name: str, before: str, after: str, placement: Placement) -> Chang
         elif old_addrs != new_addrs:
             kind = ChangeKind.ADDRESS_REWRITTEN
             detail = f"address {', '.join(old_addrs) or '?'} -> {', '.join(new_addrs) or '?'}"
+        elif _display_names(before) == _display_names(after):
+            detail = f"{name} rewritten in another form, same addresses and names (normalised)"
+            return Change(
+                ChangeKind.HEADER_MODIFIED,
+                name,
+                excerpt(old),
+                excerpt(new),
+                detail,
+                placement=placement,
+                trace=True,
+            )
         else:
             kind, detail = ChangeKind.HEADER_MODIFIED, "display name changed, address kept"
     else:
@@ -247,6 +263,15 @@ def _addresses(value: str) -> tuple[str, ...]:
     except (ValueError, IndexError, TypeError, RecursionError):
         return ()
     return tuple(addr.lower() for _, addr in pairs if addr)
+
+
+def _display_names(value: str) -> tuple[str, ...]:
+    """The display names of an address field, decoded, with whitespace and quotes folded."""
+    try:
+        pairs = email.utils.getaddresses([value])
+    except (ValueError, IndexError, TypeError, RecursionError):
+        return ()
+    return tuple(_norm(decode_words(n)).strip('"') for n, _ in pairs)
 
 
 def _beyond_address_bounds(value: str) -> str:

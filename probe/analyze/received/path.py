@@ -11,11 +11,12 @@ here or in the header block is an anomaly of the trace.
 
 from __future__ import annotations
 
+import dataclasses
 from email.message import Message
 from typing import Final
 
 from probe.analyze.headers import MAX_FIELD_LENGTH, MAX_FIELDS, header_block
-from probe.analyze.received.parser import parse_general
+from probe.analyze.received.parser import parse_general, static_kind
 from probe.model.mx import Anomaly
 from probe.model.trace import Hop, HopKind, Link, ParseStatus, Trace
 
@@ -47,8 +48,27 @@ def trace(message: bytes | Message) -> Trace:
         detail = f"only the newest {MAX_STAMPS} of {len(values)} Received fields parsed"
         limits.append(Anomaly("stamp-limit", "Received", detail))
         values = values[:MAX_STAMPS]
-    hops = tuple([parse_received(value) for value in reversed(values)])
+    hops = settle_loops(tuple([parse_received(value) for value in reversed(values)]))
     return build_trace(hops, header_count=len(block.fields), limits=tuple(limits))
+
+
+def settle_loops(hops: tuple[Hop, ...]) -> tuple[Hop, ...]:
+    """A stamp from a loopback sender is a filter loop only where a hop hands to itself: its
+    `by` host stamped the message before, or the stamp before it is a content filter's. Else
+    (the first hop, reached by a client on the same machine) it is a network hop. Stamps a
+    content filter names as its own (amavis, SpamAssassin) stay filter loops."""
+    out: list[Hop] = []
+    seen: set[str] = set()
+    for hop in hops:
+        by = (hop.by_host or "").rstrip(".").lower()
+        named = static_kind(hop.with_protocol, hop.by_product, True, ()) is HopKind.FILTER
+        if hop.kind is HopKind.FILTER and not named:
+            after_filter = bool(out) and out[-1].kind is HopKind.FILTER
+            if not (by and by in seen) and not after_filter:
+                hop = dataclasses.replace(hop, kind=HopKind.NETWORK)
+        seen.add(by)
+        out.append(hop)
+    return tuple(out)
 
 
 def build_trace(
