@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 
+from probe.analyze.authorship import NOT_A_HOST
 from probe.analyze.run import PARSERS, Parsers, guarded
 from probe.model.collect import Arrival, ArrivalStatus
 from probe.model.message import DeliveredCopy
@@ -134,13 +135,14 @@ def _reference(sends: Iterable[VariantSend], copies: Mapping[str, DeliveredCopy]
 def received_path(
     fields: Iterable[tuple[str, str]], parse: Callable[[str], Hop]
 ) -> tuple[str, ...]:
-    """The `by` hosts of a message's Received header fields, origin first, repeats folded."""
+    """The `by` hosts of a message's Received header fields, origin first, repeats folded; a
+    content filter's `by localhost` stamp is part of the hop it runs on, not a hop."""
     names: list[str] = []
     for name, value in reversed(tuple(fields)):
         if name.lower() != "received":
             continue
         by = parse(value).by_host
-        if by:
+        if by and by.rstrip(".").lower() not in NOT_A_HOST:
             by = by.rstrip(".").lower()
             if not names or names[-1] != by:
                 names.append(by)

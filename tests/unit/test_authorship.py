@@ -27,6 +27,8 @@ samples = ["at a.example"]
 names = ["X-Spam-.*"]
 [not_content_marks]
 names = ["Received-SPF"]
+[delivery_bookkeeping]
+names = ["Return-Path"]
 """
 
 

@@ -231,3 +231,22 @@ def test_a_check_point_header_is_check_points_wherever_it_sits() -> None:
     top = (TWO_HOPS[0], "X-CheckPoint: {4BA23672-7-3A6A8C0-7B6}", TWO_HOPS[1])
     decision = run({"control": deliver(sent["control"], top)}, sent)
     assert set(actions(decision, Action.INJECTS)) == {HopKey.link(MX, SCAN)}
+
+
+def test_a_field_inside_a_content_filter_loop_is_that_hops_and_localhost_is_no_hop() -> None:
+    """amavisd-new's X-Spam-Flag names no host, but it sits between amavis's `by localhost
+    (scan.example.com ...)` stamp and scan.example.com's re-injection: scan.example.com's."""
+    sent = {"control": sent_message("control")}
+    top = (
+        postfix(SCAN, "localhost", "70093609E9", 37),
+        "X-Spam-Flag: NO",
+        "X-Spam-Score: -0.2",
+        "Received: from scan.example.com ([127.0.0.1])\r\n\tby localhost (scan.example.com "
+        "[127.0.0.1]) (amavisd-new, port 10024)\r\n\twith ESMTP id Lxs6gqH2fgK7; Thu, 18 Mar "
+        "2010 14:19:36 +0000 (UTC)\r\n",
+        *TWO_HOPS,
+    )
+    decision = run({"control": deliver(sent["control"], top)}, sent)
+    assert decision.path == (MX, SCAN)
+    assert set(actions(decision, Action.INJECTS)) == {HopKey.at(SCAN)}, decision.headline
+    assert all(not a.alternatives for h in decision.hops for a in h.actions)

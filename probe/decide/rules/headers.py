@@ -98,6 +98,34 @@ def _between(change: Change) -> tuple[str, str]:
     return (_host(place.received_below_by), _host(place.received_above_by)) if place else ("", "")
 
 
+def _neighbours(change: Change, stamps: tuple[Hop, ...]) -> tuple[str, str]:
+    """The hosts of the Received directly below and above a field ("" where there is none). A
+    content filter's `by localhost` stamp is the host it runs on (`_via`, else the host of the
+    stamp before it): amavis between two Received of one MTA is that MTA's."""
+    below, above = _between(change)
+    place = change.placement
+    if place is None or len(stamps) != place.received_total:
+        return below, above
+    under = place.received_total - 1 - place.received_above  # origin-first index of `below`
+    if below in authorship.NOT_A_HOST:
+        below = _real_host(stamps, under)
+    if above in authorship.NOT_A_HOST:
+        above = _real_host(stamps, under + 1)
+    return below, above
+
+
+def _real_host(stamps: tuple[Hop, ...], index: int) -> str:
+    """The host stamp `index` (origin first) runs on: its own name, its `by localhost (host)`
+    name, else that of the nearest stamp before it."""
+    for stamp in reversed(stamps[: index + 1]):
+        name = _host(stamp.by_host)
+        if name and name not in authorship.NOT_A_HOST:
+            return name
+        if _via(stamp):
+            return _via(stamp)
+    return ""
+
+
 def injected_headers(ctx: Context) -> list[tuple[HopKey, str, str]]:
     """(likeliest writer, 'Name: value', variant) for every non-trace field a hop added."""
     return [(i.place.hop, i.header, i.variant) for i in attributed_headers(ctx)]
@@ -109,8 +137,7 @@ def header_place(
     """Who wrote an added field, from the strongest evidence there is (see the module)."""
     place = change.placement
     assert place is not None
-    below = _host(place.received_below_by)
-    above = _host(place.received_above_by)
+    below, above = _neighbours(change, stamps)
     in_place = inserted_in_place(ctx, probe_id, place.index)
     hosts = _hosts(stamps) or list(ctx.path)
     name, value = change.where, change.after
