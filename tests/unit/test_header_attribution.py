@@ -24,7 +24,15 @@ from email.policy import SMTP
 from probe.decide.decision import decide
 from probe.model.smtp import Outcome
 from probe.model.verdict import Action, Confidence, Decision, HopKey, HopKind
-from tests.unit.test_decide import RUN, conversation, reply, run_of, send, sent_message
+from tests.unit.test_decide import (
+    RUN,
+    conversation,
+    real_postfix_run,
+    reply,
+    run_of,
+    send,
+    sent_message,
+)
 
 MX = "mx.example.com"
 SCAN = "scan.example.com"
@@ -250,3 +258,14 @@ def test_a_field_inside_a_content_filter_loop_is_that_hops_and_localhost_is_no_h
     assert decision.path == (MX, SCAN)
     assert set(actions(decision, Action.INJECTS)) == {HopKey.at(SCAN)}, decision.headline
     assert all(not a.alternatives for h in decision.hops for a in h.actions)
+
+
+def test_a_mailbox_store_behind_the_mta_is_no_candidate_for_its_header_rules() -> None:
+    """The real Postfix 3.7 copy (tests/data/mta): Postfix's header_checks PREPEND and Subject
+    tag, then Dovecot 2.3 over LMTP. The store writes nothing among the message's fields: the
+    MTA alone, no alternative."""
+    decision = real_postfix_run()
+    assert decision.path == ("mx.mta.probe.test", "imap.mta.probe.test")
+    acting = [h for h in decision.hops if h.actions]
+    assert [h.key for h in acting] == [HopKey.at("mx.mta.probe.test")]
+    assert all(not a.alternatives for a in acting[0].actions)

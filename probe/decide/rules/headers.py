@@ -273,12 +273,13 @@ _DELIVERY = frozenset({TraceKind.LMTP, TraceKind.LOCAL, TraceKind.FETCH})
 
 def latest_first(hosts: list[str], stamps: tuple[Hop, ...]) -> list[str]:
     """The hosts any of which may have written a field among the message's own or changed the
-    body: the MTAs, the last (which delivers) first, then the mailbox stores only stamps of
-    delivery (LMTP, local, fetch) name, which rarely write any."""
+    body: the MTAs, the last first. A mailbox store that only stamps of delivery name (LMTP,
+    local, fetch) is one only when no MTA is left: a store's filters (Sieve) write at the top
+    of the header block and leave the body alone."""
     stores = {_host(s.by_host) for s in stamps if s.kind in _DELIVERY}
     stores -= {_host(s.by_host) for s in stamps if s.kind not in _DELIVERY}
     ordered = [h for h in reversed(dict.fromkeys(hosts)) if h not in authorship.NOT_A_HOST]
-    return [h for h in ordered if h not in stores] + [h for h in ordered if h in stores]
+    return [h for h in ordered if h not in stores] or ordered
 
 
 def stamps_of(ctx: Context, variant: str) -> tuple[Hop, ...]:
