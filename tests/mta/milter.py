@@ -31,10 +31,12 @@ from purepythonmilter import (
 from tests.mta import servers
 
 FOOTER = b"\r\n-- \r\nThis message was checked by the footer milter.\r\n"
-HEADERS = (("X-Footer-Milter", "purepythonmilter 0.0.1"), ("X-Disclaimer", "appended"))
+PRODUCT = "purepythonmilter 0.0.1"
 REPOSITORY = Path(__file__).resolve().parents[2]
 CHUNK = 65_000  # under the milter protocol's 64 KiB packet
 
+# The headers it adds (set in the milter's own process: `host` named in the first, or not).
+_headers: list[tuple[str, str]] = []
 # Body chunks of the message each session is receiving, keyed by the session's consumer task
 # (purepythonmilter runs one task per connection and calls the hooks from it).
 _bodies: dict[int, list[bytes]] = {}
@@ -53,7 +55,7 @@ async def on_end_of_message(cmd: EndOfMessage) -> Continue:
     chunks = [body[i : i + CHUNK] for i in range(0, len(body), CHUNK)]
     return Continue(
         manipulations=[
-            *(AppendHeader(headername=n, headertext=v) for n, v in HEADERS),
+            *(AppendHeader(headername=n, headertext=v) for n, v in _headers),
             *(ReplaceBodyChunk(chunk=c) for c in chunks),
         ]
     )
@@ -70,13 +72,14 @@ def _app() -> PurePythonMilter:
 
 
 @contextlib.contextmanager
-def footer_milter(root: Path) -> Iterator[int]:
-    """The milter listening on a free loopback port, which it yields; its log in `root`."""
+def footer_milter(root: Path, host: str = "") -> Iterator[int]:
+    """The milter listening on a free loopback port, which it yields; its log in `root`. With
+    `host` its first header names it (`... on <host>`), as SpamAssassin's milter does."""
     port = servers.free_port()
-    log = root / "milter.log"
+    log = root / f"milter-{host or 'anonymous'}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.mta.milter", str(port)],
+            [sys.executable, "-m", "tests.mta.milter", str(port), host],
             cwd=REPOSITORY,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -85,13 +88,10 @@ def footer_milter(root: Path) -> Iterator[int]:
         servers.wait_port(port, "the footer milter", log, timeout=15)
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        servers.stop(proc)
 
 
 if __name__ == "__main__":
+    named = f" on {sys.argv[2]}" if len(sys.argv) > 2 and sys.argv[2] else ""
+    _headers[:] = [("X-Footer-Milter", PRODUCT + named), ("X-Disclaimer", "appended")]
     _app().run_server(host="127.0.0.1", port=int(sys.argv[1]))

@@ -9,10 +9,13 @@ path, each with its own `-o` overrides in master.cf:
                  client uses it where offered, so no leg of a path is plaintext
     scan         after-queue content filter: content_filter = scan:[127.0.0.1]:S, the small
                  scanner of tests/mta/scanner.py, which re-injects into `reinject`
-    reinject     the second smtpd the scanner hands the message back to (no filter)
+    scan_above   the same with the scanner's header directly above its Received
+    scan_anonymous  ... and with a header that does not name the scanner's host
+    reinject     the second smtpd the scanners hand the message back to (no filter)
     edge         relays everything (content_filter = relay:...) to `filtered`, hop 2
     filtered     myhostname = filter.mta.probe.test, smtpd_milters = the footer milter of
-                 tests/mta/milter.py
+                 tests/mta/milter.py (its headers name no host)
+    edge_named   the same path to a second hop 2 whose milter's header names filter.mta...
     greylist     check_policy_service = postgrey (tests/mta/postgrey.py), when installed
     hopcount     its own cleanup service with hopcount_limit = HOPCOUNT_LIMIT (cleanup counts
                  the Received headers): `554 5.4.0 Error: too many hops` at and above it
@@ -36,7 +39,21 @@ from tests.mta import milter, postgrey, scanner, servers
 FILTER_NAME = "filter.mta.probe.test"  # hop 2 of the milter path
 HOPCOUNT_LIMIT = 25
 GREYLIST_DELAY = 2  # seconds; probe's first retry comes later
-_PORTS = ("tls_encrypt", "scan", "edge", "hopcount", "greylist")  # own listeners
+SCANNERS = {  # a content filter path per placement of the scanner's header
+    "scan": scanner.Style(),
+    "scan_above": scanner.Style(above=True),
+    "scan_anonymous": scanner.Style(names_host=False),
+}
+_PORTS = (
+    "tls_encrypt",
+    "scan",
+    "scan_above",
+    "scan_anonymous",
+    "edge",
+    "edge_named",
+    "hopcount",
+    "greylist",
+)  # own listeners
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +66,10 @@ class Paths:
     plain: int
     tls_encrypt: int
     scan: int
+    scan_above: int
+    scan_anonymous: int
     edge: int
+    edge_named: int
     hopcount: int
     greylist: int | None
     greylist_missing: str
@@ -89,33 +109,45 @@ def postfix_paths() -> Iterator[Paths]:
     root = Path(tempfile.mkdtemp(prefix="probe-mta-paths-"))
     root.chmod(0o755)  # Dovecot's mail user and Postfix must traverse it
     ports = {name: servers.free_port() for name in _PORTS}
-    reinject, filtered = servers.free_port(), servers.free_port()
+    reinject, filtered, filtered_named = (servers.free_port() for _ in range(3))
     key, cert, ca_file = _certificate(root)
     greylist_missing = postgrey.missing_reason() or ""
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, root, True)
         dc = stack.enter_context(servers.dovecot(root))
         milter_port = stack.enter_context(milter.footer_milter(root))
+        named_milter = stack.enter_context(milter.footer_milter(root, FILTER_NAME))
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(cert, key)
-        filter_ = scanner.start(reinject, tls)
-        stack.callback(filter_.stop)
+        filters = {name: scanner.start(reinject, tls, style) for name, style in SCANNERS.items()}
+        for running in filters.values():
+            stack.callback(running.stop)
         policy = None
         if not greylist_missing:
             policy = stack.enter_context(postgrey.postgrey(root, GREYLIST_DELAY, servers.MX_NAME))
         master = "".join(
             [
                 smtpd(ports["tls_encrypt"], "smtpd_tls_security_level=encrypt"),
-                smtpd(ports["scan"], f"content_filter=scan:[127.0.0.1]:{filter_.port}"),
+                *(
+                    smtpd(ports[name], f"content_filter=scan:[127.0.0.1]:{filters[name].port}")
+                    for name in SCANNERS
+                ),
                 "scan unix - - n - 4 smtp\n  -o smtp_send_xforward_command=no\n",
                 smtpd(reinject, "receive_override_options=no_unknown_recipient_checks"),
                 smtpd(ports["edge"], f"content_filter=relay:[127.0.0.1]:{filtered}"),
-                smtpd(
-                    filtered,
-                    f"myhostname={FILTER_NAME}",
-                    f"smtpd_milters=inet:127.0.0.1:{milter_port}",
-                    "milter_default_action=tempfail",
+                *(
+                    smtpd(
+                        hop2,
+                        f"myhostname={FILTER_NAME}",
+                        f"smtpd_milters=inet:127.0.0.1:{with_milter}",
+                        "milter_default_action=tempfail",
+                    )
+                    for hop2, with_milter in (
+                        (filtered, milter_port),
+                        (filtered_named, named_milter),
+                    )
                 ),
+                smtpd(ports["edge_named"], f"content_filter=relay:[127.0.0.1]:{filtered_named}"),
                 smtpd(ports["hopcount"], "cleanup_service_name=hopcleanup"),
                 f"hopcleanup unix n - n - 0 cleanup\n  -o hopcount_limit={HOPCOUNT_LIMIT}\n",
                 "tlsmgr unix - - n 1000 1 tlsmgr\n",
@@ -136,7 +168,7 @@ def postfix_paths() -> Iterator[Paths]:
             servers.postfix(root, dc.lmtp_port, header_checks=False, main=main, master=master)
         )
         listening = [ports[n] for n in _PORTS if n != "greylist" or policy]
-        for port in (*listening, reinject, filtered):
+        for port in (*listening, reinject, filtered, filtered_named):
             servers.wait_port(port, "postfix", pf.log)
         yield Paths(
             dovecot=dc,
@@ -145,7 +177,10 @@ def postfix_paths() -> Iterator[Paths]:
             plain=pf.smtp_port,
             tls_encrypt=ports["tls_encrypt"],
             scan=ports["scan"],
+            scan_above=ports["scan_above"],
+            scan_anonymous=ports["scan_anonymous"],
             edge=ports["edge"],
+            edge_named=ports["edge_named"],
             hopcount=ports["hopcount"],
             greylist=ports["greylist"] if policy else None,
             greylist_missing=greylist_missing,

@@ -59,9 +59,4 @@ def postgrey(root: Path, delay: int, hostname: str) -> Iterator[int]:
         servers.wait_port(port, "postgrey", log)
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        servers.stop(proc)

@@ -1,7 +1,8 @@
 """A small after-queue content filter for Postfix (`content_filter = scan:[127.0.0.1]:PORT`), in
 the manner of amavisd-new: it takes the message from Postfix over SMTP, writes its own Received
 (`by scan.mta.probe.test (probe-test-scanner 1.0)`), puts `X-Virus-Scanned: probe-test-scanner
-1.0 on scan.mta.probe.test` directly below it, replaces .exe attachments with a text notice
+1.0 on scan.mta.probe.test` directly below it (or, as `Style` says, above it, or without its
+host), replaces .exe attachments with a text notice
 (probe.lab.mime, as the lab's AV hop does) and re-injects into Postfix's second smtpd on another
 port. It answers Postfix only once the re-injection has answered, with that answer, as a
 before-queue proxy would; Postfix keeps the message queued on a 4xx.
@@ -12,6 +13,7 @@ aiosmtpd on 127.0.0.1, on its own event loop in a thread (aiosmtpd.controller.Co
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
 import secrets
 import smtplib
@@ -29,22 +31,32 @@ PRODUCT = "probe-test-scanner 1.0"
 NOTICE = "The attachment {name} was removed by " + PRODUCT + "."
 
 
-def stamped(data: bytes, helo: str, peer: str, rcpt: str, protocol: str) -> bytes:
-    """`data` with the scanner's Received on top and its X-Virus-Scanned directly below."""
+@dataclasses.dataclass(frozen=True)
+class Style:
+    """Where the scanner puts its X-Virus-Scanned and what it says: directly below its own
+    Received (the default) or directly above it, naming its host or not."""
+
+    above: bool = False
+    names_host: bool = True
+
+
+def stamped(data: bytes, helo: str, peer: str, rcpt: str, protocol: str, style: Style) -> bytes:
+    """`data` with the scanner's Received on top and its X-Virus-Scanned beside it."""
     received = (
         f"Received: from {helo} (localhost [{peer}])\r\n"
         f"\tby {NAME} ({PRODUCT}) with {protocol} id {secrets.token_hex(6).upper()}\r\n"
         f"\tfor <{rcpt}>; {email.utils.formatdate(usegmt=True)}\r\n"
     )
-    scanned = f"X-Virus-Scanned: {PRODUCT} on {NAME}\r\n"
-    return (received + scanned).encode() + data
+    scanned = f"X-Virus-Scanned: {PRODUCT}{' on ' + NAME if style.names_host else ''}\r\n"
+    return ((scanned + received) if style.above else (received + scanned)).encode() + data
 
 
 class Scanner:
     """aiosmtpd handler: scan, stamp, re-inject into 127.0.0.1:`reinject`."""
 
-    def __init__(self, reinject: int) -> None:
+    def __init__(self, reinject: int, style: Style) -> None:
         self.reinject = reinject
+        self.style = style
         self.scanned = 0
 
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Envelope) -> str:
@@ -53,7 +65,7 @@ class Scanner:
         peer = session.peer[0] if session.peer else "127.0.0.1"
         rcpt = envelope.rcpt_tos[0] if envelope.rcpt_tos else ""
         protocol = "ESMTPS" if session.ssl else "ESMTP"
-        data = stamped(data, session.host_name or "unknown", peer, rcpt, protocol)
+        data = stamped(data, session.host_name or "unknown", peer, rcpt, protocol, self.style)
         self.scanned += 1
         try:
             await asyncio.to_thread(
@@ -71,11 +83,11 @@ class Scanner:
             client.sendmail(mail_from, rcpts, data)
 
 
-def start(reinject: int, tls: ssl.SSLContext) -> Controller:
+def start(reinject: int, tls: ssl.SSLContext, style: Style = Style()) -> Controller:
     """The scanner listening on a free loopback port (`controller.port`), offering STARTTLS
     with `tls`, started."""
     controller = Controller(
-        Scanner(reinject),
+        Scanner(reinject, style),
         hostname="127.0.0.1",
         port=servers.free_port(),
         server_hostname=NAME,

@@ -200,12 +200,17 @@ service lmtp {{
             wait_port(port, "dovecot", log)
         yield Dovecot(root, ports[0], ports[1], ports[2], root / "ca.pem", log)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """End a server the tier started: SIGTERM, then SIGKILL if it has not gone in 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
 
 
 MASTER_CF = """\

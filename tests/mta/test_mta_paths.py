@@ -204,6 +204,41 @@ def test_after_queue_content_filter_is_blamed_not_the_mx(
     verdicts.headline_spares(decision, MX)
 
 
+@pytest.mark.parametrize("path", ["scan_above", "scan_anonymous"])
+def test_content_filter_headers_elsewhere_never_accuse_the_mx(
+    postfix: paths.Paths, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """The same scanner with its header directly ABOVE its Received (naming its host), or
+    below it without its host: the scan, the header and the replaced .exe are the scanner's,
+    or the verdict names it among the candidates; the MX is never accused alone."""
+    entry = ("127.0.0.1", getattr(postfix, path))
+    decision = verdicts.decision_of(run_probe(postfix.dovecot, entry, FILTER_PROFILE, monkeypatch))
+    shown = verdicts.describe(decision)
+    for action in (Action.REWRITES, Action.SCANS, Action.INJECTS):
+        assert scanner.NAME in verdicts.candidates(decision, action), shown
+        verdicts.not_accused_of(decision, MX, action)
+    verdicts.nobody_else(decision, scanner.NAME)
+    verdicts.headline_spares(decision, MX)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 10 item 2: an X-Virus-Scanned that names no host, directly below the "
+    "scanner's Received and carrying the product that Received names, is given to hop 1 as "
+    "the likeliest",
+)
+def test_scanner_header_without_host_goes_with_the_product_in_its_received(
+    postfix: paths.Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`X-Virus-Scanned: probe-test-scanner 1.0` right below `by scan.mta.probe.test
+    (probe-test-scanner 1.0)`: the scanner is the likeliest author of the header and of the
+    replaced .exe, whatever alternatives the verdict names."""
+    entry = ("127.0.0.1", postfix.scan_anonymous)
+    decision = verdicts.decision_of(run_probe(postfix.dovecot, entry, FILTER_PROFILE, monkeypatch))
+    for action in (Action.REWRITES, Action.INJECTS):
+        verdicts.blamed(decision, scanner.NAME, action)
+
+
 def test_milter_at_hop_2_is_named_or_the_ambiguity_stated(
     postfix: paths.Paths, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -215,6 +250,22 @@ def test_milter_at_hop_2_is_named_or_the_ambiguity_stated(
     shown = verdicts.describe(decision)
     for action in (Action.REWRITES, Action.INJECTS):
         assert paths.FILTER_NAME in verdicts.candidates(decision, action), shown
+        verdicts.not_accused_of(decision, MX, action)
+    verdicts.nobody_else(decision, paths.FILTER_NAME)
+    verdicts.headline_spares(decision, MX)
+
+
+def test_milter_header_naming_its_host_decides_hop_2(
+    postfix: paths.Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same path with the milter's first header naming its host (`X-Footer-Milter:
+    purepythonmilter 0.0.1 on filter.mta.probe.test`, at the end of the header block): the
+    headers and the footer going with them are hop 2's."""
+    entry = ("127.0.0.1", postfix.edge_named)
+    decision = verdicts.decision_of(run_probe(postfix.dovecot, entry, FILTER_PROFILE, monkeypatch))
+    verdicts.blamed(decision, paths.FILTER_NAME, Action.INJECTS)
+    verdicts.blamed(decision, paths.FILTER_NAME, Action.REWRITES)
+    for action in (Action.REWRITES, Action.INJECTS):
         verdicts.not_accused_of(decision, MX, action)
     verdicts.nobody_else(decision, paths.FILTER_NAME)
     verdicts.headline_spares(decision, MX)

@@ -45,7 +45,8 @@ def actions(decision: Decision, key: str, action: Action) -> list[HopAction]:
 
 
 def blamed(decision: Decision, key: str, action: Action) -> HopAction:
-    """The hop `key` takes `action`; returns the first such action."""
+    """The hop `key` takes `action` (as the likeliest, where alternatives are named); returns
+    the first such action."""
     found = actions(decision, key, action)
     assert found, f"{key} is not said to {action}:\n{describe(decision)}"
     return found[0]
