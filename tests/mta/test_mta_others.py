@@ -88,18 +88,7 @@ KNOWN: dict[str, dict[str, str]] = {
         "'Cisco IronPort/ESA (AsyncOS) or Check Point or qmail (netqmail/notqmail)'",
     },
     "accuses": {
-        "exim": "item 8: what Exim's appendfile writes as it delivers (Envelope-to, "
-        "Delivery-date, like Return-Path and Delivered-To) counts as injected",
         "opensmtpd": f"{SENDMAIL_STYLE}, and its true 'offers no STARTTLS' is put on that box",
-        "chasquid": "item 8: what the delivery agent writes into the mbox (Content-Length, "
-        "Status, X-UID, X-Keywords, X-IMAPbase) and chasquid's own Received-SPF count as injected",
-        "qpsmtpd": "item 8: qpsmtpd's own Authentication-Results (auth=none, right below its own "
-        "Received: a field an MTA writes itself) is reported as a header it injects",
-    },
-    "loopback": {
-        name: "item 8: hop 1, reached from 127.0.0.1, is labelled loopback-filter "
-        "('re-injection by' the MTA itself)"
-        for name in ("exim", "opensmtpd", "chasquid", "qpsmtpd")
     },
     "timing": {
         "qpsmtpd": "item 7: a final reply that grows with size (qpsmtpd spools DATA in Perl, "
