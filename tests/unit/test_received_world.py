@@ -117,6 +117,12 @@ CASES = [
         {"kind": HopKind.INTERNAL, "from_helo": None, "from_ip": "37.5.238.154"},
     ),
     (
+        "Yahoo webmail (2011): `via HTTP` instead of `with HTTP`",
+        "from [93.48.39.139] by web28416.mail.ukl.yahoo.com via HTTP;"
+        " Wed, 09 Mar 2011 11:19:45 GMT",
+        {"kind": HopKind.INTERNAL, "with_protocol": "HTTP", "from_ip": "93.48.39.139"},
+    ),
+    (
         "Courier 1.1: `(authenticated as ...)` after `by`, not its product",
         "from client.example.net ([192.0.2.16]) by mx.example.org (authenticated as alice)"
         " with ESMTP id ABC; Fri, 14 Sep 2018 14:36:56 +0200",

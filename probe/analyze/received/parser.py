@@ -217,6 +217,8 @@ def _build(
         if env[0]:
             envelope_from = envelope_from or strip_angle(env[0][0])
 
+    if with_protocol is None and via is not None and via.upper() in ("HTTP", "HTTPS"):
+        with_protocol = via.upper()  # Yahoo webmail: `from [ip] by web28416... via HTTP`
     kind = _kind(clauses, with_protocol, from_ip, from_helo, by_host, by_product, date)
     if kind is HopKind.UNPARSED:
         status = ParseStatus.RAW
