@@ -334,6 +334,8 @@ def envelope_sender(comment: str) -> str | None:
     """The envelope sender a comment names: Exim `(envelope-from <a@b>)`, qmail-scanner
     `(envelope-from <a@b>, uid 502)`, qmail-ldap `(envelope-sender <a@b>)`, chasquid
     `(envelope from "a@b")`; None when it names none."""
+    if "nvelope" not in comment:  # most comments: no sender at all, decided at C speed
+        return None
     low = comment.lstrip().lower()
     if low.startswith(("envelope-from", "envelope-sender")):
         rest = comment.split(None, 1)[-1] if " " in comment.strip() else ""

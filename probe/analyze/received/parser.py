@@ -112,6 +112,8 @@ def _from_in_preamble(clauses: dict[str, Clause]) -> None:
 def _after_date(clauses: dict[str, Clause], words: list[str]) -> None:
     """`id` and `for` written after the date (`...; Fri, 14 Sep 2018 14:36:56 +0200 id 123 for
     <b@example.org>`, some Lotus Domino and in-house MTAs): taken where the stamp has none."""
+    if len(words) <= 6:  # a date alone: `Fri, 14 Sep 2018 14:36:56 +0200`
+        return
     for i, word in enumerate(words[:-1]):
         key = word.lower()
         if key in ("id", "for") and key not in clauses:
