@@ -46,22 +46,22 @@ def parse_general(value: str) -> Hop:
     """Any stamp: clauses from the tokens, the date after the last `;` (or at the end)."""
     warnings: list[str] = []
     raw = value
+    read = parsed_length(raw)
     if "\x00" in value:  # read as if absent, as mail readers show it, and said so
-        value = value.replace("\x00", "")
+        value = raw[:read].replace("\x00", "")
         warnings.append("NUL bytes in the value, read without them")
     clauses, tail, semis, unclosed, repeated = segment(value)
     _from_in_preamble(clauses)
     flags: list[str] = []
     warnings += [f"repeated '{word}' clause" for word in repeated]
     unparsed: list[str] = []
-    read = parsed_length(value)
-    if unclosed and read == len(value):  # a comment the cut left open is the cut's doing
+    if unclosed and read == len(raw):  # a comment the cut left open is the cut's doing
         warnings.append("unclosed comment")
     if semis > 1:
         flags.append("several-semicolons")
-    if read < len(value):
+    if read < len(raw):
         flags.append("truncated")
-        warnings.append(f"only the first {read:,} of {len(value):,} characters read")
+        warnings.append(f"only the first {read:,} of {len(raw):,} characters read")
 
     # ---- date
     date: dt.datetime | None = None
