@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from probe.analyze.firewall_content import header_checks, message_check, timing_check
 from probe.analyze.firewall_effects import meanings
+from probe.analyze.firewall_limits import concurrency_check, recipients_check
+from probe.analyze.firewall_smuggling import smuggling_check
 from probe.model.firewall import ClientSession, Effect, Exchange, FirewallCheck, FirewallResult
 from probe.model.listener import SessionRecord, Side
-from probe.model.smtp import Reply
+from probe.model.smtp import Outcome, Reply
 from probe.model.status import worst
 from probe.smtp import replies
 
@@ -29,6 +32,9 @@ def join(
             if any(session.tag in line.text for line in record.client_lines()):
                 joined[session.name] = record
     return joined
+
+
+SAME_COMMAND = {"BDAT": ("DATA",)}  # a box may pass a message on with another command
 
 
 def _verb(line: str) -> str:
@@ -161,7 +167,8 @@ def command_checks(session: ClientSession, record: SessionRecord | None) -> list
             checks.append(_arrived(session, exchange, turns[found][1]))
             continue
         here = turns[cursor] if cursor < len(turns) else None
-        if here is not None and _verb(here[0]) == _verb(exchange.line) and here[0] not in rest:
+        verbs = (_verb(exchange.line), *SAME_COMMAND.get(_verb(exchange.line), ()))
+        if here is not None and _verb(here[0]) in verbs and here[0] not in rest:
             cursor += 1
             checks.append(
                 _check(session, exchange, _short(here[0]), Effect.REWRITTEN, _wire(exchange.reply))
@@ -217,30 +224,55 @@ def starttls_check(session: ClientSession, record: SessionRecord) -> FirewallChe
     return FirewallCheck("starttls", session.name, sent, arrived, Effect.TERMINATED, detail)
 
 
-def message_check(session: ClientSession, record: SessionRecord) -> FirewallCheck | None:
-    if not session.message_sha256:
-        return None
-    sent = f"{session.message_size} bytes, sha256 {session.message_sha256[:16]}"
-    seen = next((m for m in record.messages if m.sha256 == session.message_sha256), None)
-    if seen is not None:
-        return FirewallCheck("message", session.name, sent, sent, Effect.IDENTICAL)
-    if not record.messages:
-        return FirewallCheck("message", session.name, sent, "-", Effect.NOT_ARRIVED)
-    last = record.messages[-1]
-    arrived = f"{last.size} bytes, sha256 {last.sha256[:16] or '-'}"
-    return FirewallCheck("message", session.name, sent, arrived, Effect.ALTERED)
-
-
 # --------------------------------------------------------------------------- the whole test
 
 
-def session_checks(session: ClientSession, record: SessionRecord) -> list[FirewallCheck]:
+def _own_check(
+    session: ClientSession, record: SessionRecord | None, records: Sequence[SessionRecord]
+) -> FirewallCheck | None:
+    """The one row of a session that is a check of its own (recipients, concurrency, an
+    end-of-data look-alike), with or without a record of it; None for the other sessions."""
+    if session.name == "recipients":
+        return recipients_check(session, record)
+    if session.name == "concurrency":
+        return concurrency_check(session, records)
+    if session.name.startswith("smuggle "):
+        return smuggling_check(session, record)
+    return None
+
+
+def session_checks(
+    session: ClientSession, record: SessionRecord, records: Sequence[SessionRecord]
+) -> list[FirewallCheck]:
     checks = [banner_check(session, record), *capability_checks(session, record)]
     if session.name == "starttls":
         checks.append(starttls_check(session, record))
+    own = _own_check(session, record, records)
+    if own is not None:
+        return [*checks, own]
     checks += command_checks(session, record)
-    message = message_check(session, record)
-    return checks + ([message] if message is not None else [])
+    more = [message_check(session, record), timing_check(session, record)]
+    return checks + header_checks(session, record) + [c for c in more if c is not None]
+
+
+def unjoined_checks(
+    session: ClientSession, records: Sequence[SessionRecord], others_arrived: bool
+) -> list[FirewallCheck]:
+    """A session the listener has no record of: not tested (the client skipped it), or its
+    own check, or it never arrived and (once other records did) its commands were the box's."""
+    own = _own_check(session, None, records)
+    if own is not None:
+        return [own]
+    why = session.conversation.reason
+    effect = (
+        Effect.NOT_TESTED
+        if session.conversation.outcome is Outcome.SKIPPED
+        else (Effect.NOT_ARRIVED)
+    )
+    checks = [FirewallCheck("session", session.name, session.tag, "-", effect, why)]
+    if others_arrived and effect is Effect.NOT_ARRIVED:
+        checks += command_checks(session, None)
+    return checks
 
 
 def summary(checks: Sequence[FirewallCheck]) -> tuple[str, ...]:
@@ -261,6 +293,7 @@ def _phrase(check: FirewallCheck) -> str:
         subject=subject,
         verb=_verb(check.sent),
         arrived=check.arrived,
+        detail=check.detail,
         check=check.check,
         what=f"the {check.session} session"
         if check.check == "session"
@@ -297,14 +330,9 @@ def compare(
         record = joined.get(session.name)
         if record is None:
             unjoined.append(session.name)
-            why = session.conversation.reason
-            checks.append(
-                FirewallCheck("session", session.name, session.tag, "-", Effect.NOT_ARRIVED, why)
-            )
-            if joined:  # the listener's records arrive: none of this session's commands did
-                checks += command_checks(session, None)
+            checks += unjoined_checks(session, records, bool(joined))
             continue
-        checks += session_checks(session, record)
+        checks += session_checks(session, record, records)
     checks = _once(checks)
     status = worst(meanings()[check.effect].status for check in checks)
     return FirewallResult(

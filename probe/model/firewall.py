@@ -38,6 +38,13 @@ class Effect(enum.StrEnum):
     TLS_FAILED = "tls-failed"  # the handshake through the box failed
     IDENTICAL = "identical"  # the message arrived byte for byte
     ALTERED = "altered"  # the message arrived with other bytes
+    INJECTED = "injected"  # a header field the box added
+    DELAYED = "delayed"  # the box took noticeably longer than the far side to answer
+    LIMITED = "limited"  # a limit of the box's own (recipients, sessions) came first
+    REFUSED = "refused"  # the box refused what was sent (its own reply)
+    FORWARDED = "forwarded"  # an end-of-data look-alike passed unchanged
+    NORMALISED = "normalised"  # an end-of-data look-alike arrived as other bytes
+    SMUGGLED = "smuggled"  # the far side (or the box) read a second, smuggled message
     NOT_ARRIVED = "not-arrived"  # the session or message never reached the far side
     NOT_TESTED = "not-tested"  # the check could not run (the far side offers no STARTTLS...)
 
@@ -63,6 +70,9 @@ class ClientSession:
     exchanges: tuple[Exchange, ...] = ()
     message_sha256: str = ""  # of the message the client sent ("" when none)
     message_size: int = 0
+    message_headers: tuple[str, ...] = ()  # its header fields (probe.model.listener.message_parts)
+    message_body_sha256: str = ""
+    wire: str = ""  # DATA exactly as written when the battery wrote it raw (latin-1): smuggling
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,11 +10,30 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import hashlib
 
 SESSION_SCHEMA = "probe.listener-session/1"
 LINE_KEPT = 2048  # octets of one line kept verbatim; `octets` says how long it was
 LINES_KEPT = 512  # lines of one session kept; `lines_dropped` counts the rest
 MESSAGES_KEPT = 32  # messages of one session described
+HEADERS_KEPT = 100  # header fields of one message kept verbatim
+WIRE_KEPT = 4096  # octets of a message's DATA kept as they arrived (dot-stuffing, line ends)
+
+
+def message_parts(content: bytes) -> tuple[tuple[str, ...], str]:
+    """A message's header fields (folded lines kept inside their field, bounded) and the
+    SHA-256 of its body: how both ends of a firewall test describe a message."""
+    head, sep, body = content.partition(b"\r\n\r\n")
+    if not sep:
+        head, body = content, b""
+    fields: list[str] = []
+    for line in head.split(b"\r\n"):
+        text = line.decode("utf-8", "backslashreplace")
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] = (fields[-1] + "\r\n" + text)[:LINE_KEPT]
+        elif len(fields) < HEADERS_KEPT and line:
+            fields.append(text[:LINE_KEPT])
+    return tuple(fields), hashlib.sha256(body).hexdigest()
 
 
 class Side(enum.StrEnum):
@@ -42,6 +61,10 @@ class MessageSeen:
     sha256: str  # "" when the message was not kept (too big, a line too long)
     complete: bool
     elapsed_ms: float  # when its end of data arrived
+    headers: tuple[str, ...] = ()  # its header fields as they arrived (HEADERS_KEPT, LINE_KEPT)
+    body_sha256: str = ""  # of what follows the header's empty line
+    wire: str = ""  # the first WIRE_KEPT octets of DATA as received, latin-1 (byte for byte)
+    chunked: bool = False  # sent with BDAT (CHUNKING), not DATA
 
 
 @dataclasses.dataclass(frozen=True)

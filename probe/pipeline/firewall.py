@@ -2,8 +2,8 @@
 directory it shares or from its HTTP endpoint (`probe.server.records_http`), and the two halves
 compared (`probe.analyze.firewall`).
 
-The sessions run one after the other (a box that limits concurrent sessions is not measured
-here); the listener writes a session's record when the connection closes, so the records are
+The sessions run one after the other, but for the concurrency check's few connections at once;
+the listener writes a session's record when the connection closes, so the records are
 awaited, bounded by `wait` seconds, until every session is joined.
 """
 
@@ -20,7 +20,10 @@ from probe.collect.secrets import Secret
 from probe.errors import MeasurementError
 from probe.model.firewall import ClientSession, FirewallResult
 from probe.model.listener import SessionRecord
-from probe.send.battery import command_session, message_session
+from probe.send.battery import chunking_session, command_session, message_session, tag
+from probe.send.battery_limits import concurrency_session, recipients_session
+from probe.send.battery_messages import CONTENT
+from probe.send.battery_smuggling import LOOKALIKES, smuggling_session
 from probe.send.options import ConverseOptions
 from probe.server.records_http import RecordsError, fetch_sessions
 from probe.server.session_files import load_sessions
@@ -46,15 +49,26 @@ class FirewallRequest:
     records: Path | RecordsUrl  # the listener's Maildir (or its sessions/), or its endpoint
     options: ConverseOptions  # port, timeouts and deadline of each session
     wait: float = 10.0  # seconds to wait for the listener's records after the battery
+    smuggling: bool = False  # also send the end-of-data look-alikes (opt-in)
 
 
 async def battery(request: FirewallRequest, token: str) -> tuple[ClientSession, ...]:
-    address = request.host
-    return (
-        await message_session(address, request.options, token, starttls=False),
-        await message_session(address, request.options, token, starttls=True),
-        await command_session(address, request.options, token),
-    )
+    address, options = request.host, request.options
+    sessions = [
+        await message_session(address, options, token),
+        await message_session(address, options, token, starttls=True),
+        await command_session(address, options, token),
+        await chunking_session(address, options, token),
+    ]
+    for name, build in CONTENT.items():
+        sessions.append(await message_session(address, options, token, name=name, build=build))
+    sessions.append(await recipients_session(address, options, tag(token, "recipients")))
+    sessions.append(await concurrency_session(address, options, tag(token, "concurrency")))
+    if request.smuggling:
+        for i, name in enumerate(LOOKALIKES, 1):
+            session_tag = tag(token, f"smuggle{i}")
+            sessions.append(await smuggling_session(address, options, session_tag, name))
+    return tuple(sessions)
 
 
 def read_records(source: Path | RecordsUrl, since: float) -> tuple[SessionRecord, ...]:

@@ -6,7 +6,11 @@ each tagged so the listener behind it can be joined with it (`probe.analyze.fire
 - `commands`: HELP, VRFY, EXPN, ETRN, an unknown verb, a 1,000-octet command line, a NOOP split
   across two TCP segments, `BDAT 0 LAST` (a chunk of no bytes: nothing can desynchronise), MAIL,
   RCPT and RSET pipelined in one segment, and STARTTLS when it was not offered (the box may
-  answer it itself).
+  answer it itself);
+- `chunking`: the tagged message in one `BDAT n LAST` where CHUNKING is offered;
+- the content sessions (`probe.send.battery_messages.CONTENT`: 8bit, long lines, an attachment,
+  SMTPUTF8, sizes), each a message of its own; the limits (`battery_limits`) and, opt-in, the
+  end-of-data look-alikes (`battery_smuggling`) are their own modules.
 
 Each session is bounded by its `ConverseOptions` (stage timeouts and one deadline); a session
 the box cuts short is a result like any other.
@@ -17,10 +21,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+from collections.abc import Callable
 
 from probe.model.firewall import ClientSession, Exchange
+from probe.model.listener import message_parts
 from probe.model.message import OutgoingMessage
-from probe.model.smtp import Direction, Outcome, Stage
+from probe.model.smtp import Conversation, Direction, Outcome, Stage
+from probe.send.battery_messages import DOMAIN, tagged_message
 from probe.send.converse import Script, converse
 from probe.send.options import ConverseOptions
 from probe.send.session import Ending, Session, Stop
@@ -28,44 +35,81 @@ from probe.smtp import replies
 
 SPLIT_PAUSE = 0.2  # seconds between the two segments of the split command
 LONG_LINE = 1000  # octets of the long command line, CRLF included (RFC 5321 allows 512)
-DOMAIN = "probe.invalid"  # names in the battery's envelopes: never deliverable anywhere
 
 
 def tag(token: str, name: str) -> str:
     return f"fw-{token}-{name}"
 
 
-def tagged_message(session_tag: str) -> OutgoingMessage:
-    """A small plain message that names its session everywhere a box might leave it."""
-    data = (
-        f"From: <{session_tag}@{DOMAIN}>\r\n"
-        f"To: <postmaster@{DOMAIN}>\r\n"
-        f"Subject: probe firewall {session_tag}\r\n"
-        f"Message-ID: <{session_tag}@{DOMAIN}>\r\n"
-        "MIME-Version: 1.0\r\n"
-        "Content-Type: text/plain; charset=us-ascii\r\n"
-        "\r\n"
-        f"probe firewall test message {session_tag}\r\n"
-        ".a line that starts with a dot\r\n"
-    ).encode("ascii")
-    return OutgoingMessage(f"{session_tag}@{DOMAIN}", (f"postmaster@{DOMAIN}",), data)
-
-
 def _options(base: ConverseOptions, session_tag: str, *, starttls: bool) -> ConverseOptions:
     return dataclasses.replace(base, helo=f"{session_tag}.{DOMAIN}", starttls=starttls)
 
 
-async def message_session(
-    address: str, base: ConverseOptions, token: str, *, starttls: bool
+def _sent(
+    name: str, session_tag: str, conversation: Conversation, message: OutgoingMessage
 ) -> ClientSession:
-    """`plain` or `starttls`: one conversation that sends a tagged message."""
-    name = "starttls" if starttls else "plain"
+    headers, body = message_parts(message.data)
+    digest = hashlib.sha256(message.data).hexdigest()
+    return ClientSession(
+        name, session_tag, conversation, (), digest, len(message.data), headers, body
+    )
+
+
+async def message_session(
+    address: str,
+    base: ConverseOptions,
+    token: str,
+    *,
+    starttls: bool = False,
+    name: str = "",
+    build: Callable[[str], OutgoingMessage] = tagged_message,
+) -> ClientSession:
+    """One conversation that sends a tagged message: `plain`, `starttls`, or a content
+    session (`name`, its message from `build`)."""
+    name = name or ("starttls" if starttls else "plain")
     session_tag = tag(token, name)
-    message = tagged_message(session_tag)
+    message = build(session_tag)
     options = _options(base, session_tag, starttls=starttls)
     conversation = await converse(address, address, options, message)
-    digest = hashlib.sha256(message.data).hexdigest()
-    return ClientSession(name, session_tag, conversation, (), digest, len(message.data))
+    return _sent(name, session_tag, conversation, message)
+
+
+async def chunking_session(address: str, base: ConverseOptions, token: str) -> ClientSession:
+    """`chunking`: the tagged message in one `BDAT n LAST` (RFC 3030), where CHUNKING is
+    offered; the exchanges are MAIL, RCPT and BDAT."""
+    session_tag = tag(token, "chunking")
+    message = tagged_message(session_tag)
+    session = Session(address, address, _options(base, session_tag, starttls=False))
+    script = Script(session)
+    exchanges: list[Exchange] = []
+    try:
+        await session.open()
+        await script.banner()
+        caps = await script.hello(after_tls=False)
+        if replies.capability(caps, "CHUNKING") is None:
+            raise Stop(Outcome.SKIPPED, Stage.EHLO, "CHUNKING not offered", quit=True)
+        await _exchange(session, exchanges, "MAIL", f"MAIL FROM:<{message.mail_from}>")
+        await _exchange(session, exchanges, "RCPT", f"RCPT TO:<{message.rcpt_to[0]}>")
+        line = f"BDAT {len(message.data)} LAST"
+        session.log(Direction.CLIENT, line)
+        wire = f"{line}\r\n".encode("ascii") + message.data
+        await session.write_block(Stage.DATA, wire, base.timeouts.command)
+        try:
+            reply = await session.read_reply(Stage.DATA_END, base.timeouts.final_reply)
+        except Stop:
+            exchanges.append(Exchange("BDAT", line, None))
+            raise
+        exchanges.append(Exchange("BDAT", line, reply))
+        await script.quit()
+        session.ending = Ending(Outcome.OK, Stage.QUIT)
+    except Stop as stop:
+        session.ending = stop.ending
+        if stop.quit:
+            await script.quit()
+    finally:
+        await session.close()
+    sent = _sent("chunking", session_tag, script.conversation(), message)
+    return dataclasses.replace(sent, exchanges=tuple(exchanges))
 
 
 def _commands(session_tag: str) -> list[tuple[str, str]]:

@@ -14,6 +14,8 @@ import asyncio
 import dataclasses
 import enum
 
+from probe.model.listener import WIRE_KEPT
+
 YIELD_AFTER = 0.05  # seconds of reading before the other sessions get a turn
 
 
@@ -28,11 +30,13 @@ class DataRead:
     content: bytes  # the message, empty unless COMPLETE
     size: int  # bytes received after un-dot-stuffing, counted past the limit too
     end: DataEnd
+    wire: bytes = b""  # the first WIRE_KEPT octets as received, the final dot line included
 
 
 async def read_data(reader: asyncio.StreamReader, max_size: int | None) -> DataRead:
     """Read up to the lone dot; the content is kept only while it fits in `max_size`."""
     body = bytearray()
+    wire = bytearray()
     size = 0
     end = DataEnd.COMPLETE
     in_line = False  # the last piece ended inside an over-long line
@@ -45,6 +49,8 @@ async def read_data(reader: asyncio.StreamReader, max_size: int | None) -> DataR
             line = await reader.read(error.consumed)
             if end is DataEnd.COMPLETE:
                 end = DataEnd.LINE_TOO_LONG
+        if len(wire) < WIRE_KEPT:
+            wire += line[: WIRE_KEPT - len(wire)]
         if not in_line:
             if line == b".\r\n":
                 break
@@ -61,4 +67,22 @@ async def read_data(reader: asyncio.StreamReader, max_size: int | None) -> DataR
         if loop.time() - turn > YIELD_AFTER:
             await asyncio.sleep(0)
             turn = loop.time()
-    return DataRead(bytes(body) if end is DataEnd.COMPLETE else b"", size, end)
+    content = bytes(body) if end is DataEnd.COMPLETE else b""
+    return DataRead(content, size, end, bytes(wire))
+
+
+CHUNK_PIECE = 64 * 1024  # octets of a BDAT chunk read at a time
+
+
+async def read_chunk(reader: asyncio.StreamReader, octets: int, room: int | None) -> bytes | None:
+    """A BDAT chunk of exactly `octets` (RFC 3030: they follow the command whatever its reply
+    will be), read in pieces; None when it does not fit in `room` (it is read and dropped)."""
+    kept = bytearray()
+    fits = room is None or octets <= room
+    left = octets
+    while left:
+        piece = await reader.readexactly(min(left, CHUNK_PIECE))
+        left -= len(piece)
+        if fits:
+            kept += piece
+    return bytes(kept) if fits else None

@@ -28,13 +28,14 @@ RECORDS_KEPT = 1000  # the most recent records held for the final report; all ar
 
 
 def listener_personality(hostname: str, max_size: int | None = None) -> Personality:
-    """`probe listen`'s own face: Postfix-like texts, a Received stamp that names probe, and the
-    SIZE it enforces."""
+    """`probe listen`'s own face: Postfix-like texts, a Received stamp that names probe, the
+    full capability list (CHUNKING too: probe's engine speaks BDAT) and the SIZE it enforces."""
     size = "SIZE" if max_size is None else f"SIZE {max_size}"
     return Personality(
         hostname=hostname,
         banner=LISTEN_BANNER,
-        keywords=tuple(k for k in POSTFIX_KEYWORDS if not k.startswith("SIZE")) + (size,),
+        keywords=tuple(k for k in POSTFIX_KEYWORDS if not k.startswith("SIZE"))
+        + ("CHUNKING", size),
         mail_name="probe",
     )
 

@@ -27,7 +27,7 @@ from aiosmtpd.smtp import SMTP, syntax
 from probe.model.listener import SessionRecord
 from probe.model.status import utcnow
 from probe.server import limits as bounds
-from probe.server.data import DataEnd, read_data
+from probe.server.data import DataEnd, read_chunk, read_data
 from probe.server.limits import NO_LIMITS, Limits
 from probe.server.records import Personality, RcptRecord
 from probe.server.tap import SessionTap, TappedReader
@@ -116,6 +116,7 @@ class RecordingSMTP(SMTP):
         self._session_timer: asyncio.TimerHandle | None = None
         self._in_data = False
         self._last_data = 0.0  # loop time of the last bytes received during DATA
+        self._chunks: tuple[object, bytearray, bool] | None = None  # envelope, bytes, too big
         line = limits.max_line_length or bounds.AIOSMTPD_LINE_LENGTH
         # aiosmtpd keeps these in one dict for every server and adds to it at each EHLO
         self.command_size_limit = line
@@ -287,17 +288,75 @@ class RecordingSMTP(SMTP):
             read = await read_data(self._reader, self.limits.max_size)
         finally:
             self._in_data = False
+            self._reset_timeout()  # idle from the end of data on, not from the DATA command
         if self._tap is not None:
             complete = read.end is DataEnd.COMPLETE
             rcpts = tuple(envelope.rcpt_tos)
             content = read.content if complete else None
-            self._tap.message(envelope.mail_from or "", rcpts, content, read.size)
+            self._tap.message(envelope.mail_from or "", rcpts, content, read.size, read.wire)
         if read.end is not DataEnd.COMPLETE:
             self._set_post_data_state()  # type: ignore[no-untyped-call]
             too_long = bounds.LINE_TOO_LONG if self.limits.max_line_length else DATA_LINE_TOO_LONG
             await self.push(bounds.MESSAGE_TOO_BIG if read.end is DataEnd.TOO_BIG else too_long)
             return
         envelope.content = envelope.original_content = read.content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
+        await self.push(status)
+
+    @syntax("BDAT size [LAST]")
+    async def smtp_BDAT(self, arg: str | None) -> None:
+        """RFC 3030 CHUNKING, where the personality offers it: the chunk is read whatever the
+        reply, bounded by the size limit; LAST hands the message to the handler as DATA does."""
+        if "CHUNKING" not in self.personality.keywords:
+            await self.push(self.personality.unknown_reply)
+            return
+        words = (arg or "").split()
+        last = len(words) == 2 and words[1].upper() == "LAST"
+        if not words or not words[0].isdigit() or len(words[0]) > 12 or len(words) > 1 + last:
+            await self.push("501 5.5.4 Syntax: BDAT count [LAST]")
+            return
+        envelope = self.envelope
+        assert envelope is not None
+        if self._chunks is None or self._chunks[0] is not envelope:
+            self._chunks = (envelope, bytearray(), False)
+        _, kept, too_big = self._chunks
+        room = None if self.limits.max_size is None else self.limits.max_size - len(kept)
+        self._in_data, self._last_data = True, self.loop.time()
+        try:
+            chunk = await read_chunk(self._reader, int(words[0]), None if too_big else room)
+        finally:
+            self._in_data = False
+            self._reset_timeout()
+        if chunk is None:
+            too_big = True
+            kept.clear()
+        else:
+            kept += chunk
+        self._chunks = (envelope, kept, too_big)
+        if await self.check_helo_needed():  # it said so itself
+            self._chunks = None
+            return
+        if not envelope.rcpt_tos:
+            self._chunks = None
+            await self.push("503 5.5.1 Error: need RCPT command")
+            return
+        if not last:
+            await self.push(f"250 2.0.0 {words[0]} octets received")
+            return
+        await self._chunked_message(envelope, bytes(kept), too_big)
+
+    async def _chunked_message(self, envelope: Any, content: bytes, too_big: bool) -> None:
+        self._chunks = None
+        if self._tap is not None:
+            rcpts = tuple(envelope.rcpt_tos)
+            kept = None if too_big else content
+            self._tap.message(envelope.mail_from or "", rcpts, kept, len(content), chunked=True)
+        if too_big:
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
+            await self.push(bounds.MESSAGE_TOO_BIG)
+            return
+        envelope.content = envelope.original_content = content
         status = await self._call_handler_hook("DATA")
         self._set_post_data_state()  # type: ignore[no-untyped-call]
         await self.push(status)

@@ -20,10 +20,12 @@ from probe.model.listener import (
     LINE_KEPT,
     LINES_KEPT,
     MESSAGES_KEPT,
+    WIRE_KEPT,
     MessageSeen,
     SessionLine,
     SessionRecord,
     Side,
+    message_parts,
 )
 from probe.model.status import utcnow
 
@@ -98,12 +100,31 @@ class SessionTap:
         self._add(Side.SERVER, raw, len(raw) + 2)
 
     def message(
-        self, mail_from: str, rcpts: tuple[str, ...], content: bytes | None, size: int
+        self,
+        mail_from: str,
+        rcpts: tuple[str, ...],
+        content: bytes | None,
+        size: int,
+        wire: bytes = b"",
+        *,
+        chunked: bool = False,
     ) -> None:
         if len(self.messages) >= MESSAGES_KEPT:
             return
         digest = hashlib.sha256(content).hexdigest() if content is not None else ""
-        seen = MessageSeen(mail_from, rcpts, size, digest, content is not None, self.elapsed_ms())
+        headers, body = message_parts(content) if content is not None else ((), "")
+        seen = MessageSeen(
+            mail_from,
+            rcpts,
+            size,
+            digest,
+            content is not None,
+            self.elapsed_ms(),
+            headers,
+            body,
+            wire[:WIRE_KEPT].decode("latin-1"),
+            chunked,
+        )
         self.messages.append(seen)
 
     def record(self) -> SessionRecord:

@@ -122,48 +122,78 @@ def _differences(document: dict[str, Any]) -> dict[str, str]:
 
 COMMANDS = ("HELP", "VRFY", "EXPN", "ETRN", "unknown verb", "long line", "BDAT", "split line")
 PIPELINED = ("MAIL (pipelined)", "RCPT (pipelined)", "RSET (pipelined)")
+MESSAGES = ("plain", "starttls", "8bit", "long-lines", "attachment", "size-100k", "size-1m")
+LOOKALIKES = ("LF.LF", "CRLF.LF", "LF.CRLF", "CR.CR", "CRLF.CR", "CR.CRLF")
+
+
+def _each(what: dict[str, str], sessions: tuple[str, ...]) -> dict[str, str]:
+    return {f"{s} {check}": effect for s in sessions for check, effect in what.items()}
+
 
 # Every check of each box that does not pass unchanged, and what the box did to it; a check
-# not listed must pass (the control, the TCP forwarder, changes nothing at all).
+# not listed must pass (the control, the TCP forwarder, changes nothing at all: it forwards
+# the end-of-data look-alikes byte for byte, which is no change).
 DIFFERENCES: dict[str, dict[str, str]] = {
-    "forwarder": {},
+    "forwarder": {f"smuggle {name} smuggling {name}": "forwarded" for name in LOOKALIKES},
     "asa": {
         # inspect esmtp: banner masked, keywords off its allow-list masked with X's, the
-        # commands off its list answered with 500 by the box itself
+        # commands off its list answered with 500 by the box itself; more than 100 RCPT drop
+        # the connection (the listener's 452 at 101 never comes back); and it reads <LF>.<CR><LF>
+        # as the end of data, then waits: no reply, no message
         "plain banner": "masked",
-        "plain capability STARTTLS": "renamed",
-        "plain capability SMTPUTF8": "renamed",
+        **{f"plain capability {k}": "renamed" for k in ("STARTTLS", "SMTPUTF8", "CHUNKING")},
         "starttls starttls": "stripped",
-        "commands command EXPN": "blocked",
-        "commands command unknown verb": "blocked",
-        "commands command BDAT": "blocked",
+        **{f"commands command {k}": "blocked" for k in ("EXPN", "unknown verb", "BDAT")},
         "commands command STARTTLS": "blocked",
+        "chunking message": "not-tested",
+        "smtputf8 message": "not-tested",
+        "recipients recipients": "limited",
+        **{f"smuggle {k} smuggling {k}": "forwarded" for k in LOOKALIKES if k != "LF.CRLF"},
+        "smuggle LF.CRLF smuggling LF.CRLF": "not-arrived",
     },
     "checkpoint": {
         # an SMTP server of its own relaying inline: its banner and keywords, its own TLS
-        # certificate, the X-CheckPoint header, and the extra commands never leave it
+        # certificate, an X-CheckPoint header on every message (the body byte for byte), the
+        # sessions without a message never leave it, and it re-encodes every look-alike
         "plain banner": "replaced",
         **{
             f"plain capability {name}": "removed"
-            for name in ("PIPELINING", "VRFY", "ETRN", "ENHANCEDSTATUSCODES", "DSN", "SMTPUTF8")
+            for name in (
+                "PIPELINING",
+                "VRFY",
+                "ETRN",
+                "ENHANCEDSTATUSCODES",
+                "DSN",
+                "SMTPUTF8",
+                "CHUNKING",
+            )
         },
         "plain capability SIZE": "changed",
-        "plain message": "altered",
+        **_each({"header X-CheckPoint": "injected", "message": "altered"}, MESSAGES),
         "starttls starttls": "terminated",
-        "starttls message": "altered",
         "commands session": "not-arrived",
         **{f"commands command {name}": "blocked" for name in (*COMMANDS, *PIPELINED)},
+        "chunking session": "not-tested",
+        "smtputf8 session": "not-tested",
+        "recipients recipients": "not-tested",
+        **{f"smuggle {k} smuggling {k}": "normalised" for k in LOOKALIKES},
     },
     "postfix": {
         # smtpd_proxy_filter: Postfix's own banner, keywords and TLS; it answers every command
-        # but the transaction's MAIL and RCPT itself, and adds its Received header
+        # but the transaction's MAIL and RCPT itself, passes BDAT on as DATA, adds its Received
+        # header (the body byte for byte), passes the listener's 452 back, and turns a bare LF
+        # into CRLF: the listener then reads the smuggled MAIL as a command
         "plain banner": "replaced",
         "plain capability SIZE": "changed",
-        "plain capability CHUNKING": "added",
-        "plain message": "altered",
+        **_each(
+            {"header Received": "injected", "message": "altered"},
+            (*MESSAGES, "chunking", "smtputf8"),
+        ),
         "starttls starttls": "terminated",
-        "starttls message": "altered",
         **{f"commands command {name}": "blocked" for name in (*COMMANDS, "RSET (pipelined)")},
+        "chunking command BDAT": "rewritten",
+        **{f"smuggle {k} smuggling {k}": "smuggled" for k in ("LF.LF", "CRLF.LF", "LF.CRLF")},
+        **{f"smuggle {k} smuggling {k}": "forwarded" for k in ("CR.CR", "CRLF.CR", "CR.CRLF")},
     },
 }
 STATUS = {"forwarder": 0, "asa": 2, "checkpoint": 2, "postfix": 2}
@@ -171,12 +201,19 @@ STATUS = {"forwarder": 0, "asa": 2, "checkpoint": 2, "postfix": 2}
 
 @pytest.mark.parametrize("box", list(DIFFERENCES), indirect=True)
 def test_every_change_of_the_box_and_nothing_else(chain: netns.Chain, sink: Path, box: str) -> None:
-    code, document = _firewall(chain, sink)
+    code, document = _firewall(chain, sink, "--smuggling")
     assert _differences(document) == DIFFERENCES[box]
     assert code == STATUS[box]
     if box == "forwarder":
         assert document["summary"] == ["changes nothing"]
-        assert {c["check"] for c in document["checks"]} >= {"banner", "starttls", "message"}
+        checks = {c["check"] for c in document["checks"]}
+        assert checks >= {"banner", "starttls", "message", "recipients", "concurrent sessions"}
+        assert {c["session"] for c in document["checks"] if c["check"] == "scan latency"} == {
+            "plain",
+            "attachment",
+            "size-100k",
+            "size-1m",
+        }
     # nothing reached the listener but through the box: there is no other route
     token = f"fw-{document['token']}-"
     tagged = [r for r in load_sessions(sink) if any(token in x.text for x in r.client_lines())]

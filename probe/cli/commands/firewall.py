@@ -65,13 +65,23 @@ def firewall_command(
         float,
         typer.Option("--wait", min=0, help="Seconds to wait for the listener's records."),
     ] = 10.0,
+    smuggling: Annotated[
+        bool,
+        typer.Option(
+            "--smuggling",
+            help="Also send end-of-data look-alikes (<LF>.<LF>, <CR><LF>.<LF>, <LF>.<CR><LF>, "
+            "bare CR forms): does the box forward what a far side could read as two messages?",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Send a small battery through a box to a `probe listen` you control, and compare what
     was sent with what arrived: banner, capabilities, commands (HELP, VRFY, EXPN, ETRN, an
-    unknown verb, a 1,000-octet line, pipelining), STARTTLS (end to end, terminated at the box,
-    stripped) and the message's bytes. Exit code: the worst check (0 when the box changes
-    nothing)."""
+    unknown verb, a 1,000-octet line, a split line, pipelining, BDAT), STARTTLS (end to end,
+    terminated at the box, stripped), each message's bytes and header (8bit, long lines, an
+    attachment, SMTPUTF8, sizes) and the scan latency, the listener's 452 after too many
+    recipients, concurrent sessions, and with --smuggling the end-of-data look-alikes. Exit
+    code: the worst check (0 when the box changes nothing)."""
     try:
         host, port = split_host_port(target, default_port=25)
         source = records_source(records, token_file)
@@ -89,7 +99,7 @@ def firewall_command(
         deadline=max(60.0, timeout * 10),
         system_trust=False,
     )
-    request = FirewallRequest(host, port, source, options, wait)
+    request = FirewallRequest(host, port, source, options, wait, smuggling)
     result = asyncio.run(run_firewall(request))
     if json_out:
         emit_json(FIREWALL_SCHEMA, result)
