@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from probe.model.firewall import ClientSession, Exchange
 from probe.model.listener import message_parts
@@ -43,6 +43,33 @@ def tag(token: str, name: str) -> str:
 
 def _options(base: ConverseOptions, session_tag: str, *, starttls: bool) -> ConverseOptions:
     return dataclasses.replace(base, helo=f"{session_tag}.{DOMAIN}", starttls=starttls)
+
+
+Steps = Callable[[Session, Script, tuple[str, ...], list[Exchange]], Awaitable[None]]
+
+
+async def scripted(
+    address: str, options: ConverseOptions, steps: Steps
+) -> tuple[Conversation, tuple[Exchange, ...]]:
+    """One connection: banner, EHLO, then `steps` (they add their exchanges); an ending the
+    box forces is a result like any other. The conversation ends with QUIT unless `steps`
+    ended it."""
+    session = Session(address, address, options)
+    script = Script(session)
+    exchanges: list[Exchange] = []
+    try:
+        await session.open()
+        await script.banner()
+        caps = await script.hello(after_tls=False)
+        await steps(session, script, caps, exchanges)
+        session.ending = Ending(Outcome.OK, Stage.QUIT)
+    except Stop as stop:
+        session.ending = stop.ending
+        if stop.quit:
+            await script.quit()
+    finally:
+        await session.close()
+    return script.conversation(), tuple(exchanges)
 
 
 def _sent(
@@ -79,13 +106,10 @@ async def chunking_session(address: str, base: ConverseOptions, token: str) -> C
     offered; the exchanges are MAIL, RCPT and BDAT."""
     session_tag = tag(token, "chunking")
     message = tagged_message(session_tag)
-    session = Session(address, address, _options(base, session_tag, starttls=False))
-    script = Script(session)
-    exchanges: list[Exchange] = []
-    try:
-        await session.open()
-        await script.banner()
-        caps = await script.hello(after_tls=False)
+
+    async def steps(
+        session: Session, script: Script, caps: tuple[str, ...], exchanges: list[Exchange]
+    ) -> None:
         if replies.capability(caps, "CHUNKING") is None:
             raise Stop(Outcome.SKIPPED, Stage.EHLO, "CHUNKING not offered", quit=True)
         await _exchange(session, exchanges, "MAIL", f"MAIL FROM:<{message.mail_from}>")
@@ -101,15 +125,11 @@ async def chunking_session(address: str, base: ConverseOptions, token: str) -> C
             raise
         exchanges.append(Exchange("BDAT", line, reply))
         await script.quit()
-        session.ending = Ending(Outcome.OK, Stage.QUIT)
-    except Stop as stop:
-        session.ending = stop.ending
-        if stop.quit:
-            await script.quit()
-    finally:
-        await session.close()
-    sent = _sent("chunking", session_tag, script.conversation(), message)
-    return dataclasses.replace(sent, exchanges=tuple(exchanges))
+
+    options = _options(base, session_tag, starttls=False)
+    conversation, exchanges = await scripted(address, options, steps)
+    sent = _sent("chunking", session_tag, conversation, message)
+    return dataclasses.replace(sent, exchanges=exchanges)
 
 
 def _commands(session_tag: str) -> list[tuple[str, str]]:
@@ -137,13 +157,10 @@ async def command_session(address: str, base: ConverseOptions, token: str) -> Cl
     """`commands`: the extra commands one at a time, then a pipelined group, then STARTTLS if
     EHLO did not offer it; it ends at the first command the box answers by closing."""
     session_tag = tag(token, "commands")
-    session = Session(address, address, _options(base, session_tag, starttls=False))
-    script = Script(session)
-    exchanges: list[Exchange] = []
-    try:
-        await session.open()
-        await script.banner()
-        caps = await script.hello(after_tls=False)
+
+    async def steps(
+        session: Session, script: Script, caps: tuple[str, ...], exchanges: list[Exchange]
+    ) -> None:
         for name, line in _commands(session_tag):
             await _exchange(session, exchanges, name, line)
         await _split(session, exchanges, f"NOOP {session_tag}")
@@ -153,12 +170,10 @@ async def command_session(address: str, base: ConverseOptions, token: str) -> Cl
             await _exchange(session, exchanges, "STARTTLS", "STARTTLS")
         else:
             await script.quit()
-        session.ending = Ending(Outcome.OK, Stage.QUIT)
-    except Stop as stop:
-        session.ending = stop.ending
-    finally:
-        await session.close()
-    return ClientSession("commands", session_tag, script.conversation(), tuple(exchanges))
+
+    options = _options(base, session_tag, starttls=False)
+    conversation, exchanges = await scripted(address, options, steps)
+    return ClientSession("commands", session_tag, conversation, exchanges)
 
 
 async def _exchange(session: Session, exchanges: list[Exchange], name: str, line: str) -> None:

@@ -13,6 +13,7 @@ import dataclasses
 
 from probe.model.firewall import ClientSession, Exchange
 from probe.model.smtp import Outcome, Stage
+from probe.send.battery import scripted
 from probe.send.battery_messages import DOMAIN
 from probe.send.converse import Script
 from probe.send.options import ConverseOptions
@@ -30,13 +31,9 @@ def _options(base: ConverseOptions, helo_tag: str) -> ConverseOptions:
 async def recipients_session(
     address: str, base: ConverseOptions, session_tag: str
 ) -> ClientSession:
-    session = Session(address, address, _options(base, session_tag))
-    script = Script(session)
-    exchanges: list[Exchange] = []
-    try:
-        await session.open()
-        await script.banner()
-        await script.hello(after_tls=False)
+    async def steps(
+        session: Session, script: Script, caps: tuple[str, ...], exchanges: list[Exchange]
+    ) -> None:
         mail = f"MAIL FROM:<{session_tag}@{DOMAIN}>"
         exchanges.append(Exchange("MAIL", mail, await session.command(Stage.MAIL, mail)))
         refused_at = 0
@@ -54,12 +51,9 @@ async def recipients_session(
                 break  # one more after the first refusal: does it still refuse?
         await session.command(Stage.RCPT, "RSET")
         await script.quit()
-        session.ending = Ending(Outcome.OK, Stage.QUIT)
-    except Stop as stop:
-        session.ending = stop.ending
-    finally:
-        await session.close()
-    return ClientSession("recipients", session_tag, script.conversation(), tuple(exchanges))
+
+    conversation, exchanges = await scripted(address, _options(base, session_tag), steps)
+    return ClientSession("recipients", session_tag, conversation, exchanges)
 
 
 async def _held(address: str, base: ConverseOptions, tag: str) -> tuple[Script, Exchange]:

@@ -13,10 +13,11 @@ import dataclasses
 
 from probe.model.firewall import ClientSession, Exchange
 from probe.model.smtp import Direction, Outcome, Stage
+from probe.send.battery import scripted
 from probe.send.battery_messages import DOMAIN
 from probe.send.converse import Script
 from probe.send.options import ConverseOptions
-from probe.send.session import Ending, Session, Stop
+from probe.send.session import Session, Stop
 
 # name -> the end-of-data look-alike (RFC 5321 4.1.1.4 allows only <CR><LF>.<CR><LF>)
 LOOKALIKES: dict[str, bytes] = {
@@ -55,15 +56,11 @@ async def smuggling_session(
     when one comes, a second reply (the far side read two messages)."""
     lookalike = LOOKALIKES[name]
     options = dataclasses.replace(base, helo=f"{session_tag}.{DOMAIN}", starttls=False)
-    session = Session(address, address, options)
-    script = Script(session)
-    exchanges: list[Exchange] = []
     wire = smuggling_data(session_tag, lookalike)
-    timeout = options.timeouts.command
-    try:
-        await session.open()
-        await script.banner()
-        await script.hello(after_tls=False)
+
+    async def steps(
+        session: Session, script: Script, caps: tuple[str, ...], exchanges: list[Exchange]
+    ) -> None:
         for stage, line in (
             (Stage.MAIL, f"MAIL FROM:<{session_tag}@{DOMAIN}>"),
             (Stage.RCPT, f"RCPT TO:<postmaster@{DOMAIN}>"),
@@ -74,22 +71,15 @@ async def smuggling_session(
             if not reply.is_positive:
                 raise Stop(Outcome.REJECTED, stage, f"{reply.code} at {line.split(':')[0]}")
         session.log(Direction.CLIENT, f"({len(wire)} octets with {name})")
-        await session.write_block(Stage.DATA_END, wire, timeout)
+        await session.write_block(Stage.DATA_END, wire, options.timeouts.command)
         final = await session.read_reply(Stage.DATA_END, options.timeouts.final_reply)
         exchanges.append(Exchange("end of data", name, final))
         with contextlib.suppress(Stop):
             second = await session.read_reply(Stage.DATA_END, AFTER_WAIT)
             exchanges.append(Exchange("second reply", name, second))
         await script.quit()
-        session.ending = Ending(Outcome.OK, Stage.QUIT)
-    except Stop as stop:
-        session.ending = stop.ending
-    finally:
-        await session.close()
+
+    conversation, exchanges = await scripted(address, options, steps)
     return ClientSession(
-        f"smuggle {name}",
-        session_tag,
-        script.conversation(),
-        tuple(exchanges),
-        wire=wire.decode("latin-1"),
+        f"smuggle {name}", session_tag, conversation, exchanges, wire=wire.decode("latin-1")
     )
