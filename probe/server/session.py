@@ -116,6 +116,7 @@ class RecordingSMTP(SMTP):
         self._session_timer: asyncio.TimerHandle | None = None
         self._in_data = False
         self._last_data = 0.0  # loop time of the last bytes received during DATA
+        self._buffered = 0  # bytes waiting in the reader at the last idle check
         self._chunks: tuple[object, bytearray, bool] | None = None  # envelope, bytes, too big
         line = limits.max_line_length or bounds.AIOSMTPD_LINE_LENGTH
         # aiosmtpd keeps these in one dict for every server and adds to it at each EHLO
@@ -200,16 +201,18 @@ class RecordingSMTP(SMTP):
         super().data_received(data)
 
     def _timeout_cb(self) -> None:
-        """Idle: no command, and during DATA no bytes (received or still unread), for
-        `idle_timeout` seconds."""
+        """Idle: no command, and during DATA no bytes received nor read, for `idle_timeout`
+        seconds."""
         idle = self.limits.idle_timeout
         if idle is None:
             super()._timeout_cb()  # type: ignore[no-untyped-call]  # closes without a word
             return
-        if self._in_data and bool(getattr(self._reader, "_buffer", None)):
-            # bytes we have not read yet: the server is behind (reading is paused meanwhile,
-            # so no new bytes arrive), not the client idle
+        buffered = len(getattr(self._reader, "_buffer", None) or ())
+        if self._in_data and buffered and buffered != self._buffered:
+            # we are still reading what came (its reading may be paused meanwhile, so no new
+            # bytes arrive): the server is behind, not the client idle
             self._last_data = self.loop.time()
+        self._buffered = buffered
         quiet = self.loop.time() - self._last_data
         if self._in_data and quiet < idle:
             self._reset_timeout(idle - quiet)
