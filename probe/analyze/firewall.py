@@ -9,16 +9,17 @@ was blocked (the client got an answer: the box gave it) or dropped (it got none)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from probe.analyze.firewall_content import header_checks, message_check, timing_check
-from probe.analyze.firewall_effects import meanings
+from probe.analyze.firewall_effects import meanings, rated
 from probe.analyze.firewall_limits import concurrency_check, recipients_check
 from probe.analyze.firewall_smuggling import smuggling_check
 from probe.model.firewall import ClientSession, Effect, Exchange, FirewallCheck, FirewallResult
 from probe.model.listener import SessionRecord, Side
 from probe.model.smtp import Outcome, Reply
 from probe.model.status import worst
+from probe.model.verdict import CheckLevel
 from probe.smtp import replies
 
 
@@ -321,8 +322,10 @@ def compare(
     token: str,
     sessions: Sequence[ClientSession],
     records: Sequence[SessionRecord],
+    levels: Mapping[str, CheckLevel] | None = None,
 ) -> FirewallResult:
-    """Every check of every session that the listener has a record of."""
+    """Every check of every session; the status is the worst check's, rated by a profile's
+    `levels` where given."""
     joined = join(sessions, records)
     checks: list[FirewallCheck] = []
     unjoined: list[str] = []
@@ -334,7 +337,7 @@ def compare(
             continue
         checks += session_checks(session, record, records)
     checks = _once(checks)
-    status = worst(meanings()[check.effect].status for check in checks)
+    status = worst(rated(check.effect, levels) for check in checks)
     return FirewallResult(
         target, token, tuple(sessions), tuple(checks), summary(checks), status, tuple(unjoined)
     )

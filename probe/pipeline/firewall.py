@@ -20,6 +20,7 @@ from probe.collect.secrets import Secret
 from probe.errors import MeasurementError
 from probe.model.firewall import ClientSession, FirewallResult
 from probe.model.listener import SessionRecord
+from probe.model.verdict import CheckLevel
 from probe.send.battery import chunking_session, command_session, message_session, tag
 from probe.send.battery_limits import concurrency_session, recipients_session
 from probe.send.battery_messages import CONTENT
@@ -50,6 +51,7 @@ class FirewallRequest:
     options: ConverseOptions  # port, timeouts and deadline of each session
     wait: float = 10.0  # seconds to wait for the listener's records after the battery
     smuggling: bool = False  # also send the end-of-data look-alikes (opt-in)
+    levels: tuple[tuple[str, CheckLevel], ...] | None = None  # a profile's check levels
 
 
 async def battery(request: FirewallRequest, token: str) -> tuple[ClientSession, ...]:
@@ -111,4 +113,5 @@ async def run_firewall(request: FirewallRequest) -> FirewallResult:
         if ":" in request.host
         else f"{request.host}:{request.port}"
     )
-    return compare(target, token, sessions, records)
+    levels = dict(request.levels) if request.levels is not None else None
+    return compare(target, token, sessions, records, levels)

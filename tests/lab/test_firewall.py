@@ -200,3 +200,10 @@ def test_session_records_stay_within_the_disk_budget(tmp_path: Path) -> None:
     files = list((tmp_path / "Maildir" / "sessions").iterdir())
     assert 0 < len(files) < 20
     assert sum(f.stat().st_size for f in files) <= budget
+
+
+def test_cli_firewall_bad_profile(tmp_path: Path) -> None:
+    args = ["firewall", "127.0.0.1:1", "--records", str(tmp_path), "--profile", "no-such", "--json"]
+    outcome = CliRunner().invoke(app, args)
+    assert outcome.exit_code == 3
+    assert json.loads(outcome.stdout)["status"] == "UNKNOWN"

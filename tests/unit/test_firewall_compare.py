@@ -16,6 +16,7 @@ from probe.model.json import from_data, to_data
 from probe.model.listener import SessionLine, SessionRecord, Side
 from probe.model.smtp import Reply
 from probe.model.status import Status
+from probe.model.verdict import CheckLevel
 from probe.report.firewall import render_firewall
 
 DATA = Path(__file__).parent.parent / "data" / "firewall"
@@ -202,3 +203,13 @@ def test_every_effect_has_a_status_and_every_change_a_phrase() -> None:
     assert set(table) == set(Effect)
     for effect, meaning in table.items():
         assert bool(meaning.phrase) == (meaning.status is not Status.OK), effect
+
+
+def test_a_profile_rates_the_checks_it_names() -> None:
+    sessions, records = _halves("asa")
+    assert compare("box:25", "t", sessions, records).status is Status.CRITICAL  # stripped
+    calm = {"starttls-stripped": CheckLevel.IGNORE, "banner-masked": CheckLevel.IGNORE}
+    rated = compare("box:25", "t", sessions, records, calm)
+    assert rated.status is Status.WARNING  # the renamed keywords and blocked commands remain
+    strict = {"banner-masked": CheckLevel.CRITICAL, "starttls-stripped": CheckLevel.IGNORE}
+    assert compare("box:25", "t", sessions, records, strict).status is Status.CRITICAL

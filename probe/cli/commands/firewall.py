@@ -17,7 +17,9 @@ from probe.errors import ConfigError, UsageError
 from probe.model.firewall import FIREWALL_SCHEMA, FirewallResult
 from probe.model.smtp import Timeouts
 from probe.model.status import Status
+from probe.model.verdict import CHECK_DEFAULTS
 from probe.pipeline.firewall import FirewallRequest, RecordsUrl, run_firewall
+from probe.plan.profile_files import load_profile
 from probe.report.firewall import render_firewall
 from probe.send.options import ConverseOptions
 from probe.server.records_http import check_url
@@ -73,6 +75,14 @@ def firewall_command(
             "bare CR forms): does the box forward what a far side could read as two messages?",
         ),
     ] = False,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            help="Rate the checks by this profile's [checks] levels (name or path), as every "
+            "command does; without it each effect's own status (probe/data/firewall.toml).",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Send a small battery through a box to a `probe listen` you control, and compare what
@@ -85,6 +95,10 @@ def firewall_command(
     try:
         host, port = split_host_port(target, default_port=25)
         source = records_source(records, token_file)
+        levels = None
+        if profile is not None:
+            loaded = load_profile(profile)
+            levels = tuple((code, loaded.check_level(code)) for code in CHECK_DEFAULTS)
     except (UsageError, ConfigError) as exc:
         if not json_out:
             raise
@@ -99,7 +113,7 @@ def firewall_command(
         deadline=max(60.0, timeout * 10),
         system_trust=False,
     )
-    request = FirewallRequest(host, port, source, options, wait, smuggling)
+    request = FirewallRequest(host, port, source, options, wait, smuggling, levels)
     result = asyncio.run(run_firewall(request))
     if json_out:
         emit_json(FIREWALL_SCHEMA, result)
