@@ -36,6 +36,7 @@ from pathlib import Path
 
 from tests.mta import milter, postgrey, scanner, servers
 
+REPOSITORY = Path(__file__).resolve().parents[2]
 FILTER_NAME = "filter.mta.probe.test"  # hop 2 of the milter path
 HOPCOUNT_LIMIT = 25
 GREYLIST_DELAY = 2  # seconds; probe's first retry comes later

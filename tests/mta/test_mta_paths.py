@@ -48,34 +48,43 @@ size = "300kB"
 )
 
 
-@pytest.fixture(scope="module")
-def checkpoint(postfix: paths.Paths) -> Iterator[tuple[str, int]]:
-    """The lab's Check Point proxy passing Postfix's banner through, answering the rest."""
-    with boxes.box_in_front(
-        "checkpoint", postfix.plain, pass_banner=True, threshold=CHECKPOINT_LIMIT
-    ) as entry:
-        yield entry
+QUICK = (paths.REPOSITORY / "profiles" / "quick.toml").read_text()  # the shipped profile
 
 
+@pytest.mark.parametrize(
+    ("threshold", "profile_text", "refused"),
+    [
+        (CHECKPOINT_LIMIT, CHECKPOINT_PROFILE, "size-300k"),
+        (1_048_577, QUICK, "size-1100k"),  # the seed's limit, probe's quick profile
+    ],
+    ids=["small-limit", "seed-limit-quick-profile"],
+)
 def test_checkpoint_in_front_of_postfix_is_blamed_not_postfix(
-    postfix: paths.Paths, checkpoint: tuple[str, int], monkeypatch: pytest.MonkeyPatch
+    postfix: paths.Paths,
+    monkeypatch: pytest.MonkeyPatch,
+    threshold: int,
+    profile_text: str,
+    refused: str,
 ) -> None:
-    """The seed case: the box passes Postfix's banner, answers EHLO..DATA itself, refuses over
-    its limit with `554 Permanent scan failure. Email Session ID: {...}` and adds X-CheckPoint.
-    Run twice: the same verdict both times."""
+    """The seed case: the lab's Check Point proxy passes Postfix's banner, answers EHLO..DATA
+    itself, refuses from its limit on with `554 Permanent scan failure. Email Session ID:
+    {...}` and adds X-CheckPoint. Run twice: the same verdict both times."""
     summaries = []
-    for _ in range(2):
-        result = run_probe(postfix.dovecot, checkpoint, CHECKPOINT_PROFILE, monkeypatch)
-        assert result.hop1 is not None and result.hop1.greeting is not None
-        assert "ESMTP Postfix (probe mta test)" in result.hop1.greeting.text  # passed through
-        decision = verdicts.decision_of(result)
-        rejection = verdicts.blamed(decision, FRONT, Action.REJECTS)
-        assert rejection.variants == ("size-300k",)
-        assert any("Permanent scan failure" in e.text for e in rejection.evidence)
-        verdicts.blamed(decision, FRONT, Action.INJECTS)
-        verdicts.nobody_else(decision, FRONT)
-        verdicts.headline_spares(decision, MX)
-        summaries.append(verdicts.describe(decision))
+    with boxes.box_in_front(
+        "checkpoint", postfix.plain, pass_banner=True, threshold=threshold
+    ) as entry:
+        for _ in range(2):
+            result = run_probe(postfix.dovecot, entry, profile_text, monkeypatch)
+            assert result.hop1 is not None and result.hop1.greeting is not None
+            assert "ESMTP Postfix (probe mta test)" in result.hop1.greeting.text  # passed on
+            decision = verdicts.decision_of(result)
+            rejection = verdicts.blamed(decision, FRONT, Action.REJECTS)
+            assert rejection.variants == (refused,), verdicts.describe(decision)
+            assert any("Permanent scan failure" in e.text for e in rejection.evidence)
+            verdicts.blamed(decision, FRONT, Action.INJECTS)
+            verdicts.nobody_else(decision, FRONT)
+            verdicts.headline_spares(decision, MX)
+            summaries.append(verdicts.describe(decision))
     assert summaries[0] == summaries[1]
 
 
