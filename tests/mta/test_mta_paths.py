@@ -230,12 +230,6 @@ def test_content_filter_headers_elsewhere_never_accuse_the_mx(
     verdicts.headline_spares(decision, MX)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 item 2: an X-Virus-Scanned that names no host, directly below the "
-    "scanner's Received and carrying the product that Received names, is given to hop 1 as "
-    "the likeliest",
-)
 def test_scanner_header_without_host_goes_with_the_product_in_its_received(
     postfix: paths.Paths, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -269,3 +269,19 @@ def test_a_mailbox_store_behind_the_mta_is_no_candidate_for_its_header_rules() -
     acting = [h for h in decision.hops if h.actions]
     assert [h.key for h in acting] == [HopKey.at("mx.mta.probe.test")]
     assert all(not a.alternatives for a in acting[0].actions)
+
+
+def test_a_field_naming_the_product_of_one_candidates_received_is_that_hops() -> None:
+    """The mta tier's content filter (tests/mta/scanner.py) stamps `by scan.example.com
+    (probe-test-scanner 1.0)` and writes `X-Virus-Scanned: probe-test-scanner 1.0` below it,
+    naming no host: the product its Received names decides."""
+    sent = {"control": sent_message("control")}
+    top = (
+        f"Received: from {MX} (localhost [127.0.0.1])\r\n\tby {SCAN} (probe-test-scanner 1.0) "
+        "with ESMTP id 1A2B3C4D5E; Thu, 18 Mar 2010 14:19:36 +0000\r\n",
+        "X-Virus-Scanned: probe-test-scanner 1.0",
+        TWO_HOPS[1],
+    )
+    decision = run({"control": deliver(sent["control"], top)}, sent)
+    assert set(actions(decision, Action.INJECTS)) == {HopKey.at(SCAN)}, decision.headline
+    assert all(not a.alternatives for h in decision.hops for a in h.actions)

@@ -25,6 +25,7 @@ from probe.model.trace import HopKind as TraceKind
 from probe.model.verdict import HopKey
 
 MIN_QUEUE_ID = 6  # characters of a Received id that count when a field repeats it
+MIN_PRODUCT = 4  # characters of a Received's product comment that count when a field names it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,19 +230,33 @@ def added_by_middlebox(change: Change) -> bool:
 
 
 def _product_hops(name: str, value: str, hosts: list[str], stamps: tuple[Hop, ...]) -> list[str]:
-    """The candidate hosts whose own Received names a product that writes this field."""
+    """The candidate hosts whose own Received names the product that writes this field: by the
+    fingerprints of both, or by the field's value naming the product its Received names in its
+    `by` comment (`X-Virus-Scanned: probe-test-scanner 1.0` below `by scan.example
+    (probe-test-scanner 1.0)`)."""
     known = fingerprint.shipped_knowledge()
     field = fingerprint.match_products(known, fingerprint.observe_headers(((name, value),)))
     writers = {p for m in field for p in (m.product, *m.alternatives)}
-    if not writers:
-        return []
+    text = " ".join(value.lower().split())
     found = []
     for host in dict.fromkeys(hosts):
-        raws = tuple(s.raw for s in stamps if _host(s.by_host) == host or _via(s) == host)
-        stamped = fingerprint.match_products(known, fingerprint.Observations(received=raws))
-        if writers & {p for m in stamped for p in (m.product, *m.alternatives)}:
+        own = [s for s in stamps if _host(s.by_host) == host or _via(s) == host]
+        stamped = fingerprint.match_products(
+            known, fingerprint.Observations(received=tuple(s.raw for s in own))
+        )
+        by_print = writers & {p for m in stamped for p in (m.product, *m.alternatives)}
+        if by_print or any(_names_product(text, s.by_product) for s in own):
             found.append(host)
     return found
+
+
+def _names_product(text: str, by_product: str | None) -> bool:
+    """Whether a field's value names the product of a Received's `by` comment ("Exim 4.96",
+    "amavisd-new", the first part before a comma), as a whole word of at least four letters."""
+    product = " ".join((by_product or "").split(",")[0].lower().split())
+    if len(product) < MIN_PRODUCT:
+        return False
+    return re.search(rf"(?<![\w.-]){re.escape(product)}(?![\w.-])", text) is not None
 
 
 _VIA = re.compile(r"\bby localhost \(([\w.-]+)", re.I)
