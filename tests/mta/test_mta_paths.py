@@ -179,6 +179,17 @@ def test_stripped_starttls_and_postfix_requiring_tls_are_one_chain(
     verdicts.nobody_else(decision, *strippers, *(k for k, _ in refusals))
 
 
+def test_postfix_requiring_tls_reached_directly_accuses_no_one(
+    postfix: paths.Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same `encrypt` listener without the box: probe starts TLS, every variant passes,
+    and nobody is accused of anything (the 530 case above is the box's doing)."""
+    entry = ("127.0.0.1", postfix.tls_encrypt)
+    decision = verdicts.decision_of(run_probe(postfix.dovecot, entry, CONTROL_ONLY, monkeypatch))
+    verdicts.nobody_else(decision)
+    assert decision.clean, verdicts.describe(decision)
+
+
 FILTER_PROFILE = profile(
     "filter",
     """
