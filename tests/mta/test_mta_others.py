@@ -1,4 +1,5 @@
-"""`probe run` through real MTAs other than Postfix (Exim, OpenSMTPD, chasquid, qpsmtpd): each
+"""`probe run` through real MTAs other than Postfix (Exim, OpenSMTPD, chasquid, qpsmtpd,
+Sendmail): each
 clean one-hop path delivers every variant and accuses no one (no action on any hop, no inferred
 box, no invented product, no scanner read from timing).
 
@@ -19,7 +20,7 @@ import pytest
 
 from probe.model.run import RunResult
 from probe.model.verdict import Action
-from tests.mta import chasquid, opensmtpd, qpsmtpd, unpacked
+from tests.mta import chasquid, opensmtpd, qpsmtpd, sendmail, unpacked
 from tests.mta import exim as exim_mta
 from tests.mta.one_hop import (
     Allowed,
@@ -48,6 +49,7 @@ MTAS = {
     "opensmtpd": Mta(opensmtpd.OPENSMTPD, opensmtpd.opensmtpd, ("OpenSMTPD",), no_tls=True),
     "chasquid": Mta(chasquid.CHASQUID, chasquid.chasquid, ("chasquid", "Dovecot")),
     "qpsmtpd": Mta(qpsmtpd.QPSMTPD, qpsmtpd.qpsmtpd, ("qpsmtpd",)),
+    "sendmail": Mta(sendmail.SENDMAIL, sendmail.sendmail, ("Sendmail", "Dovecot")),
 }
 
 
