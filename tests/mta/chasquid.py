@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests.mta import lda, unpacked
+from tests.mta.one_hop import SIZE_LIMIT
 
 CHASQUID = unpacked.Unpacked(
     "chasquid",
@@ -37,6 +38,7 @@ smtp_address: "127.0.0.1:{port}"
 submission_address: "127.0.0.1:{submission}"
 submission_over_tls_address: "127.0.0.1:{submission_tls}"
 data_dir: "{root}/data"
+max_data_size_mb: {size_mb}
 mail_log_path: "<stdout>"
 mail_delivery_agent_bin: "{agent}"
 {agent_args}
@@ -63,6 +65,7 @@ def chasquid(root: Path) -> Iterator[unpacked.Hop]:
             submission=submission,
             submission_tls=submission_tls,
             root=root,
+            size_mb=SIZE_LIMIT // (1024 * 1024),
             agent=agent,
             agent_args="\n".join(f'mail_delivery_agent_args: "{a}"' for a in args),
         ),

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests.mta import unpacked
+from tests.mta.one_hop import SIZE_LIMIT
 
 EXIM = unpacked.Unpacked("exim", ("usr/sbin/exim4",), users=("Debian-exim",))
 NAME = "exim.mta.probe.test"
@@ -80,7 +81,7 @@ begin retry
 
 
 @contextlib.contextmanager
-def exim(root: Path, *, size_limit: str = "2M") -> Iterator[unpacked.Hop]:
+def exim(root: Path, *, size_limit: int = SIZE_LIMIT) -> Iterator[unpacked.Hop]:
     """One Exim daemon (foreground, queue runs every 10 s) for the module, stopped at the end."""
     tls = unpacked.tls_files(root / "tls", NAME, owner=EXIM_USER)
     for sub in ("spool", "log", "mail"):

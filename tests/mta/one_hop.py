@@ -23,6 +23,26 @@ DOMAIN = "mta.probe.test"
 TO = f"user@{DOMAIN}"
 SENDER = f"sender@{DOMAIN}"
 DEADLINE = 90.0
+SIZE_LIMIT = 2 * 1024 * 1024  # every MTA of the tier refuses messages over 2 MiB
+
+SIZE_PROFILE = """
+name = "mta-size"
+description = "sizes on both sides of the MTA's own 2 MiB limit"
+extends = "_base"
+
+[defaults]
+min_interval = 0
+
+[[variant]]
+id = "size-1100k"
+description = "1.1 MB: below the limit"
+size = "1100kB"
+
+[[variant]]
+id = "size-5m"
+description = "5 MB: above the limit"
+size = "5MB"
+"""
 
 CLEAN_PROFILE = """
 name = "mta-clean"

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests.mta import unpacked
+from tests.mta.one_hop import SIZE_LIMIT
 
 OPENSMTPD = unpacked.Unpacked(
     "opensmtpd",
@@ -37,6 +38,7 @@ MAIL_USER = "mail"
 
 CONFIG = """\
 table vusers file:{root}/vusers
+smtp max-message-size {size_limit}
 listen on 127.0.0.1 port {port} hostname {name}
 action "deliver" maildir "{root}/mail/%{{rcpt.user}}/Maildir" virtual <vusers>
 match from any for domain "{domain}" action "deliver"
@@ -55,7 +57,7 @@ def opensmtpd(root: Path) -> Iterator[unpacked.Hop]:
     port = unpacked.free_port()
     config = unpacked.write(
         root / "smtpd.conf",
-        CONFIG.format(name=NAME, root=root, port=port, domain=DOMAIN),
+        CONFIG.format(name=NAME, root=root, port=port, domain=DOMAIN, size_limit=SIZE_LIMIT),
         0o600,
     )
     binds: list[tuple[Path, str]] = [

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests.mta import unpacked
+from tests.mta.one_hop import SIZE_LIMIT
 
 QPSMTPD = unpacked.Unpacked(
     "qpsmtpd",
@@ -48,6 +49,7 @@ def qpsmtpd(root: Path) -> Iterator[unpacked.Hop]:
         "spool_dir": str(root / "spool"),
         "logging": "logging/warn LOGINFO",
         "rcpthosts": DOMAIN,
+        "databytes": str(SIZE_LIMIT),
         "plugins": f"tls {tls.cert} {tls.key} {tls.ca}\nrcpt_ok\nqueue/maildir {mail} %l",
     }
     for name, text in files.items():

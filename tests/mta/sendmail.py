@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests.mta import lda, unpacked
+from tests.mta.one_hop import SIZE_LIMIT
 
 SENDMAIL = unpacked.Unpacked(
     "sendmail",
@@ -53,6 +54,7 @@ define(`HELP_FILE', `')dnl
 define(`confDONT_PROBE_INTERFACES', `True')dnl
 define(`confDONT_BLAME_SENDMAIL', `TrustStickyBit')dnl
 define(`confTO_IDENT', `0')dnl
+define(`confMAX_MESSAGE_SIZE', `{size_limit}')dnl
 define(`confQUEUE_LA', `999')dnl
 define(`confREFUSE_LA', `999')dnl
 define(`confCACERT_PATH', `{root}/tls')dnl
@@ -91,6 +93,7 @@ def sendmail(root: Path) -> Iterator[unpacked.Hop]:
         agent_args=" ".join(mbox.argv),
         domain=DOMAIN,
         port=port,
+        size_limit=SIZE_LIMIT,
     )
     cf = root / "sendmail.cf"
     built = subprocess.run(

@@ -1,17 +1,19 @@
 """`probe run` through real MTAs other than Postfix (Exim, OpenSMTPD, chasquid, qpsmtpd,
-Sendmail): each
-clean one-hop path delivers every variant and accuses no one (no action on any hop, no inferred
-box, no invented product, no scanner read from timing).
+Sendmail): each clean one-hop path delivers every variant and accuses no one (no action on any
+hop, no inferred box, no invented product, no scanner read from timing); and each MTA's own size
+limit (2 MiB) is its rejection alone, at the right stage, in its own words.
 
 Each MTA runs from its unpacked Debian package (tests/mta/unpacked.py and the MTA's own module
 say how), one daemon at a time: the `clean` fixture is module-scoped and parametrized, so pytest
-starts each MTA once, runs probe through it once, and stops it before the next. A missing tree
+starts each MTA once, runs probe through it (the clean profile once, the size profile with
+and without SIZE=), and stops it before the next. A missing tree
 skips that MTA's tests with the reason. Run alone with `pytest -n 0 tests/mta/test_mta_others.py`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -19,10 +21,12 @@ from pathlib import Path
 import pytest
 
 from probe.model.run import RunResult
+from probe.model.smtp import Outcome, Stage
 from probe.model.verdict import Action
 from tests.mta import chasquid, opensmtpd, qpsmtpd, sendmail, unpacked
 from tests.mta import exim as exim_mta
 from tests.mta.one_hop import (
+    SIZE_PROFILE,
     Allowed,
     assert_accuses_no_one,
     assert_delivered,
@@ -30,6 +34,7 @@ from tests.mta.one_hop import (
     assert_no_box,
     assert_no_timing_verdict,
     assert_only_real_products,
+    others_accused,
     probe_run,
 )
 
@@ -41,15 +46,45 @@ class Mta:
     tree: unpacked.Unpacked
     start: Callable[[Path], AbstractContextManager[unpacked.Hop]]
     products: tuple[str, ...]  # the real software on the path, as probe may name it
+    # its own refusal of a message over its size limit: reply code, words (a regex), and
+    # whether it already refuses at MAIL a SIZE= declared over the limit
+    size_refusal: tuple[int, str, bool] = (552, "", False)
     no_tls: bool = False  # it offers no STARTTLS: "offers no STARTTLS" on it is true
 
 
 MTAS = {
-    "exim": Mta(exim_mta.EXIM, exim_mta.exim, ("Exim",)),
-    "opensmtpd": Mta(opensmtpd.OPENSMTPD, opensmtpd.opensmtpd, ("OpenSMTPD",), no_tls=True),
-    "chasquid": Mta(chasquid.CHASQUID, chasquid.chasquid, ("chasquid", "Dovecot")),
-    "qpsmtpd": Mta(qpsmtpd.QPSMTPD, qpsmtpd.qpsmtpd, ("qpsmtpd",)),
-    "sendmail": Mta(sendmail.SENDMAIL, sendmail.sendmail, ("Sendmail", "Dovecot")),
+    "exim": Mta(
+        exim_mta.EXIM,
+        exim_mta.exim,
+        ("Exim",),
+        (552, r"^Message size exceeds maximum permitted$", True),
+    ),
+    "opensmtpd": Mta(
+        opensmtpd.OPENSMTPD,
+        opensmtpd.opensmtpd,
+        ("OpenSMTPD",),
+        (554, r"^5\.3\.4 Message too big for system", False),
+        no_tls=True,
+    ),
+    "chasquid": Mta(
+        chasquid.CHASQUID,
+        chasquid.chasquid,
+        ("chasquid", "Dovecot"),
+        (552, r"^5\.3\.4 Message too big$", False),
+    ),
+    "qpsmtpd": Mta(
+        qpsmtpd.QPSMTPD, qpsmtpd.qpsmtpd, ("qpsmtpd",), (552, r"^Message too big!$", False)
+    ),
+    "sendmail": Mta(
+        sendmail.SENDMAIL,
+        sendmail.sendmail,
+        ("Sendmail", "Dovecot"),
+        (
+            552,
+            r"^5\.2\.3 Message (size exceeds fixed maximum message|exceeds maximum fixed) size",
+            True,
+        ),
+    ),
 }
 
 
@@ -92,6 +127,7 @@ KNOWN: dict[str, dict[str, str]] = {
     "accuses": {
         "opensmtpd": f"{SENDMAIL_STYLE}, and its true 'offers no STARTTLS' is put on that box",
     },
+    "rejects": {"opensmtpd": f"{SENDMAIL_STYLE}, and its own size refusal is put on that box"},
     "timing": {
         "qpsmtpd": "item 7: a final reply that grows with size (qpsmtpd spools DATA in Perl, "
         "scanning nothing) is 'scans inline: its final reply takes N ms more per MB'",
@@ -141,3 +177,35 @@ def test_clean_path_first_hop_is_not_a_filter_loop(clean: CleanRun) -> None:
 @pytest.mark.parametrize("clean", cases("timing"), indirect=True)
 def test_clean_path_has_no_timing_verdict(clean: CleanRun) -> None:
     assert_no_timing_verdict(clean.result)
+
+
+@pytest.mark.parametrize("declare_size", [True, False], ids=["size-declared", "undeclared"])
+@pytest.mark.parametrize("clean", cases("rejects"), indirect=True)
+def test_size_limit_is_the_mtas_own_rejection_alone(clean: CleanRun, declare_size: bool) -> None:
+    """The same MTA with its own 2 MiB limit: the 5 MB variant is refused in the MTA's own
+    words (at MAIL where it judges a declared SIZE=, else after the data), the rejection is put
+    on that MTA with the limit between the passed and the refused size, and no other hop is
+    accused."""
+    hop = clean.hop
+    result = probe_run(
+        hop.port, hop.mailbox, ca_file=hop.ca, profile=SIZE_PROFILE, declare_size=declare_size
+    )
+    sends = {v.variant: v for v in result.variants}
+    big = sends["size-5m"]
+    code, words, at_mail = clean.mta.size_refusal
+    assert big.outcome is Outcome.REJECTED, big
+    assert big.stage is (Stage.MAIL if declare_size and at_mail else Stage.DATA_END), big.stage
+    assert big.reply is not None and big.reply.code == code, big.reply
+    assert re.search(words, big.reply.text), big.reply
+    assert sends["control"].accepted and sends["size-1100k"].accepted
+    decision = result.decision
+    assert decision is not None
+    rejections = [
+        (str(h.key), a) for h in decision.hops for a in h.actions if a.action is Action.REJECTS
+    ]
+    assert [(key, a.variants) for key, a in rejections] == [(hop.name, ("size-5m",))], (
+        decision.headline
+    )
+    (rejection,) = (a for _, a in rejections)
+    assert "5,000,000" in rejection.condition and "1,100,000" in rejection.condition
+    assert others_accused(decision, hop.name) == [], decision.headline
