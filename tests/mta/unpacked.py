@@ -132,12 +132,11 @@ class Tls:
     key: Path
 
 
-def tls_files(directory: Path, host: str, owner: str | None = None, *, rsa: bool = False) -> Tls:
-    """A certificate for `host` (and 127.0.0.1) from a fresh test CA, readable by `owner`; an
-    RSA key where the MTA cannot use trustme's default ECDSA one."""
+def tls_files(directory: Path, host: str, owner: str | None = None) -> Tls:
+    """A certificate for `host` (and 127.0.0.1) from a fresh test CA, readable by `owner`."""
     import trustme  # test dependency; imported here so collection works without it
 
-    ca = trustme.CA(key_type=trustme.KeyType.RSA) if rsa else trustme.CA()
+    ca = trustme.CA()
     issued = ca.issue_cert(host, "127.0.0.1")
     directory.mkdir(parents=True, exist_ok=True)
     tls = Tls(directory / "ca.pem", directory / "cert.pem", directory / "key.pem")
