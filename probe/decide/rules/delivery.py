@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from probe.decide.context import Context, Placed
 from probe.decide.rules.common import place, reply_line
-from probe.decide.rules.conditions import condition_of
+from probe.decide.rules.conditions import condition_of, separate
 from probe.model.bounce import Bounce
 from probe.model.collect import Arrival
 from probe.model.smtp import Outcome
@@ -24,11 +24,12 @@ def rule_bounces(ctx: Context) -> list[Placed]:
             status = next((r.specific_status for r in bounce.recipients if r.specific_status), "")
             groups.setdefault((reporter, status), []).append((analysis.variant, bounce))
     placed = []
-    delivered = [s for s in ctx.sends if ctx.delivered(s.probe_id)]
-    for (reporter, status), items in groups.items():
+    bounced_any = {a.variant for a in ctx.analyses.values() if a.bounces}
+    passed = [s for s in ctx.sends if ctx.delivered(s.probe_id) and s.variant not in bounced_any]
+    for (reporter, status), items in sorted(groups.items()):
         key = HopKey.at(reporter) if reporter else HopKey.after(ctx.hop1)
         bounced = [s for s in ctx.sends if s.variant in {v for v, _ in items}]
-        condition = condition_of(bounced, delivered, ctx) if delivered else "every variant"
+        condition = separate(bounced, passed, ctx)
         bounce = items[0][1]
         evidence = [Evidence("bounce", f"Reporting-MTA: {bounce.reporting_mta}", items[0][0])]
         for rcpt in bounce.recipients:
@@ -50,10 +51,10 @@ def rule_bounces(ctx: Context) -> list[Placed]:
             place(
                 key,
                 Action.BOUNCES,
-                f"accepts, then bounces {condition} ({by} with `{said or status}`)",
-                condition=condition,
+                f"accepts, then bounces {condition.phrase} ({by} with `{said or status}`)",
+                condition=condition.text,
                 evidence=evidence,
-                confidence=Confidence.HIGH,
+                confidence=condition.confidence(Confidence.HIGH),
                 rule="dsn",
                 variants=(v for v, _ in items),
             )

@@ -8,7 +8,7 @@ import re
 
 from probe.decide.context import Context, Placed
 from probe.decide.rules.common import BROKEN, GREYLIST, VIRUS, first_sentence, place, reply_line
-from probe.decide.rules.conditions import condition_of, expected_rejection
+from probe.decide.rules.conditions import Condition, expected_rejection, separate
 from probe.decide.rules.identity import (
     front_box_reasons,
     hop1_conversation,
@@ -20,6 +20,7 @@ from probe.decide.rules.identity import (
     speaks_for_box,
     trace_products,
 )
+from probe.decide.rules.traits import Trait
 from probe.model.send import VariantSend
 from probe.model.smtp import Outcome
 from probe.model.verdict import Action, Confidence, Evidence, HopKey
@@ -109,16 +110,18 @@ def rule_rejections(ctx: Context) -> list[Placed]:
         if why:
             evidence.append(Evidence("fingerprint", why))
         expected = all(expected_rejection(ctx, s) for s in sends)
-        condition = condition_of(sends, passed, ctx)
+        condition = separate(sends, passed, ctx)
         text = first_sentence(reply.text) if reply else ""
-        summary, check = size_judgement(ctx, sends, f"rejects {condition} with `{code} {text}`")
+        summary, check = size_judgement(
+            ctx, sends, condition, f"rejects {condition.phrase} with `{code} {text}`"
+        )
         if VIRUS.search(text):
             placed.append(
                 place(
                     key,
                     Action.SCANS,
                     f"scans content: its rejection says `{text}`",
-                    condition=condition,
+                    condition=condition.text,
                     evidence=evidence[:1],
                     confidence=Confidence.HIGH,
                     rule="scan-rejection",
@@ -132,9 +135,9 @@ def rule_rejections(ctx: Context) -> list[Placed]:
                 key,
                 Action.REJECTS,
                 summary,
-                condition=condition,
+                condition=condition.text,
                 evidence=evidence,
-                confidence=Confidence.HIGH,
+                confidence=condition.confidence(Confidence.HIGH),
                 rule="in-protocol-rejection",
                 check=check,
                 variants=(s.variant for s in sends),
@@ -143,12 +146,15 @@ def rule_rejections(ctx: Context) -> list[Placed]:
     return placed
 
 
-def size_judgement(ctx: Context, sends: list[VariantSend], summary: str) -> tuple[str, str]:
+def size_judgement(
+    ctx: Context, sends: list[VariantSend], condition: Condition, summary: str
+) -> tuple[str, str]:
     """Set a size rejection beside the SIZE hop 1 advertises: above it is the hop keeping its
-    word (check `size-above-advertised`), below it breaks its word (`size-below-advertised`)."""
+    word (check `size-above-advertised`), below it breaks its word (`size-below-advertised`).
+    Only a rejection whose condition is size is a size rejection."""
     advertised = ctx.run.advertised_size
     sizes = [s.size for s in sends if s.size]
-    if not advertised or len(sizes) != len(sends):
+    if not advertised or len(sizes) != len(sends) or Trait.SIZE not in condition.traits:
         return summary, ""
     threshold = ctx.run.threshold.search.threshold if ctx.run.threshold else None
     smallest = threshold or min(sizes)
@@ -170,13 +176,13 @@ def rule_failures(ctx: Context) -> list[Placed]:
     for send in broken:
         groups.setdefault((send.outcome, send.stage), []).append(send)
     for (outcome, stage), sends in groups.items():
-        condition = condition_of(sends, passed, ctx)
+        condition = separate(sends, passed, ctx)
         placed.append(
             place(
                 key,
                 Action.REJECTS,
-                f"breaks off the conversation ({outcome} at {stage}) for {condition}",
-                condition=condition,
+                f"breaks off the conversation ({outcome} at {stage}) for {condition.phrase}",
+                condition=condition.text,
                 evidence=(
                     Evidence("transcript", f"{s.outcome} at {s.stage}: {s.reason}", s.variant)
                     for s in sends[:4]
@@ -189,14 +195,14 @@ def rule_failures(ctx: Context) -> list[Placed]:
     deferred = [s for s in ctx.sends if s.outcome is Outcome.TEMP_FAILED]
     if deferred:
         reply = deferred[0].reply
-        condition = condition_of(deferred, passed, ctx)
+        condition = separate(deferred, passed, ctx)
         placed.append(
             place(
                 key,
                 Action.DELAYS,
-                f"keeps deferring {condition} "
+                f"keeps deferring {condition.phrase} "
                 f"with `{reply.code if reply else ''} {reply.text if reply else ''}`".strip(),
-                condition=condition,
+                condition=condition.text,
                 evidence=(
                     Evidence(
                         "transcript",
