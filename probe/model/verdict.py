@@ -58,6 +58,7 @@ CHECK_DEFAULTS: dict[str, CheckLevel] = {
     "injects": CheckLevel.IGNORE,  # headers added on the way
     "greylists": CheckLevel.IGNORE,
     "size-above-advertised": CheckLevel.IGNORE,  # rejected above its advertised SIZE: its word
+    "loop-protection": CheckLevel.IGNORE,  # refuses a message with many Received headers: its job
 }
 
 

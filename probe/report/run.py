@@ -7,7 +7,7 @@ from tabulate import tabulate
 from probe.model.run import RunResult
 from probe.model.send import VariantSend
 from probe.model.smtp import Outcome
-from probe.model.verdict import Decision
+from probe.model.verdict import Decision, ReplyMeaning
 from probe.report.transcript import render_transcript
 
 
@@ -85,6 +85,8 @@ def verdict_text(decision: Decision) -> str:
                 lines.append(
                     f"      or: {others}" + (f" ({action.ambiguity})" if action.ambiguity else "")
                 )
+            if action.reply is not None:
+                lines.extend(_reply_lines(action.reply))
             for ev in action.evidence[:4]:
                 where = f" ({ev.variant})" if ev.variant else ""
                 lines.append(f"      evidence{where}: {ev.text}")
@@ -93,6 +95,18 @@ def verdict_text(decision: Decision) -> str:
         if hop.ambiguous:
             lines.append(f"      note: {hop.ambiguous}")
     return "\n".join(lines)
+
+
+def _reply_lines(reply: ReplyMeaning) -> list[str]:
+    """What a rejection's or bounce's reply means, from the codes knowledge."""
+    kind = "temporary" if reply.temporary else "permanent"
+    vendors = f" [points to {' or '.join(reply.vendors)}]" if reply.vendors else ""
+    lines = [f"      reply means ({kind}): {reply.meaning}{vendors}"]
+    if reply.cause:
+        lines.append(f"      likely cause: {reply.cause}")
+    if reply.remedy:
+        lines.append(f"      what to do: {reply.remedy}")
+    return lines
 
 
 def render_run(result: RunResult, *, transcript: bool = False) -> str:

@@ -176,8 +176,8 @@ CASES = [
         "unknown_check",
         "checks.reject",
         "unknown check (known: banner-masked, bounces, delays, drops, greylists, injects, junk, "
-        "loses-tls, rejects, rewrites, scans, size-above-advertised, size-below-advertised, "
-        "starttls-missing, starttls-stripped, strips-attachment)",
+        "loop-protection, loses-tls, rejects, rewrites, scans, size-above-advertised, "
+        "size-below-advertised, starttls-missing, starttls-stripped, strips-attachment)",
     ),
 ]
 

@@ -11,7 +11,7 @@ from probe.analyze import fingerprint
 from probe.decide.context import Context, Placed, SeenProduct
 from probe.model.diff import ChangeKind
 from probe.model.smtp import Outcome, Reply
-from probe.model.verdict import Action, Confidence, Evidence, HopAction, HopKey
+from probe.model.verdict import Action, Confidence, Evidence, HopAction, HopKey, ReplyMeaning
 
 Rule = Callable[[Context], list[Placed]]
 
@@ -30,6 +30,7 @@ def place(
     ambiguous: str = "",
     alternatives: Iterable[HopKey] = (),
     products: Iterable[SeenProduct] = (),
+    reply: ReplyMeaning | None = None,
 ) -> Placed:
     """A rule's conclusion that `hop` takes `action`, on the evidence given (the one way the
     rules build a placed action). When the evidence cannot decide, `hop` is the likeliest,
@@ -47,6 +48,7 @@ def place(
         variants=tuple(variants),
         alternatives=others,
         ambiguity=ambiguous if others else "",
+        reply=reply,
     )
     return Placed(hop, found, tuple(products), ambiguous=ambiguous)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from probe.decide.context import Context, Placed
 from probe.decide.rules.common import place, reply_line
 from probe.decide.rules.conditions import condition_of, separate
+from probe.decide.rules.meaning import diagnostic_meaning
 from probe.model.bounce import Bounce
 from probe.model.collect import Arrival
 from probe.model.smtp import Outcome
@@ -57,6 +58,7 @@ def rule_bounces(ctx: Context) -> list[Placed]:
                 confidence=condition.confidence(Confidence.HIGH),
                 rule="dsn",
                 variants=(v for v, _ in items),
+                reply=diagnostic_meaning(diagnostic or bounce.diagnostic or "", status),
             )
         )
     return placed

@@ -3,6 +3,8 @@ trace names, and where an in-protocol rejection comes from (pure)."""
 
 from __future__ import annotations
 
+import re
+
 from probe.analyze import fingerprint
 from probe.decide.context import Context, SeenProduct
 from probe.decide.rules.common import is_middlebox
@@ -12,12 +14,35 @@ from probe.model.verdict import Evidence, HopKey
 
 
 def hop1_conversation(ctx: Context) -> Conversation | None:
+    """The capability probe, else the control's or the first variant's (by id) last attempt."""
     if ctx.run.hop1 is not None:
         return ctx.run.hop1
-    for send in ctx.sends:
+    for send in sorted(ctx.sends, key=lambda s: (s.variant != "control", s.variant)):
         if send.attempts:
             return send.attempts[-1]
     return None
+
+
+def tls_offer(conv: Conversation) -> tuple[bool, list[str]]:
+    """Whether hop 1's EHLO reply offers STARTTLS, and the keywords that mask it (XXXXXXXA)."""
+    caps = conv.capabilities
+    masked = [c for c in caps if re.fullmatch(r"X{2,}[A-Z]", c)]
+    offered = any(c.split(" ", 1)[0].upper() == "STARTTLS" for c in caps) or conv.tls.offered
+    return offered, masked
+
+
+def starttls_withheld(ctx: Context) -> str:
+    """How STARTTLS fails to reach probe at hop 1, in words ("": it is offered, or no EHLO
+    reply was seen): masked by a box in front, or missing from the EHLO reply."""
+    conv = hop1_conversation(ctx)
+    if conv is None or not conv.capabilities:
+        return ""
+    offered, masked = tls_offer(conv)
+    if masked:
+        return f"the box in front masks it as {masked[0]} in the EHLO reply"
+    if offered:
+        return ""
+    return "the box in front strips it from the EHLO reply, which offers no STARTTLS"
 
 
 def hop1_key(ctx: Context, *, in_front: bool) -> HopKey:

@@ -1,5 +1,6 @@
-"""Rules over the SMTP dialogue at hop 1: identity and masking, rejections and their condition,
-broken or deferred conversations, greylisting, scanning seen in the final-reply time (pure).
+"""Rules over the SMTP dialogue at hop 1: identity, masking and STARTTLS withheld (with what it
+causes behind), broken or deferred conversations, greylisting (pure). Rejections are
+`refusals`'.
 """
 
 from __future__ import annotations
@@ -7,20 +8,22 @@ from __future__ import annotations
 import re
 
 from probe.decide.context import Context, Placed
-from probe.decide.rules.common import BROKEN, GREYLIST, VIRUS, first_sentence, place, reply_line
-from probe.decide.rules.conditions import Condition, expected_rejection, separate
+from probe.decide.rules.causes import CauseKind, cause_of, refused_for
+from probe.decide.rules.common import BROKEN, GREYLIST, place, reply_line
+from probe.decide.rules.conditions import separate
 from probe.decide.rules.identity import (
     front_box_reasons,
     hop1_conversation,
     hop1_key,
     hop1_matches,
     product_evidence,
-    rejection_host,
     seen,
     speaks_for_box,
+    tls_offer,
     trace_products,
 )
-from probe.decide.rules.traits import Trait
+from probe.decide.rules.meaning import reply_meaning
+from probe.decide.rules.refusals import refusal_groups
 from probe.model.send import VariantSend
 from probe.model.smtp import Outcome
 from probe.model.verdict import Action, Confidence, Evidence, HopKey
@@ -46,7 +49,15 @@ def rule_identity(ctx: Context) -> list[Placed]:
         )
     banner = conv.greeting.text if conv.greeting else ""
     caps = conv.capabilities
-    masked_caps = [c for c in caps if re.fullmatch(r"X{2,}[A-Z]", c)]
+    offered, masked_caps = tls_offer(conv)
+    required = refused_for(ctx, CauseKind.TLS_REQUIRED)
+    consequence = ""
+    if required:
+        passed = [s for s in ctx.sends if s.outcome is Outcome.ACCEPTED]
+        reply = required[0].reply
+        refused = separate(required, passed, ctx).phrase
+        said = f" (`{reply.code} {reply.text}`)" if reply else ""
+        consequence = f": the MTA behind it requires TLS and so refuses {refused}{said}"
     if conv.greeting is not None and "*" in banner and re.fullmatch(r"[*\s\d]+", banner):
         placed.append(
             place(
@@ -60,8 +71,26 @@ def rule_identity(ctx: Context) -> list[Placed]:
                 check="banner-masked",
             )
         )
-    offered = any(c.split(" ", 1)[0].upper() == "STARTTLS" for c in caps) or conv.tls.offered
-    if caps and not masked_caps and not offered:
+    if caps and not masked_caps and not offered and required:
+        placed.append(
+            place(
+                HopKey.front(ctx.hop1),
+                Action.STRIPS_TLS,
+                f"strips STARTTLS from the EHLO reply{consequence}",
+                condition="always",
+                evidence=(
+                    Evidence("transcript", "< 250 " + ", ".join(caps)),
+                    *(
+                        Evidence("transcript", reply_line(s.reply, s.stage), s.variant)
+                        for s in required[:2]
+                    ),
+                ),
+                confidence=Confidence.MEDIUM,
+                rule="starttls-stripped",
+                check="starttls-stripped",
+            )
+        )
+    elif caps and not masked_caps and not offered:
         placed.append(
             place(
                 hop1_key(ctx, in_front=box),
@@ -78,7 +107,8 @@ def rule_identity(ctx: Context) -> list[Placed]:
             place(
                 HopKey.front(ctx.hop1),
                 Action.STRIPS_TLS,
-                f"replaces STARTTLS by {masked_caps[0]} in the EHLO reply, so no TLS is possible",
+                f"replaces STARTTLS by {masked_caps[0]} in the EHLO reply, so no TLS is possible"
+                + consequence,
                 condition="always",
                 evidence=(Evidence("transcript", f"< 250 {c}") for c in masked_caps),
                 confidence=Confidence.HIGH,
@@ -87,80 +117,6 @@ def rule_identity(ctx: Context) -> list[Placed]:
             )
         )
     return placed
-
-
-def rule_rejections(ctx: Context) -> list[Placed]:
-    """In-protocol rejections, grouped by stage and code, with their condition."""
-    rejected = [s for s in ctx.sends if s.outcome is Outcome.REJECTED]
-    passed = [s for s in ctx.sends if s.outcome is Outcome.ACCEPTED]
-    groups: dict[tuple[str, int | None], list[VariantSend]] = {}
-    for send in rejected:
-        groups.setdefault((send.stage, send.reply.code if send.reply else None), []).append(send)
-    placed: list[Placed] = []
-    for (_stage, code), sends in groups.items():
-        eicar = [s for s in sends if (spec := ctx.specs.get(s.variant)) and spec.eicar]
-        if eicar and len(eicar) == len(sends):
-            continue  # rule_av speaks of these
-        texts = [s.reply.text for s in sends if s.reply]
-        key, why = rejection_host(ctx, texts)
-        reply = sends[0].reply
-        evidence = [
-            Evidence("transcript", reply_line(s.reply, s.stage), s.variant) for s in sends[:4]
-        ]
-        if why:
-            evidence.append(Evidence("fingerprint", why))
-        expected = all(expected_rejection(ctx, s) for s in sends)
-        condition = separate(sends, passed, ctx)
-        text = first_sentence(reply.text) if reply else ""
-        summary, check = size_judgement(
-            ctx, sends, condition, f"rejects {condition.phrase} with `{code} {text}`"
-        )
-        if VIRUS.search(text):
-            placed.append(
-                place(
-                    key,
-                    Action.SCANS,
-                    f"scans content: its rejection says `{text}`",
-                    condition=condition.text,
-                    evidence=evidence[:1],
-                    confidence=Confidence.HIGH,
-                    rule="scan-rejection",
-                    variants=(s.variant for s in sends),
-                )
-            )
-        if expected:
-            continue  # a rejection the profile allows (SIZE+1, 101 recipients, ...)
-        placed.append(
-            place(
-                key,
-                Action.REJECTS,
-                summary,
-                condition=condition.text,
-                evidence=evidence,
-                confidence=condition.confidence(Confidence.HIGH),
-                rule="in-protocol-rejection",
-                check=check,
-                variants=(s.variant for s in sends),
-            )
-        )
-    return placed
-
-
-def size_judgement(
-    ctx: Context, sends: list[VariantSend], condition: Condition, summary: str
-) -> tuple[str, str]:
-    """Set a size rejection beside the SIZE hop 1 advertises: above it is the hop keeping its
-    word (check `size-above-advertised`), below it breaks its word (`size-below-advertised`).
-    Only a rejection whose condition is size is a size rejection."""
-    advertised = ctx.run.advertised_size
-    sizes = [s.size for s in sends if s.size]
-    if not advertised or len(sizes) != len(sends) or Trait.SIZE not in condition.traits:
-        return summary, ""
-    threshold = ctx.run.threshold.search.threshold if ctx.run.threshold else None
-    smallest = threshold or min(sizes)
-    if smallest > advertised:
-        return f"{summary}: it enforces its advertised SIZE {advertised:,}", "size-above-advertised"
-    return f"{summary}, below its advertised SIZE {advertised:,}", "size-below-advertised"
 
 
 def rule_failures(ctx: Context) -> list[Placed]:
@@ -193,15 +149,17 @@ def rule_failures(ctx: Context) -> list[Placed]:
             )
         )
     deferred = [s for s in ctx.sends if s.outcome is Outcome.TEMP_FAILED]
-    if deferred:
-        reply = deferred[0].reply
-        condition = separate(deferred, passed, ctx)
+    for group in refusal_groups(deferred):
+        reply = group[0].reply
+        condition = separate(group, passed, ctx)
+        cause = cause_of(reply)
+        said = f"`{reply.code} {reply.text}`" if reply else "(no reply)"
+        summary = f"keeps deferring {condition.phrase} with {said}"
         placed.append(
             place(
                 key,
                 Action.DELAYS,
-                f"keeps deferring {condition.phrase} "
-                f"with `{reply.code if reply else ''} {reply.text if reply else ''}`".strip(),
+                f"{cause.names}: {summary} ({cause.because})" if cause else summary,
                 condition=condition.text,
                 evidence=(
                     Evidence(
@@ -209,11 +167,12 @@ def rule_failures(ctx: Context) -> list[Placed]:
                         reply_line(s.reply, s.stage) + f" after {len(s.attempts)} attempts",
                         s.variant,
                     )
-                    for s in deferred[:4]
+                    for s in group[:4]
                 ),
-                confidence=Confidence.MEDIUM,
+                confidence=condition.confidence(Confidence.MEDIUM),
                 rule="deferred",
-                variants=(s.variant for s in deferred),
+                variants=(s.variant for s in group),
+                reply=reply_meaning(reply.code, reply.text) if reply else None,
             )
         )
     return placed
