@@ -71,7 +71,7 @@ def test_the_exchange_case_is_an_attachment_to_several_recipients_not_a_variant_
 
 def test_several_properties_that_separate_equally_are_all_named() -> None:
     text = condition([ZIP3], [CONTROL, S1M])
-    assert text.startswith("messages with an attachment (or messages sent to several recipients")
+    assert text.startswith("messages with an attachment (or sent to several recipients at once")
     assert "do not tell which" in text and "attach-zip-3-rcpt" not in text
 
 

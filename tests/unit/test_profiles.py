@@ -53,6 +53,13 @@ def test_the_profiles_say_what_the_issue_asks_for() -> None:
     standard = load_profile("standard")
     kinds = {a.kind for v in standard.variants for a in v.attachments}
     assert kinds == {"text", "zip", "zip-exe", "exe", "pdf"}
+    # the Exchange 5.5 case: the attachment to one and to several recipients, and a plain
+    # message to several, so a condition can tell which property fails
+    zip1, plain3, zip3 = (
+        standard.variant(v) for v in ("attach-zip", "rcpt-3", "attach-zip-3-rcpt")
+    )
+    assert (zip1.recipients, plain3.recipients, zip3.recipients) == (1, 3, 3)
+    assert not plain3.attachments and zip1.attachments == zip3.attachments
     sizes_sent = sorted(v.size for v in standard.variants if v.size)
     assert sizes_sent[0] == 100_000 and 1_100_000 in sizes_sent
     for limit in (2**20, 10_000_000, 10 * 2**20, 20_000_000, 25_000_000, 35_000_000):

@@ -70,14 +70,17 @@ def refused_for(ctx: Context, kind: CauseKind) -> list[VariantSend]:
     return sorted(found, key=lambda s: s.variant)
 
 
+def read_knowledge(name: str) -> dict[str, Any]:
+    """A TOML file of probe/data, parsed; a ConfigError naming it when it cannot be."""
+    try:
+        return tomllib.loads(resources.files("probe.data").joinpath(name).read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot load: {exc}", path=f"probe/data/{name}") from None
+
+
 @functools.cache
 def shipped_causes() -> tuple[Cause, ...]:
-    try:
-        doc = tomllib.loads(
-            resources.files("probe.data").joinpath("refusal_causes.toml").read_text("utf-8")
-        )
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot load: {exc}", path=WHERE) from None
+    doc = read_knowledge("refusal_causes.toml")
     causes = tuple(_cause(item) for item in doc.get("cause", []))
     if len({c.id for c in causes}) != len(causes):
         raise ConfigError("duplicate cause id", path=WHERE)

@@ -73,10 +73,9 @@ def separate(
     phrase = _phrase(best, ctx)
     also = tuple(_phrase(p, ctx) for p in rest[:_ALSO])
     if also:
-        text = f"{phrase} (or {'; or '.join(also)}: the variants sent do not tell which)"
-    else:
-        text = phrase
-    return Condition(phrase, text, tuple(p.trait for p in best), also=also)
+        others = "; or ".join(a.removeprefix("messages ") for a in also)
+        phrase = f"{phrase} (or {others}: the variants sent do not tell which)"
+    return Condition(phrase, phrase, tuple(p.trait for p in best), also=also)
 
 
 def condition_of(failed: list[VariantSend], passed: list[VariantSend], ctx: Context) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from probe.decide.context import Context, Placed
 from probe.decide.rules.common import place, reply_line
 from probe.decide.rules.conditions import condition_of, separate
+from probe.decide.rules.known_cases import known_case
 from probe.decide.rules.meaning import diagnostic_meaning
 from probe.model.bounce import Bounce
 from probe.model.collect import Arrival
@@ -48,11 +49,15 @@ def rule_bounces(ctx: Context) -> list[Placed]:
         diagnostic = next((r.diagnostic_code for r in bounce.recipients if r.diagnostic_code), None)
         said = diagnostic.split(";", 1)[-1].strip() if diagnostic else bounce.diagnostic
         by = f"refused by {remote}" if remote else "refused"
+        case = known_case(Action.BOUNCES, condition)
+        if case is not None:
+            evidence.append(case.evidence())
         placed.append(
             place(
                 key,
                 Action.BOUNCES,
-                f"accepts, then bounces {condition.phrase} ({by} with `{said or status}`)",
+                f"accepts, then bounces {condition.phrase} ({by} with `{said or status}`)"
+                + (case.clause() if case else ""),
                 condition=condition.text,
                 evidence=evidence,
                 confidence=condition.confidence(Confidence.HIGH),

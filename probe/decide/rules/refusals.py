@@ -18,6 +18,7 @@ from probe.decide.rules.causes import Cause, CauseKind, cause_of
 from probe.decide.rules.common import VIRUS, first_sentence, place, reply_line
 from probe.decide.rules.conditions import Condition, expected_rejection, separate
 from probe.decide.rules.identity import rejection_host, starttls_withheld
+from probe.decide.rules.known_cases import known_case
 from probe.decide.rules.meaning import reply_meaning
 from probe.decide.rules.traits import Trait
 from probe.model.send import VariantSend
@@ -86,6 +87,10 @@ def rule_rejections(ctx: Context) -> list[Placed]:
             summary += f": {meaning.meaning}"
         if not check:
             summary, check = size_judgement(ctx, sends, condition, summary)
+        case = known_case(Action.REJECTS, condition)
+        if case is not None:
+            summary += case.clause()
+            evidence.append(case.evidence())
         placed.append(
             place(
                 key,
