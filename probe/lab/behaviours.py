@@ -142,3 +142,36 @@ class AntiVirus(Behaviour):
         return mime.prepend_header(
             data, "X-Virus-Scanned", f"clamav-milter 1.0.1 at {self.hostname}"
         )
+
+
+TOO_MANY_HOPS = "554 5.4.0 Error: too many hops"  # Postfix 3.7 cleanup, hopcount_limit
+
+
+class HopCount(Behaviour):
+    """Postfix's loop protection: refuses a message whose Received headers, with the one this
+    hop adds, exceed `limit` (hopcount_limit)."""
+
+    def __init__(self, limit: int, reply: str = TOO_MANY_HOPS) -> None:
+        self.limit = limit
+        self.reply = reply
+
+    async def on_data(self, record: ListenerRecord, data: bytes) -> str | None:
+        head = data.split(b"\r\n\r\n", 1)[0]
+        received = sum(1 for line in head.split(b"\r\n") if line[:9].lower() == b"received:")
+        return self.reply if received + 1 > self.limit else None
+
+
+# Exchange 5.5's MTA reports this X.400 reason code in its NDR (Microsoft KB Q288848).
+TRANSFER_FAILURE = "554 5.4.0 transfer-failure"
+
+
+class SharedAttachmentFailure(Behaviour):
+    """Stands in for the Exchange 5.5 information store with a VSAPI scanner (KB Q288848): a
+    message with an attachment for several recipients on the server fails unscanned."""
+
+    def __init__(self, reply: str = TRANSFER_FAILURE) -> None:
+        self.reply = reply
+
+    async def on_data(self, record: ListenerRecord, data: bytes) -> str | None:
+        attached = b"content-disposition: attachment" in data.lower()
+        return self.reply if attached and len(record.rcpts) > 1 else None

@@ -162,8 +162,12 @@ def _final(ctx: HopContext, params: Params, default_tls: bool) -> Hop:
     personality = _postfix(ctx, params, "mx", size)
     limit = params.integer("limit", 0)  # Postfix message_size_limit; 0: not enforced
     tls = params.flag("tls", default_tls)
+    hops = params.integer("hopcount_limit", 0)  # Postfix hopcount_limit; 0: not enforced
+    shared = params.flag("fails_shared_attachment", False)  # the Exchange 5.5 VSAPI case
     params.check()
     checks: list[Behaviour] = [behaviours.SizeLimit(size, limit)] if limit else []
+    checks += [behaviours.HopCount(hops)] if hops else []
+    checks += [behaviours.SharedAttachmentFailure()] if shared else []
     return _smtp_hop(ctx, personality, checks, tls=tls)
 
 
