@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 
+from probe.analyze.diff.compare import compare
+from probe.analyze.received.path import trace
 from probe.model.bounce import Bounce
 from probe.model.collect import (
     Arrival,
@@ -172,12 +174,10 @@ def run_of(
         for v, (raw, _parsed) in bounces.items()
     )
     analyses = tuple(
-        VariantAnalysis(
-            f"{RUN}.{v}",
-            v,
-            bounces=(parsed,),
-        )
-        for v, (_raw, parsed) in bounces.items()
+        VariantAnalysis(f"{RUN}.{v}", v, trace(raw), compare(sent_of(v), raw))
+        for v, raw in copies.items()
+    ) + tuple(
+        VariantAnalysis(f"{RUN}.{v}", v, bounces=(parsed,)) for v, (_raw, parsed) in bounces.items()
     )
     return RunResult(
         run_id=RUN,
@@ -197,16 +197,21 @@ def run_of(
     )
 
 
-def copy_of(variant: str, received: str = "") -> bytes:
-    """A delivered copy: the MTA's Received, then what probe sent (headers only matter here)."""
+def sent_of(variant: str) -> bytes:
+    """What probe sent for a variant (its headers are what matters here)."""
     pid = f"{RUN}.{variant}"
+    return (
+        f"From: probe@sender.test\r\nTo: user@mta.probe.test\r\n"
+        f"Subject: [probe {pid}] {variant}\r\nMessage-ID: <probe.{pid}@sender.test>\r\n"
+        f"X-Probe-Id: {pid}\r\nDate: Thu, 03 Dec 2026 12:00:00 +0000\r\n\r\nprobe-id: {pid}\r\n"
+    ).encode()
+
+
+def copy_of(variant: str, received: str = "") -> bytes:
+    """A delivered copy: `received` (the Postfix MX's Received by default), then what was sent."""
     stamp = received or (
         "Received: from probe.test (localhost [127.0.0.1])\r\n"
         "\tby mx.mta.probe.test (Postfix) with ESMTP id DB37C20C4D4\r\n"
         "\tfor <user@mta.probe.test>; Thu,  3 Dec 2026 12:00:00 +0000 (UTC)\r\n"
     )
-    return (
-        f"{stamp}From: probe@sender.test\r\nTo: user@mta.probe.test\r\n"
-        f"Subject: [probe {pid}] {variant}\r\nMessage-ID: <probe.{pid}@sender.test>\r\n"
-        f"X-Probe-Id: {pid}\r\nDate: Thu, 03 Dec 2026 12:00:00 +0000\r\n\r\nprobe-id: {pid}\r\n"
-    ).encode()
+    return stamp.encode() + sent_of(variant)

@@ -155,7 +155,7 @@ def rule_av(ctx: Context) -> list[Placed]:
             continue
         if send.outcome is Outcome.REJECTED:
             texts = [send.reply.text] if send.reply else []
-            key, _ = rejection_host(ctx, texts)
+            key, _ = rejection_host(ctx, [send])
             placed.append(
                 place(
                     key,

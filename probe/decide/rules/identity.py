@@ -7,10 +7,14 @@ import re
 
 from probe.analyze import fingerprint
 from probe.decide.context import Context, SeenProduct
+from probe.decide.rules import ownership
 from probe.decide.rules.common import is_middlebox
 from probe.decide.rules.headers import injected_headers
+from probe.model.send import VariantSend
 from probe.model.smtp import Conversation, Outcome
 from probe.model.verdict import Evidence, HopKey
+
+_FOREIGN_SHOWN = 4  # replies the MTA never writes, shown as evidence of the box at most
 
 
 def hop1_conversation(ctx: Context) -> Conversation | None:
@@ -116,17 +120,39 @@ def front_box_reasons(ctx: Context) -> list[Evidence]:
                     f"{ctx.hop1} names {', '.join(sorted(traced))}",
                 )
             )
+    mta = ownership.mta_behind(ctx)
+    for reply in ownership.foreign_replies(ctx)[:_FOREIGN_SHOWN]:
+        reasons.append(Evidence("transcript", _not_written(reply, mta), reply.variant))
     for key, header, _variant in injected_headers(ctx):
         if key == HopKey.front(ctx.hop1):
             reasons.append(Evidence("header", f"{header} sits below every Received header"))
     return reasons
 
 
-def rejection_host(ctx: Context, reply_texts: list[str]) -> tuple[HopKey, str]:
-    """Where an in-protocol rejection comes from: the front box or hop 1's MTA."""
+def _not_written(reply: ownership.SeenReply, mta: fingerprint.ProductMatch | None) -> str:
+    name = mta.name if mta else "the MTA"
+    return f"{name} never writes `{reply.line}` ({reply.stage}): a box in front answers"
+
+
+def mta_products(ctx: Context) -> set[str]:
+    """The products of the MTA at hop 1: those the trace names, else the one its banner names
+    when replies after the banner are not its own (a box passes the banner through)."""
+    traced = trace_products(ctx)
+    mta = ownership.mta_behind(ctx)
+    if traced or mta is None or not ownership.foreign_replies(ctx):
+        return traced
+    return {mta.product, *mta.alternatives}
+
+
+def rejection_host(ctx: Context, sends: list[VariantSend]) -> tuple[HopKey, str]:
+    """Where an in-protocol rejection comes from, judged on its own reply: the box whose injected
+    header shares the reply's id format; else the MTA behind hop 1 when the reply is its own
+    wording, the box in front when that MTA never writes it; else the box in front when hop 1
+    is one, or hop 1's MTA."""
+    texts = [s.reply.text for s in sends if s.reply]
     for key, header, _ in injected_headers(ctx):
         value = header.partition(":")[2].strip()
-        for text in reply_texts:
+        for text in texts:
             fmt = fingerprint.same_id_format(fingerprint.shipped_knowledge(), text, value)
             if fmt:
                 return (
@@ -134,6 +160,14 @@ def rejection_host(ctx: Context, reply_texts: list[str]) -> tuple[HopKey, str]:
                     f"the reply's id and the injected {header.split(':')[0]} header "
                     f"share one format ({fmt})",
                 )
+    refusal = ownership.refusal_of(sends[0]) if sends else None
+    mta = ownership.mta_behind(ctx)
+    if refusal is not None and mta is not None:
+        judged = ownership.authorship(ctx, refusal)
+        if judged is fingerprint.Authorship.WRITES:
+            return HopKey.at(ctx.hop1), f"`{refusal.line}` is {mta.name}'s own wording"
+        if judged is fingerprint.Authorship.CANNOT:
+            return HopKey.front(ctx.hop1), _not_written(refusal, mta)
     if front_box_reasons(ctx):
         return HopKey.front(ctx.hop1), "hop 1 is not the MTA the trace names"
     return HopKey.at(ctx.hop1), ""

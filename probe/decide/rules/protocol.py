@@ -16,11 +16,11 @@ from probe.decide.rules.identity import (
     hop1_conversation,
     hop1_key,
     hop1_matches,
+    mta_products,
     product_evidence,
     seen,
     speaks_for_box,
     tls_offer,
-    trace_products,
 )
 from probe.decide.rules.meaning import reply_meaning
 from probe.decide.rules.refusals import refusal_groups
@@ -36,7 +36,7 @@ def rule_identity(ctx: Context) -> list[Placed]:
     if conv is None:
         return []
     placed: list[Placed] = []
-    traced = trace_products(ctx)
+    traced = mta_products(ctx)
     box = bool(front_box_reasons(ctx))
     matches = hop1_matches(ctx)
     named = {m.product for m in matches if not m.alternatives}

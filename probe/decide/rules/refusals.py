@@ -122,7 +122,7 @@ def _refuser(ctx: Context, sends: list[VariantSend], cause: Cause | None) -> tup
             "the reply demands STARTTLS, which hop 1's EHLO reply did not offer: it comes from "
             "the MTA behind whatever withheld it"
         )
-    return rejection_host(ctx, [s.reply.text for s in sends if s.reply])
+    return rejection_host(ctx, sends)
 
 
 def _consequence(ctx: Context, cause: Cause) -> str:
