@@ -133,3 +133,18 @@ def test_the_same_run_gives_the_same_verdict_in_any_order() -> None:
         run, variants=tuple(reversed(run.variants)), specs=tuple(reversed(run.specs))
     )
     assert decide(reordered) == first
+
+
+def test_a_deferral_every_variant_got_is_named_with_its_cause() -> None:
+    """postgrey's default text (Postfix policy service), for every attempt within the run."""
+    grey = Script.postfix(
+        "plain",
+        rcpt="450 4.2.0 <user@mta.probe.test>: Recipient address rejected: Greylisted, see "
+        "http://postgrey.schweikert.ch/help/mta.probe.test.html",
+    )
+    specs = [CONTROL, ZIP]
+    decision = decide(run_of([sent(CONTROL, grey, 562), sent(ZIP, grey, 5_210)], specs))
+    delays = [a for h in decision.hops for a in h.actions if a.action is Action.DELAYS]
+    (delay,) = delays
+    assert delay.summary.startswith("greylists: keeps deferring every message with `450 4.2.0")
+    assert delay.reply is not None and delay.reply.temporary

@@ -18,6 +18,7 @@ from probe.decide.rules.identity import (
     hop1_matches,
     mta_products,
     product_evidence,
+    rejection_host,
     seen,
     speaks_for_box,
     tls_offer,
@@ -123,11 +124,11 @@ def rule_failures(ctx: Context) -> list[Placed]:
     """Variants that broke the conversation (cut, hang, garbage) or stayed deferred, while
     others got through: the condition is what they share."""
     passed = [s for s in ctx.sends if s.outcome is Outcome.ACCEPTED]
-    if not passed:
-        return []  # nothing to compare with: `decide` reports it as not measured
     key = hop1_key(ctx, in_front=bool(front_box_reasons(ctx)))
     placed = []
-    broken = [s for s in ctx.sends if s.outcome in BROKEN]
+    # with nothing passed a broken conversation has nothing to compare with: `decide` reports
+    # it as not measured; a deferral every variant got is still a deferral, with its reason
+    broken = [s for s in ctx.sends if s.outcome in BROKEN] if passed else []
     groups: dict[tuple[Outcome, str], list[VariantSend]] = {}
     for send in broken:
         groups.setdefault((send.outcome, send.stage), []).append(send)
@@ -157,7 +158,7 @@ def rule_failures(ctx: Context) -> list[Placed]:
         summary = f"keeps deferring {condition.phrase} with {said}"
         placed.append(
             place(
-                key,
+                rejection_host(ctx, group)[0],
                 Action.DELAYS,
                 f"{cause.names}: {summary} ({cause.because})" if cause else summary,
                 condition=condition.text,
