@@ -9,7 +9,6 @@ this test's own, started beside the session lab.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
@@ -24,6 +23,7 @@ from probe.pipeline.run import perform
 from probe.plan.profile_files import file_loader
 from probe.plan.profiles import parse_profile
 from tests.lab.runs import lab_request
+from tests.lab.test_pipeline_lab import BASE, variant
 
 SCENARIOS = {
     "scenario": [
@@ -44,19 +44,6 @@ SCENARIOS = {
         },
     ]
 }
-PROFILE = """
-name = "test-causes"
-description = "test matrix"
-extends = "_base"
-
-[defaults]
-min_interval = 0
-"""
-
-
-def variant(vid: str, **fields: object) -> str:
-    body = "".join(f"{k} = {json.dumps(v)}\n" for k, v in fields.items())
-    return f'\n[[variant]]\nid = "{vid}"\ndescription = "{vid}"\n{body}'
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +54,9 @@ def own_lab() -> Iterator[LabInfo]:
 
 def run(lab: LabInfo, scenario: str, variants: str) -> RunResult:
     info = lab.scenario(scenario)
-    profile = parse_profile(PROFILE + variants, source="<test>", loader=file_loader)
+    profile = parse_profile(
+        BASE.format(name=f"test-{scenario}") + variants, source="<test>", loader=file_loader
+    )
     req = lab_request(lab, scenario, profile, mailbox=f"maildir:{info.maildir}", collect_for=10.0)
     done = perform(req, deadline=60.0)
     assert done.error is None

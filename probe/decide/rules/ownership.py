@@ -12,7 +12,7 @@ import dataclasses
 from probe.analyze import fingerprint
 from probe.decide.context import Context
 from probe.model.send import VariantSend
-from probe.model.smtp import Conversation, Outcome, Reply
+from probe.model.smtp import Conversation, Outcome
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,19 +37,11 @@ def conversations(ctx: Context) -> list[tuple[str, Conversation]]:
 
 
 def replies_of(variant: str, conv: Conversation) -> list[SeenReply]:
-    named: list[tuple[str, Reply | None]] = [
-        ("banner", conv.greeting),
-        ("ehlo", conv.ehlo),
-        ("mail", conv.mail_reply),
-        *(("rcpt", r.reply) for r in conv.rcpt_results),
-        ("data", conv.data_reply),
-        ("final", conv.final_reply),
-    ]
-    return [
-        SeenReply(stage, reply.code, reply.text, variant)
-        for stage, reply in named
-        if reply is not None and reply.valid
-    ]
+    """The banner, then every reply by stage, as fingerprinting observes them."""
+    banner = conv.greeting
+    found = [SeenReply("banner", banner.code, banner.text, variant)] if banner else []
+    observed = fingerprint.observe_conversation(conv).replies
+    return found + [SeenReply(stage, code, text, variant) for stage, code, text in observed]
 
 
 def hop1_replies(ctx: Context) -> list[SeenReply]:
