@@ -145,3 +145,14 @@ def test_traits_of_the_separating_condition() -> None:
     ctx = build_context(run_of(sends, [ZIP3, ZIP, RCPT3]))
     found = separate([ctx.sends[0]], list(ctx.sends[1:]), ctx)
     assert found.traits == (Trait.ATTACHMENT, Trait.RECIPIENTS)
+
+
+def test_with_nothing_passed_a_refusal_is_set_against_the_others_refused_otherwise() -> None:
+    """Not "every message" when some variants were refused in another way."""
+    big = Script.postfix("size-declared", mail="552 5.3.4 Message size exceeds fixed limit")
+    tls = Script.postfix("tls-encrypt")
+    sends = [sent(CONTROL, tls, 620), sent(ZIP, tls, 5_210), sent(S1M, big, 1_000_000)]
+    ctx = build_context(run_of(sends, [CONTROL, ZIP, S1M]))
+    found = separate([ctx.sends[2]], [], ctx)
+    assert not found.every and found.traits == (Trait.SIZE,)
+    assert found.phrase.startswith("messages of 1,000,000 bytes and more")

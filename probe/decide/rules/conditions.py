@@ -57,6 +57,9 @@ def separate(
     failed = sorted(failed, key=lambda s: s.variant)
     names = {s.variant for s in failed}
     passed = sorted((s for s in passed if s.variant not in names), key=lambda s: s.variant)
+    if not passed:  # nothing passed: the others are those that failed otherwise
+        passed = [s for s in ctx.sends if s.measured and s.variant not in names]
+        passed.sort(key=lambda s: s.variant)
     if not passed:
         return Condition(EVERY, EVERY, every=True)
     f_facts = [facts_of(s, ctx.specs.get(s.variant)) for s in failed]
