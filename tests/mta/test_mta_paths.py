@@ -146,11 +146,6 @@ def test_asa_in_front_of_postfix_masks_and_strips_starttls(
     verdicts.headline_spares(decision, MX)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 item 5: the 530 of a Postfix requiring TLS behind a box stripping "
-    "STARTTLS is put on the box as a size condition, not stated as a causal chain",
-)
 def test_stripped_starttls_and_postfix_requiring_tls_are_one_chain(
     postfix: paths.Paths, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -329,11 +324,6 @@ received_headers = {paths.HOPCOUNT_LIMIT + 5}
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 item 6: Postfix's `554 5.4.0 Error: too many hops` is not named as loop "
-    "protection with its Received-count condition",
-)
 def test_too_many_hops_is_loop_protection(
     postfix: paths.Paths, monkeypatch: pytest.MonkeyPatch
 ) -> None:

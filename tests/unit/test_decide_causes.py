@@ -148,3 +148,21 @@ def test_a_deferral_every_variant_got_is_named_with_its_cause() -> None:
     (delay,) = delays
     assert delay.summary.startswith("greylists: keeps deferring every message with `450 4.2.0")
     assert delay.reply is not None and delay.reply.temporary
+
+
+def test_the_reply_that_names_its_cause_picks_the_property_without_alternatives() -> None:
+    """Only the control and 10 Received headers passed, so size separates too; the reply says
+    `too many hops`: the Received count is the condition, size is no alternative."""
+    specs = [CONTROL, HOPS10, HOPS30]
+    ok = Script.postfix("hops-10-limit20")
+    sends = [
+        sent(CONTROL, ok, 562),
+        sent(HOPS10, ok, 2_100),
+        sent(HOPS30, Script.postfix("hops-30-limit20"), 5_900),
+    ]
+    copies = {v: copy_of(v) for v in ("control", "received-10")}
+    decision = decide(run_of(sends, specs, copies=copies))
+    loop = next(a for h in decision.hops for a in h.actions if a.rule == "loop-protection")
+    assert loop.condition == (
+        "messages already carrying 30 or more Received headers (the most that passed carried 10)"
+    )

@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 
 from probe.decide.context import Context
+from probe.decide.rules.traits import Trait
 from probe.errors import ConfigError
 from probe.model.send import VariantSend
 from probe.model.smtp import Outcome, Reply
@@ -32,6 +33,9 @@ class CauseKind(enum.StrEnum):
     SIZE = "size"  # a size limit: the separating trait is the size
 
 
+_TRAIT = {CauseKind.LOOP: Trait.RECEIVED, CauseKind.SIZE: Trait.SIZE}
+
+
 @dataclasses.dataclass(frozen=True)
 class Cause:
     id: str
@@ -42,6 +46,11 @@ class Cause:
     codes: tuple[int, ...]  # empty: any
     patterns: tuple[re.Pattern[str], ...]
     source: str
+
+    @property
+    def trait(self) -> Trait | None:
+        """The property of a variant this cause is about, where it names one."""
+        return _TRAIT.get(self.kind)
 
     def matches(self, code: int | None, text: str) -> bool:
         if self.codes and code not in self.codes:

@@ -51,9 +51,15 @@ class Condition:
 
 
 def separate(
-    failed: Sequence[VariantSend], passed: Sequence[VariantSend], ctx: Context
+    failed: Sequence[VariantSend],
+    passed: Sequence[VariantSend],
+    ctx: Context,
+    named: Trait | None = None,
 ) -> Condition:
-    """The condition that separates `failed` from `passed` (order-independent)."""
+    """The condition that separates `failed` from `passed` (order-independent); with nothing
+    passed, from the variants that failed in another way; "every message" when there are none.
+    `named`: the property the refusal's own reply names (loop protection: the Received count),
+    chosen without alternatives when it separates."""
     failed = sorted(failed, key=lambda s: s.variant)
     names = {s.variant for s in failed}
     passed = sorted((s for s in passed if s.variant not in names), key=lambda s: s.variant)
@@ -72,7 +78,9 @@ def separate(
             "no property of the variants separates them: "
             f"{', '.join(names_of(failed))} refused; {', '.join(names_of(passed))} passed",
         )
-    best, *rest = found
+    said = [e for e in found if len(e) == 1 and e[0].trait is named]
+    best, *rest = said or found
+    rest = [] if said else rest
     phrase = _phrase(best, ctx)
     also = tuple(_phrase(p, ctx) for p in rest[:_ALSO])
     if also:

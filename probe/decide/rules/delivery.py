@@ -5,13 +5,14 @@ between hops (pure).
 from __future__ import annotations
 
 from probe.decide.context import Context, Placed
+from probe.decide.rules.causes import cause_of
 from probe.decide.rules.common import place, reply_line
 from probe.decide.rules.conditions import condition_of, separate
 from probe.decide.rules.known_cases import known_case
 from probe.decide.rules.meaning import diagnostic_meaning
 from probe.model.bounce import Bounce
 from probe.model.collect import Arrival
-from probe.model.smtp import Outcome
+from probe.model.smtp import Outcome, Reply
 from probe.model.verdict import Action, Confidence, Evidence, HopKey
 
 
@@ -31,8 +32,10 @@ def rule_bounces(ctx: Context) -> list[Placed]:
     for (reporter, status), items in sorted(groups.items()):
         key = HopKey.at(reporter) if reporter else HopKey.after(ctx.hop1)
         bounced = [s for s in ctx.sends if s.variant in {v for v, _ in items}]
-        condition = separate(bounced, passed, ctx)
         bounce = items[0][1]
+        first = next((r for r in bounce.recipients if r.diagnostic_code), None)
+        told = cause_of(Reply(first.smtp_code, (first.diagnostic_code or "",))) if first else None
+        condition = separate(bounced, passed, ctx, told.trait if told else None)
         evidence = [Evidence("bounce", f"Reporting-MTA: {bounce.reporting_mta}", items[0][0])]
         for rcpt in bounce.recipients:
             specific = rcpt.diagnostic_status if rcpt.diagnostic_status != rcpt.status else None

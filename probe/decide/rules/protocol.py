@@ -152,8 +152,8 @@ def rule_failures(ctx: Context) -> list[Placed]:
     deferred = [s for s in ctx.sends if s.outcome is Outcome.TEMP_FAILED]
     for group in refusal_groups(deferred):
         reply = group[0].reply
-        condition = separate(group, passed, ctx)
         cause = cause_of(reply)
+        condition = separate(group, passed, ctx, cause.trait if cause else None)
         said = f"`{reply.code} {reply.text}`" if reply else "(no reply)"
         summary = f"keeps deferring {condition.phrase} with {said}"
         placed.append(

@@ -51,7 +51,7 @@ def rule_rejections(ctx: Context) -> list[Placed]:
             continue  # rule_av speaks of these
         reply = sends[0].reply
         cause = cause_of(reply)
-        condition = separate(sends, passed, ctx)
+        condition = separate(sends, passed, ctx, cause.trait if cause else None)
         key, why = _refuser(ctx, sends, cause)
         evidence = [
             Evidence("transcript", reply_line(s.reply, s.stage), s.variant) for s in sends[:4]
