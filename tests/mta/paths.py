@@ -16,6 +16,9 @@ path, each with its own `-o` overrides in master.cf:
     filtered     myhostname = filter.mta.probe.test, smtpd_milters = the footer milter of
                  tests/mta/milter.py (its headers name no host)
     edge_named   the same path to a second hop 2 whose milter's header names filter.mta...
+    behind       relays everything to the lab's Check Point box (tests/mta/boxes.py, limit
+                 BEHIND_LIMIT), which passes it to `inner`, myhostname = inner.mta.probe.test:
+                 a box BETWEEN two MTAs, refused mail bounced by the edge
     greylist     check_policy_service = postgrey (tests/mta/postgrey.py), when installed
     hopcount     its own cleanup service with hopcount_limit = HOPCOUNT_LIMIT (cleanup counts
                  the Received headers): `554 5.4.0 Error: too many hops` at and above it
@@ -34,10 +37,12 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.mta import milter, postgrey, scanner, servers
+from tests.mta import boxes, milter, postgrey, scanner, servers
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 FILTER_NAME = "filter.mta.probe.test"  # hop 2 of the milter path
+INNER_NAME = "inner.mta.probe.test"  # the MTA behind the box behind the edge
+BEHIND_LIMIT = 150_000
 HOPCOUNT_LIMIT = 25
 GREYLIST_DELAY = 2  # seconds; probe's first retry comes later
 SCANNERS = {  # a content filter path per placement of the scanner's header
@@ -52,6 +57,7 @@ _PORTS = (
     "scan_anonymous",
     "edge",
     "edge_named",
+    "behind",
     "hopcount",
     "greylist",
 )  # own listeners
@@ -71,6 +77,7 @@ class Paths:
     scan_anonymous: int
     edge: int
     edge_named: int
+    behind: int
     hopcount: int
     greylist: int | None
     greylist_missing: str
@@ -110,7 +117,7 @@ def postfix_paths() -> Iterator[Paths]:
     root = Path(tempfile.mkdtemp(prefix="probe-mta-paths-"))
     root.chmod(0o755)  # Dovecot's mail user and Postfix must traverse it
     ports = {name: servers.free_port() for name in _PORTS}
-    reinject, filtered, filtered_named = (servers.free_port() for _ in range(3))
+    reinject, filtered, filtered_named, inner = (servers.free_port() for _ in range(4))
     key, cert, ca_file = _certificate(root)
     greylist_missing = postgrey.missing_reason() or ""
     with contextlib.ExitStack() as stack:
@@ -123,6 +130,7 @@ def postfix_paths() -> Iterator[Paths]:
         filters = {name: scanner.start(reinject, tls, style) for name, style in SCANNERS.items()}
         for running in filters.values():
             stack.callback(running.stop)
+        box = stack.enter_context(boxes.box_in_front("checkpoint", inner, threshold=BEHIND_LIMIT))
         policy = None
         if not greylist_missing:
             policy = stack.enter_context(postgrey.postgrey(root, GREYLIST_DELAY, servers.MX_NAME))
@@ -149,6 +157,8 @@ def postfix_paths() -> Iterator[Paths]:
                     )
                 ),
                 smtpd(ports["edge_named"], f"content_filter=relay:[127.0.0.1]:{filtered_named}"),
+                smtpd(ports["behind"], f"content_filter=relay:[{box[0]}]:{box[1]}"),
+                smtpd(inner, f"myhostname={INNER_NAME}"),
                 smtpd(ports["hopcount"], "cleanup_service_name=hopcleanup"),
                 f"hopcleanup unix n - n - 0 cleanup\n  -o hopcount_limit={HOPCOUNT_LIMIT}\n",
                 "tlsmgr unix - - n 1000 1 tlsmgr\n",
@@ -169,7 +179,7 @@ def postfix_paths() -> Iterator[Paths]:
             servers.postfix(root, dc.lmtp_port, header_checks=False, main=main, master=master)
         )
         listening = [ports[n] for n in _PORTS if n != "greylist" or policy]
-        for port in (*listening, reinject, filtered, filtered_named):
+        for port in (*listening, reinject, filtered, filtered_named, inner):
             servers.wait_port(port, "postfix", pf.log)
         yield Paths(
             dovecot=dc,
@@ -182,6 +192,7 @@ def postfix_paths() -> Iterator[Paths]:
             scan_anonymous=ports["scan_anonymous"],
             edge=ports["edge"],
             edge_named=ports["edge_named"],
+            behind=ports["behind"],
             hopcount=ports["hopcount"],
             greylist=ports["greylist"] if policy else None,
             greylist_missing=greylist_missing,

@@ -8,8 +8,6 @@ module (tests/mta/paths.py); the project's own boxes stand in front of it (tests
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from probe.model.verdict import Action
@@ -22,13 +20,9 @@ MX = servers.MX_NAME
 FRONT = f"front:{MX}"
 
 
-@pytest.fixture(scope="module")
-def postfix() -> Iterator[paths.Paths]:
-    reason = servers.missing_reason()
-    if reason:
-        pytest.skip(reason)
-    with paths.postfix_paths() as running:
-        yield running
+@pytest.fixture
+def postfix(postfix_paths: paths.Paths) -> paths.Paths:
+    return postfix_paths
 
 
 CHECKPOINT_LIMIT = 150_000
