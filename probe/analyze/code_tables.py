@@ -26,6 +26,12 @@ class ReplyClass(enum.StrEnum):
     PERMANENT = "permanent"  # 5yz / 5.x.x: do not retry unchanged
 
 
+class Refusal(enum.StrEnum):
+    """What a refusal is about, where the knowledge names it (`refusal = "size"` in the TOML)."""
+
+    SIZE = "size"  # the message is too big: a size limit of the server, the route or the mailbox
+
+
 CLASS_BY_DIGIT = {
     "2": ReplyClass.SUCCESS,
     "3": ReplyClass.INTERMEDIATE,
@@ -40,6 +46,7 @@ class Entry:
     cause: str
     remedy: str
     source: str
+    refusal: Refusal | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,7 +100,17 @@ def _entry(item: dict[str, Any], where: str, key: str, *, need: tuple[str, ...])
     for field in ("meaning", "source", *need):
         if not isinstance(item.get(field), str) or not item[field].strip():
             raise ConfigError(f"`{field}` must be a non-empty string", path=where, key=key)
-    return Entry(item["meaning"], item.get("cause", ""), item.get("remedy", ""), item["source"])
+    refusal = item.get("refusal")
+    if refusal is not None and refusal not in set(Refusal):
+        allowed = ", ".join(Refusal)
+        raise ConfigError(f"`refusal` must be one of {allowed}", path=where, key=key)
+    return Entry(
+        item["meaning"],
+        item.get("cause", ""),
+        item.get("remedy", ""),
+        item["source"],
+        Refusal(refusal) if refusal is not None else None,
+    )
 
 
 def _int(item: dict[str, Any], field: str, lo: int, hi: int, where: str, key: str) -> int:

@@ -18,6 +18,7 @@ from probe.analyze import fingerprint
 from probe.analyze.code_tables import (
     CLASS_BY_DIGIT,
     Entry,
+    Refusal,
     ReplyClass,
     Tables,
     VendorText,
@@ -73,6 +74,7 @@ class Explanation:
     notes: tuple[str, ...] = ()  # inconsistencies (e.g. 550 with a 4.x.x enhanced code)
     known: bool = True  # False: well-formed but neither code is registered
     sources: tuple[str, ...] = ()
+    refusal: Refusal | None = None  # what the refusal is about (a size refusal), when known
 
 
 # --------------------------------------------------------------------------- parsing
@@ -133,10 +135,13 @@ def explain(code: int | None, text: str = "", enhanced: str | None = None) -> Ex
         enhanced = extract_enhanced(None, text)
         if enhanced is None:
             raise UsageError("nothing to explain: give a reply code or an enhanced status code")
+    notes: list[str] = []
     if enhanced is None:
         enhanced = extract_enhanced(code, text)
+    elif (specific := _specific(enhanced, text)) is not None:
+        notes.append(f"{enhanced} is generic: the text's {specific} is explained")
+        enhanced = specific
     t = tables()
-    notes: list[str] = []
     digit = str(code)[0] if code is not None else str(enhanced)[0]
     if code is not None and enhanced is not None and enhanced[0] != digit:
         notes.append(f"enhanced code {enhanced} disagrees with reply code {code} (RFC 3463 2)")
@@ -159,6 +164,7 @@ def explain(code: int | None, text: str = "", enhanced: str | None = None) -> Ex
     if code is not None and basic is None:
         notes.append(f"{code} is not a registered reply code; only its class is known")
     matches = tuple(_vendor_match(v) for v in vendors)
+    refusal = next((e.refusal for e in known_entries if e.refusal), None)
     return Explanation(
         code=code,
         enhanced=enhanced,
@@ -170,12 +176,25 @@ def explain(code: int | None, text: str = "", enhanced: str | None = None) -> Ex
         products=products,
         id_format=found_format,
         cause=cause,
-        summary=_summary(code, enhanced, reply_class, basic, detail, matches, products),
+        summary=_summary(code, enhanced, reply_class, basic, detail, matches, products, refusal),
         remedies=remedies,
         notes=tuple(notes),
         known=known,
         sources=tuple(dict.fromkeys(e.source for e in known_entries)),
+        refusal=refusal,
     )
+
+
+def _specific(enhanced: str, text: str) -> str | None:
+    """A DSN's generic `Status: 5.0.0` beside a diagnostic that says `550 5.7.26 ...`: the
+    text's enhanced code of the same class when the given one has no subject (X.0.x)."""
+    klass, subject, _ = enhanced.split(".")
+    if subject != "0":
+        return None
+    for match in _ENHANCED_ANYWHERE.finditer(text):
+        if match.group(1) == klass and match.group(2) != "0":
+            return ".".join(match.groups())
+    return None
 
 
 def _parts(
@@ -236,6 +255,7 @@ def _summary(
     detail: Entry | None,
     vendors: tuple[VendorMatch, ...],
     products: tuple[fingerprint.ProductMatch, ...],
+    refusal: Refusal | None,
 ) -> str:
     label = " ".join(x for x in (str(code) if code is not None else "", enhanced or "") if x)
     what = (
@@ -255,7 +275,16 @@ def _summary(
         who = named[0].name
     elif products:
         who = products[0].summary
-    return f"{label} ({reply_class}): {what}" + (f" [likely {who}]" if who else "")
+    about = f"{refusal} refusal: " if refusal else ""
+    return f"{label} ({reply_class}): {about}{what}" + (f" [likely {who}]" if who else "")
 
 
-__all__ = ["CodePart", "Explanation", "ReplyClass", "VendorMatch", "explain", "tables"]
+__all__ = [
+    "CodePart",
+    "Explanation",
+    "Refusal",
+    "ReplyClass",
+    "VendorMatch",
+    "explain",
+    "tables",
+]

@@ -25,6 +25,8 @@ def render_explanation(e: Explanation) -> str:
             )
     if e.id_format:
         out.append(f"  id format: {e.id_format}")
+    if e.refusal:
+        out.append(f"  refusal:   {e.refusal} (refused for what the message is, not who sent it)")
     if e.cause:
         out.append(f"  cause:     {e.cause}")
     for i, remedy in enumerate(e.remedies):
