@@ -70,9 +70,10 @@ def _one_space(blanks: re.Match[str]) -> str:
 
 # A reply code where replies start: a line's start, after `;` `:` `#` `(` `[` a quote, `<<<`
 # (a transcript), `said` or `returned`; then a blank, `-`, `:` (Yahoo's `550:`), `,` (Zoho's
-# `ERROR_CODE :550,`) or the end. A number elsewhere (a size, a port, a date) is not a reply.
+# `ERROR_CODE :550,`) or the end. A number elsewhere (a size, a port, a date) is not a reply, nor
+# one whose second digit is above 5 (RFC 5321 4.2.1: `571 No PTR record` is no reply code).
 _REPLY_AT: Final = re.compile(
-    r"(?:^|[;:#(\['\"]|<<<|\bsaid|\breturned)[^\S\n]*([245]\d\d)(?=[ \t-]|:(?!\d)|,|\.?$)",
+    r"(?:^|[;:#(\['\"]|<<<|\bsaid|\breturned)[^\S\n]*([245][0-5]\d)(?=[ \t-]|:(?!\d)|,|\.?$)",
     re.M | re.I,
 )
 # `X-Unix; 255` is an exit status, not a reply.

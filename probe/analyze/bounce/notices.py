@@ -113,8 +113,12 @@ def notice_bounce(
         (n for n in notices() if (looks or not n.sender) and any(p in body for p in n.phrases)),
         None,
     )
-    if notice is None and not (looks and smtp_code(text) is not None):
-        return None
+    both = bool(
+        BOUNCE_SENDER.search(str(msg.get("From", "")))
+        and BOUNCE_SUBJECT.search(decoded(msg.get("Subject", "")))
+    )
+    if notice is None and not (looks and smtp_code(text) is not None) and not both:
+        return None  # a bounce sender with a bounce Subject is one even in words we do not know
     reader = Reader.NOTICE if notice else Reader.LOOSE
     fallback = notice.status_class if notice else StatusClass.UNKNOWN
     permanent = False if fallback is StatusClass.DELAYED else None
