@@ -23,6 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from probe.analyze.bounce.dsn import parse_bounce
+from probe.analyze.bounce.recipient import MAX_RECIPIENTS
 from probe.model.bounce import Bounce, BounceKind, ParseFlag, Reader, StatusClass
 from probe.model.json import from_data, to_data
 
@@ -177,3 +178,17 @@ def test_plain_mail_and_auto_replies_are_not_bounces() -> None:
         b"From: noreply@example.com\nSubject: AutoReply: hi\n\nThis inbox is no longer in use.\n",
     ):
         assert parse_bounce(raw) is None
+
+
+def test_many_recipients_are_cut_and_flagged() -> None:
+    lines = "".join(f"  user{i}@example.net\n    550 5.1.1 no such user\n" for i in range(300))
+    raw = (
+        "From: Mail Delivery System <Mailer-Daemon@smtp.example.com>\n"
+        "Subject: Mail delivery failed: returning message to sender\n\n"
+        "This message was created automatically by mail delivery software.\n\n"
+        "The following address(es) failed:\n\n" + lines
+    ).encode()
+    bounce = parse_bounce(raw)
+    assert bounce is not None and len(bounce.recipients) == MAX_RECIPIENTS
+    assert ParseFlag.TRUNCATED in bounce.flags
+    assert len({r.final_recipient for r in bounce.recipients}) == MAX_RECIPIENTS

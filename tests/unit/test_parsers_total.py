@@ -153,6 +153,13 @@ _BOUNCE_BODIES = [
     "\r\n----- The following addresses had permanent fatal errors -----\r\n{run}\r\n",
     "\r\nDelivery has failed to these recipients or groups:\r\n{run}\r\n"
     "Diagnostic information for administrators:\r\n{run}\r\n",
+    # issue 14's readers: fields in text, a product's notice, an address on every line
+    "\r\nReporting-MTA: dns; x\r\n{run}\r\nFinal-Recipient: rfc822; a@b\r\n"
+    "Status: 5.1.1\r\n{run}\r\n",
+    "\r\nWe're writing to let you know that the group you tried to contact {run}\r\n<a@b.x>\r\n",
+    "\r\nSorry, we were unable to deliver your message to the following address.\r\n"
+    "{run}: 550: {run}\r\n",
+    # the last: an RFC 3464 report (test_a_dsn_date_utc_cannot_hold_is_no_date reads it)
     "Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n--b\r\n"
     "Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n"
     "Arrival-Date: Fri, 31 Dec 9999 23:59:59 -0100\r\n\r\nFinal-Recipient: rfc822; a@b\r\n"

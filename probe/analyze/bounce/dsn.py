@@ -26,7 +26,7 @@ from typing import Final
 from probe.analyze.bounce.fields import date_of, decoded, line_ends, strip_type, text_of
 from probe.analyze.bounce.legacy import legacy_bounce
 from probe.analyze.bounce.notices import header_recipients, notice_bounce
-from probe.analyze.bounce.recipient import unique
+from probe.analyze.bounce.recipient import MAX_RECIPIENTS, unique
 from probe.analyze.bounce.rfc3464 import (
     RETURNED_MESSAGE,
     dsn_groups,
@@ -142,6 +142,8 @@ def _parse(msg: email.message.Message, raw: bytes, depth: int) -> Bounce | None:
     if not recipients:  # a fixed format whose list is empty or cut off
         reader = _READER.get(kind, Reader.LOOSE)
         recipients = header_recipients(text.splitlines(), msg, original, reader)
+    cut = (cut and kind is not BounceKind.RFC3464) or len(recipients) > MAX_RECIPIENTS
+    recipients = recipients[:MAX_RECIPIENTS]
     subject = decoded(msg.get("Subject", ""))
     envid = per_message.get("original-envelope-id") or None
     probe_ids = _probe_ids(envid, original, subject, parts, raw)
@@ -165,7 +167,7 @@ def _parse(msg: email.message.Message, raw: bytes, depth: int) -> Bounce | None:
         ),
         returned=returned,
         extra_fields=tuple(extra),
-        flags=(ParseFlag.TRUNCATED,) if cut and kind is not BounceKind.RFC3464 else (),
+        flags=(ParseFlag.TRUNCATED,) if cut else (),
     )
 
 

@@ -11,7 +11,7 @@ import re
 from typing import Final
 
 from probe.analyze.bounce.fields import ADDRESS
-from probe.analyze.bounce.recipient import loose
+from probe.analyze.bounce.recipient import MAX_RECIPIENTS, loose
 from probe.model.bounce import BounceRecipient, Reader
 
 HEADING: Final = re.compile(
@@ -34,6 +34,8 @@ def exchange(body: str) -> list[BounceRecipient]:
     seen: set[str] = set()
     lines = admin.splitlines()
     for i, line in enumerate(lines):
+        if len(out) > MAX_RECIPIENTS:
+            break
         hashed = _hashed(line)
         returned = _RETURNED.search(line)
         if not (hashed or returned):
@@ -58,6 +60,8 @@ def exchange(body: str) -> list[BounceRecipient]:
         listed = body.split(_ADMIN, 1)[0]
         listed = re.split(r"recipients or groups:|following recipient\(s\):", listed)[-1]
         for match in _LISTED.finditer(listed):
+            if len(out) > MAX_RECIPIENTS:
+                break
             if match.group(1).lower() not in seen:
                 seen.add(match.group(1).lower())
                 reason = match.group(2).strip()

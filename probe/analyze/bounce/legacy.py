@@ -11,7 +11,7 @@ from typing import Final
 
 from probe.analyze.bounce.exchange import GENERATING, HEADING, exchange
 from probe.analyze.bounce.fields import LINE_ADDRESS, smtp_code, unfold
-from probe.analyze.bounce.recipient import loose
+from probe.analyze.bounce.recipient import MAX_RECIPIENTS, loose
 from probe.model.bounce import BounceKind, BounceRecipient, Reader
 
 # Fixed texts of the non-standard bounces (quoted from the MTAs' sources and real bounces).
@@ -73,6 +73,8 @@ def _qmail(body: str) -> list[BounceRecipient]:
         diagnostic = reason if said is None else said
         mta = remote and (remote.group(1) or remote.group(2))
         out.append(loose(match.group(1), diagnostic, mta, permanent, Reader.QMAIL))
+        if len(out) > MAX_RECIPIENTS:
+            break
     return out
 
 
@@ -92,8 +94,10 @@ def _exim(section: str) -> list[BounceRecipient]:
             found.append((starts[0], line, [starts[1]] if starts[1] else []))
         elif found and found[-1][0]:
             found[-1][2].append(line)
-    out = []
+    out: list[BounceRecipient] = []
     for address, line, reason_lines in found:
+        if len(out) > MAX_RECIPIENTS:
+            break
         if not address:
             continue
         reason = unfold("\n".join(reason_lines))
@@ -125,8 +129,10 @@ def _sendmail(body: str, heading: re.Match[str]) -> list[BounceRecipient]:
     talking = re.search(r"while talking to ([^\s:]+?)\.?:", body)
     replies = re.findall(r"^<<< (.*)$", body, re.M)
     failure = next((r for r in replies if smtp_code(r)), replies[-1] if replies else "")
-    out = []
+    out: list[BounceRecipient] = []
     for match in _SENDMAIL_ADDRESS.finditer(section):
+        if len(out) > MAX_RECIPIENTS:
+            break
         diagnostic = match.group(2) or failure
         mta = talking.group(1) if talking else None
         out.append(

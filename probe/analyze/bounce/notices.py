@@ -18,7 +18,7 @@ from importlib import resources
 from typing import Any, Final
 
 from probe.analyze.bounce.fields import ADDRESS, decoded, smtp_code
-from probe.analyze.bounce.recipient import loose, unique
+from probe.analyze.bounce.recipient import MAX_RECIPIENTS, loose, unique
 from probe.errors import ConfigError
 from probe.model.bounce import BounceKind, BounceRecipient, ParseFlag, Reader, StatusClass
 
@@ -38,6 +38,7 @@ BOUNCE_SUBJECT: Final = re.compile(
 _NOT_RECIPIENT: Final = re.compile(r"^\s*(?:mail from|from|sender|reply-to|return-path)\s*:", re.I)
 _DAEMON: Final = re.compile(r"^(?:mailer-daemon|postmaster|post_master|no-?reply)@", re.I)
 NEAR_LINES: Final = 6  # the reply is looked for on an address's line and the lines after it
+MAX_LINE_CHARS: Final = 1000  # of each line of a notice
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,26 +135,33 @@ def _named(
     fallback: StatusClass,
     permanent: bool | None,
 ) -> list[BounceRecipient]:
-    """Each address the notice names, with the first reply on its line or the lines after."""
+    """Each address the notice names (up to `MAX_RECIPIENTS`), with the first reply on its
+    line or the lines after, else the first reply of the notice."""
     senders = {a.lower() for a in _addresses(str(msg.get("To", "")))}
     senders |= {a.lower() for a in _addresses(str(msg.get("From", "")))}
-    lines = text.splitlines()
-    anywhere = next((x.strip() for x in lines if smtp_code(x) is not None), "")
-    out: list[BounceRecipient] = []
+    lines = [line[:MAX_LINE_CHARS] for line in text.splitlines()]
+    replies = [i for i, line in enumerate(lines) if smtp_code(line) is not None]
+    named: dict[str, int] = {}  # address (lower case) -> its line
+    spelled: dict[str, str] = {}
     for i, line in enumerate(lines):
         if _NOT_RECIPIENT.match(line) or "://" in line:
             continue
         for address in _addresses(line):
-            if address.lower() in senders or _DAEMON.match(address):
+            key = address.lower()
+            if key in senders or key in named or _DAEMON.match(address):
                 continue
-            near = lines[i : i + NEAR_LINES]
-            diagnostic = next((x.strip() for x in near if smtp_code(x) is not None), anywhere)
-            said = diagnostic or line.strip()
-            out.append(
-                loose(address, said, None, permanent, reader, evidence=line, fallback=fallback)
-            )
+            named[key], spelled[key] = i, address
+        if len(named) > MAX_RECIPIENTS:
+            break
+    out = []
+    for key, i in list(named.items())[: MAX_RECIPIENTS + 1]:
+        reply = next((j for j in replies if i <= j < i + NEAR_LINES), replies[0] if replies else -1)
+        said = lines[reply].strip() if reply >= 0 else lines[i].strip()
+        out.append(
+            loose(spelled[key], said, None, permanent, reader, evidence=lines[i], fallback=fallback)
+        )
     if out:
-        return unique(out)
+        return out
     return header_recipients(lines, msg, returned, reader, fallback, permanent)
 
 

@@ -15,6 +15,8 @@ from probe.analyze.bounce.fields import enhanced_in, smtp_code, status_class, un
 from probe.model.bounce import BounceRecipient, FieldSource, ParseFlag, Reader, StatusClass
 
 EVIDENCE_CHARS: Final = 200
+# Recipients read from one bounce: a reader stops after one more (so the cut is seen and flagged).
+MAX_RECIPIENTS: Final = 100
 _SUCCESS: Final = ("delivered", "relayed", "expanded")
 
 

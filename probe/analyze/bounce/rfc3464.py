@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Final
 
 from probe.analyze.bounce.fields import ENHANCED, date_of, strip_type, text_of, unfold
-from probe.analyze.bounce.recipient import recipient, source
+from probe.analyze.bounce.recipient import MAX_RECIPIENTS, recipient, source
 from probe.model.bounce import BounceRecipient, Reader
 
 _HEADERS: Final = email.parser.HeaderParser(policy=email.policy.compat32)
@@ -115,6 +115,8 @@ def dsn_recipients(
 ) -> list[BounceRecipient]:
     recipients: list[BounceRecipient] = []
     for group in groups:
+        if len(recipients) > MAX_RECIPIENTS:
+            break
         fields: dict[str, str] = {}
         for name, value in group:
             key = name.strip().lower()  # Mimecast writes `Status : 5.0.0`
