@@ -285,3 +285,22 @@ def test_a_field_naming_the_product_of_one_candidates_received_is_that_hops() ->
     decision = run({"control": deliver(sent["control"], top)}, sent)
     assert set(actions(decision, Action.INJECTS)) == {HopKey.at(SCAN)}, decision.headline
     assert all(not a.alternatives for h in decision.hops for a in h.actions)
+
+
+def test_a_mailbox_store_is_no_candidate_for_a_field_below_its_own_received() -> None:
+    """A field between Postfix's Received and Dovecot's LMTP stamp (the forms of
+    tests/data/mta/postfix-delivered.eml): the store writes nothing below its own Received, so
+    a spam header is Postfix's, and an unknown one Postfix's or a box's, never Dovecot's."""
+    sent = {"control": sent_message("control")}
+    lmtp = (
+        f"Received: from {MX} ([127.0.0.1])\r\n\tby imap.example.com with LMTP\r\n\tid "
+        "QPloNX80BGvKVQAAg+zDdQ\r\n\t(envelope-from <probe@sender.test>)\r\n\tfor "
+        "<user@example.com>; Thu, 18 Mar 2010 14:19:36 +0000\r\n"
+    )
+    top = (lmtp, "X-Spam-Status: No, score=-0.1", "X-Scanner-Mark: 1", TWO_HOPS[1])
+    decision = run({"control": deliver(sent["control"], top)}, sent)
+    store = HopKey.at("imap.example.com")
+    for hop in decision.hops:
+        for a in hop.actions:
+            assert hop.key != store and store not in a.alternatives, decision.headline
+    assert HopKey.at(MX) in actions(decision, Action.INJECTS)

@@ -197,6 +197,13 @@ def _by_position(
         )
     if below == above:
         return [HopKey.at(below)], f"{name} sits between two Received of {below}"
+    if above in _stores(stamps):  # a store's filters (Sieve) write above its own Received
+        if mta_field:
+            return [HopKey.at(below)], f"{below} writes {name} above its own Received"
+        return [HopKey.at(below), HopKey.link(below, above)], (
+            f"{name} sits between the Received of {below} and the store {above}: written by "
+            f"{below} above its own, or by a box between them"
+        )
     keys = [HopKey.at(below), HopKey.at(above)] + ([] if mta_field else [HopKey.link(below, above)])
     return keys, (
         f"{name} sits between the Received of {below} and {above}: written by {below} above "
@@ -291,10 +298,15 @@ def latest_first(hosts: list[str], stamps: tuple[Hop, ...]) -> list[str]:
     body: the MTAs, the last first. A mailbox store that only stamps of delivery name (LMTP,
     local, fetch) is one only when no MTA is left: a store's filters (Sieve) write at the top
     of the header block and leave the body alone."""
-    stores = {_host(s.by_host) for s in stamps if s.kind in _DELIVERY}
-    stores -= {_host(s.by_host) for s in stamps if s.kind not in _DELIVERY}
+    stores = _stores(stamps)
     ordered = [h for h in reversed(dict.fromkeys(hosts)) if h not in authorship.NOT_A_HOST]
     return [h for h in ordered if h not in stores] or ordered
+
+
+def _stores(stamps: tuple[Hop, ...]) -> set[str]:
+    """The mailbox stores: hosts only stamps of delivery (LMTP, local, fetch) name."""
+    stores = {_host(s.by_host) for s in stamps if s.kind in _DELIVERY}
+    return stores - {_host(s.by_host) for s in stamps if s.kind not in _DELIVERY}
 
 
 def stamps_of(ctx: Context, variant: str) -> tuple[Hop, ...]:
