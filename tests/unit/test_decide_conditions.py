@@ -31,6 +31,7 @@ ZIP3 = VariantSpec(
 )
 HOPS = VariantSpec("received-30", "30 Received", received_headers=30)
 EIGHT = VariantSpec("body-8bit", "8bit", encoding=Encoding.EIGHT_BIT, charset="utf-8")
+QP = VariantSpec("body-qp", "qp", encoding=Encoding.QUOTED_PRINTABLE, charset="utf-8")
 S100K = VariantSpec("size-100k", "100k", size=100_000)
 S1M = VariantSpec("size-1m", "1m", size=1_000_000)
 S1100K = VariantSpec("size-1100k", "1.1m", size=1_100_000)
@@ -45,6 +46,7 @@ SIZES = {
     "attach-zip-3-rcpt": 5_290,
     "received-30": 4_800,
     "body-8bit": 650,
+    "body-qp": 700,
     "size-100k": 100_000,
     "size-1m": 1_000_000,
     "size-1100k": 1_100_000,
@@ -156,3 +158,7 @@ def test_with_nothing_passed_a_refusal_is_set_against_the_others_refused_otherwi
     found = separate([ctx.sends[2]], [], ctx)
     assert not found.every and found.traits == (Trait.SIZE,)
     assert found.phrase.startswith("messages of 1,000,000 bytes and more")
+
+
+def test_a_body_encoding_that_separates_is_named() -> None:
+    assert condition([QP], [CONTROL, EIGHT, ZIP, S1M]) == "messages with a quoted-printable body"

@@ -1,7 +1,7 @@
-"""The properties of a variant a condition can be made of (size, attachments, recipients,
-Received count, 8bit body, SMTPUTF8, long lines), each with the words a user reads, and the
-predicates a set of refused variants shares (pure). `conditions` searches them for the one that
-separates refused from passed variants.
+"""The properties of a variant a condition can be made of (size, attachments, the body's
+transfer encoding, SMTPUTF8, long lines, Received count, recipients), each with the words a user
+reads, and the predicates a set of refused variants shares (pure). `conditions` searches them
+for the one that separates refused from passed variants.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ class Trait(enum.StrEnum):
     SIZE = "size"
     ATTACHMENT = "attachment"  # any attachment
     ATTACHMENT_KIND = "attachment-kind"  # attachments of some kinds only
-    EIGHT_BIT = "8bit"
+    ENCODING = "encoding"  # the body's transfer encoding (8bit, quoted-printable, base64)
     SMTPUTF8 = "smtputf8"
     LONG_LINES = "long-lines"
     RECEIVED = "received"  # Received headers the message already carries
@@ -50,7 +50,7 @@ class Facts:
     kinds: frozenset[AttachmentKind] = frozenset()
     recipients: int = 1
     received: int = 0
-    eight_bit: bool = False
+    encoding: Encoding = Encoding.SEVEN_BIT
     smtputf8: bool = False
     line_length: int = 0
 
@@ -64,7 +64,7 @@ def facts_of(send: VariantSend, spec: VariantSpec | None) -> Facts:
         frozenset(a.kind for a in spec.attachments),
         spec.recipients,
         spec.received_headers,
-        spec.encoding is Encoding.EIGHT_BIT,
+        spec.encoding,
         spec.smtputf8,
         spec.line_length or 0,
     )
@@ -116,7 +116,11 @@ def _attachments(failed: Sequence[Facts], passed: Sequence[Facts]) -> Iterable[P
 
 
 def _flags(failed: Sequence[Facts], passed: Sequence[Facts]) -> Iterable[Predicate]:
-    yield Predicate(Trait.EIGHT_BIT, "with an 8bit body", lambda f: f.eight_bit)
+    encodings = {f.encoding for f in failed}
+    if len(encodings) == 1 and (body := encodings.pop()) is not Encoding.SEVEN_BIT:
+        article = "an" if body is Encoding.EIGHT_BIT else "a"
+        words = f"with {article} {body} body"
+        yield Predicate(Trait.ENCODING, words, lambda f: f.encoding is body)
     yield Predicate(Trait.SMTPUTF8, "with UTF-8 addresses (SMTPUTF8)", lambda f: f.smtputf8)
     low = min((f.line_length for f in failed), default=0)
     if low > 0:
