@@ -166,3 +166,11 @@ def test_the_reply_that_names_its_cause_picks_the_property_without_alternatives(
     assert loop.condition == (
         "messages already carrying 30 or more Received headers (the most that passed carried 10)"
     )
+
+
+def test_size_refusals_are_known_by_the_codes_knowledge_wordings() -> None:
+    """The size cause takes its wordings from probe codes (one place): Postfix 3.7's own, and
+    Haraka's `550 Message too big!` as vendor_replies.toml has it."""
+    for code, text in ((552, "5.3.4 Error: message file too big"), (550, "Message too big!")):
+        found = cause_of(Reply(code, (text,)))
+        assert found is not None and found.kind is CauseKind.SIZE, text

@@ -13,9 +13,11 @@ import tomllib
 from importlib import resources
 from typing import Any
 
+from probe.analyze import codes
+from probe.analyze.code_tables import Refusal
 from probe.decide.context import Context
 from probe.decide.rules.traits import Trait
-from probe.errors import ConfigError
+from probe.errors import ConfigError, UsageError
 from probe.model.send import VariantSend
 from probe.model.smtp import Outcome, Reply
 from probe.smtp.replies import enhanced_status
@@ -46,6 +48,7 @@ class Cause:
     codes: tuple[int, ...]  # empty: any
     patterns: tuple[re.Pattern[str], ...]
     source: str
+    refusal: Refusal | None = None  # matches what the codes knowledge calls this refusal
 
     @property
     def trait(self) -> Trait | None:
@@ -58,7 +61,17 @@ class Cause:
         found = enhanced_status(code, text) if code is not None else None
         if found is not None and "X." + found.split(".", 1)[1] in self.enhanced:
             return True
-        return any(p.search(text) for p in self.patterns)
+        if any(p.search(text) for p in self.patterns):
+            return True
+        return self.refusal is not None and _refusal(code, text) is self.refusal
+
+
+def _refusal(code: int | None, text: str) -> Refusal | None:
+    """What the codes knowledge (`analyze.codes`) says the refusal is about."""
+    try:
+        return codes.explain(code, text).refusal
+    except UsageError:
+        return None
 
 
 def cause_of(reply: Reply | None) -> Cause | None:
@@ -107,19 +120,33 @@ def _cause(item: dict[str, Any]) -> Cause:
     except (ValueError, re.error, TypeError) as exc:
         raise ConfigError(f"bad kind or pattern: {exc}", path=WHERE, key=key) from None
     enhanced = tuple(item.get("enhanced", []))
-    codes = tuple(item.get("codes", []))
+    allowed = tuple(item.get("codes", []))
     if not all(isinstance(e, str) and _DETAIL.match(e) for e in enhanced) or not all(
-        isinstance(c, int) and 400 <= c <= 599 for c in codes
+        isinstance(c, int) and 400 <= c <= 599 for c in allowed
     ):
         raise ConfigError("`enhanced` must be like X.4.6, `codes` 400..599", path=WHERE, key=key)
+    try:
+        refusal = Refusal(item["refusal"]) if "refusal" in item else None
+    except ValueError as exc:
+        raise ConfigError(f"bad refusal: {exc}", path=WHERE, key=key) from None
     cause = Cause(
-        item["id"], kind, item["names"], item["because"], enhanced, codes, patterns, item["source"]
+        item["id"],
+        kind,
+        item["names"],
+        item["because"],
+        enhanced,
+        allowed,
+        patterns,
+        item["source"],
+        refusal,
     )
     samples = item.get("samples", [])
-    if not (patterns or enhanced) or not samples:
-        raise ConfigError("needs patterns or enhanced codes, and samples", path=WHERE, key=key)
+    if not (patterns or enhanced or refusal) or not samples:
+        raise ConfigError(
+            "needs patterns, enhanced codes or a refusal, and samples", path=WHERE, key=key
+        )
     for sample in samples:
-        code = (codes or (550,))[0] if sample[:1] != "4" else 450
+        code = (allowed or (550,))[0] if sample[:1] != "4" else 450
         if not cause.matches(code, str(sample)):
             raise ConfigError(f"sample does not match: {sample!r}", path=WHERE, key=key)
     return cause
