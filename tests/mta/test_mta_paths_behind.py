@@ -70,12 +70,6 @@ def test_the_box_between_refuses_the_edge_only_returns_it(decision: Decision) ->
     verdicts.nobody_else(decision, BETWEEN, MX)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="decide.rules.delivery.rule_tls_lost reads the 1-based Link.index as a 0-based hop "
-    "index: the plaintext leg edge -> box -> inner is put on inner.mta.probe.test, which "
-    "received in plaintext and delivered by LMTP",
-)
 def test_the_plaintext_leg_is_the_edges_or_the_boxs_not_the_inner_mtas(
     decision: Decision,
 ) -> None:

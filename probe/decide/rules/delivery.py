@@ -140,9 +140,11 @@ def rule_tls_lost(ctx: Context) -> list[Placed]:
             continue
         hops = analysis.trace.hops
         for link_ in analysis.trace.links:
-            if link_.tls_change == "stops" and 0 < link_.index < len(hops):
-                prev = (hops[link_.index - 1].by_host or "").lower().rstrip(".")
-                cur = hops[link_.index]
+            # link k (1-based) runs from hop k-1 to hop k: hops[k - 2] took the message over
+            # TLS and relayed it in plaintext, as hops[k - 1]'s stamp shows
+            if link_.tls_change == "stops" and 1 < link_.index <= len(hops):
+                prev = (hops[link_.index - 2].by_host or "").lower().rstrip(".")
+                cur = hops[link_.index - 1]
                 placed.append(
                     place(
                         HopKey.at(prev or ctx.hop1),
