@@ -63,6 +63,11 @@ def test_the_proxy_in_front_of_a_real_postfix_is_blamed_and_postfix_is_not() -> 
     assert not {Action.REJECTS, Action.SCANS, Action.INJECTS} & set(mta)
     front = next(h for h in decision.hops if h.key == HopKey.front(MX))
     assert "Check Point" in front.name
+    assert any(
+        e.text == "Postfix never writes `250 sender <probe@sender.test> ok` (mail): a box in "
+        "front answers"
+        for e in front.product_evidence
+    ), front.product_evidence
     for line in decision.headline:
         assert not (line.startswith(MX) and "554" in line), line
 

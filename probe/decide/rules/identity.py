@@ -120,13 +120,20 @@ def front_box_reasons(ctx: Context) -> list[Evidence]:
                     f"{ctx.hop1} names {', '.join(sorted(traced))}",
                 )
             )
-    mta = ownership.mta_behind(ctx)
-    for reply in ownership.foreign_replies(ctx)[:_FOREIGN_SHOWN]:
-        reasons.append(Evidence("transcript", _not_written(reply, mta), reply.variant))
+    reasons.extend(foreign_evidence(ctx))
     for key, header, _variant in injected_headers(ctx):
         if key == HopKey.front(ctx.hop1):
             reasons.append(Evidence("header", f"{header} sits below every Received header"))
     return reasons
+
+
+def foreign_evidence(ctx: Context) -> list[Evidence]:
+    """The replies of hop 1 the MTA behind it never writes, as evidence of a box in front."""
+    mta = ownership.mta_behind(ctx)
+    return [
+        Evidence("transcript", _not_written(reply, mta), reply.variant)
+        for reply in ownership.foreign_replies(ctx)[:_FOREIGN_SHOWN]
+    ]
 
 
 def _not_written(reply: ownership.SeenReply, mta: fingerprint.ProductMatch | None) -> str:

@@ -12,6 +12,7 @@ from probe.decide.rules.causes import CauseKind, cause_of, refused_for
 from probe.decide.rules.common import BROKEN, GREYLIST, place, reply_line
 from probe.decide.rules.conditions import separate
 from probe.decide.rules.identity import (
+    foreign_evidence,
     front_box_reasons,
     hop1_conversation,
     hop1_key,
@@ -48,6 +49,9 @@ def rule_identity(ctx: Context) -> list[Placed]:
         placed.append(
             Placed(key, products=(seen(match),), product_evidence=product_evidence(match))
         )
+    foreign = foreign_evidence(ctx)
+    if foreign:  # shown as what identifies the box in front
+        placed.append(Placed(HopKey.front(ctx.hop1), product_evidence=tuple(foreign)))
     banner = conv.greeting.text if conv.greeting else ""
     caps = conv.capabilities
     offered, masked_caps = tls_offer(conv)
