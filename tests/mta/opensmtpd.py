@@ -37,17 +37,21 @@ USERS = ("user", "sender")
 MAIL_USER = "mail"
 
 CONFIG = """\
-table vusers file:{root}/vusers
+{pki}table vusers file:{root}/vusers
 smtp max-message-size {size_limit}
-listen on 127.0.0.1 port {port} hostname {name}
+listen on 127.0.0.1 port {port} {tls}hostname {name}
 action "deliver" maildir "{root}/mail/%{{rcpt.user}}/Maildir" virtual <vusers>
 match from any for domain "{domain}" action "deliver"
 """
 
 
 @contextlib.contextmanager
-def opensmtpd(root: Path) -> Iterator[unpacked.Hop]:
-    """One smtpd (foreground, `-d`) in its own mount namespace, stopped at the end."""
+def opensmtpd(root: Path, *, broken_tls: bool = False) -> Iterator[unpacked.Hop]:
+    """One smtpd (foreground, `-d`) in its own mount namespace, stopped at the end; with
+    `broken_tls`, STARTTLS offered with a certificate it cannot sign with (every handshake fails
+    with 'tlsv1 alert internal error', as on any Debian 12 OpenSMTPD with TLS)."""
+    tls = unpacked.tls_files(root / "tls", NAME) if broken_tls else None
+    pki = f'pki {NAME} cert "{tls.cert}"\npki {NAME} key "{tls.key}"\n' if tls else ""
     spool, run = root / "spool", root / "run"
     for directory in (spool, run):
         directory.mkdir()
@@ -57,7 +61,15 @@ def opensmtpd(root: Path) -> Iterator[unpacked.Hop]:
     port = unpacked.free_port()
     config = unpacked.write(
         root / "smtpd.conf",
-        CONFIG.format(name=NAME, root=root, port=port, domain=DOMAIN, size_limit=SIZE_LIMIT),
+        CONFIG.format(
+            name=NAME,
+            root=root,
+            port=port,
+            domain=DOMAIN,
+            size_limit=SIZE_LIMIT,
+            pki=pki,
+            tls=f"tls pki {NAME} " if tls else "",
+        ),
         0o600,
     )
     binds: list[tuple[Path, str]] = [
@@ -68,4 +80,5 @@ def opensmtpd(root: Path) -> Iterator[unpacked.Hop]:
     argv: list[str | Path] = [OPENSMTPD.path("usr/sbin/smtpd"), "-d", "-f", config]
     log = root / "smtpd.out"  # -d logs to standard error
     with unpacked.daemon(argv, port=port, log=log, what="opensmtpd", host=NAME, binds=binds) as d:
-        yield unpacked.Hop(NAME, d.port, None, d.log, f"maildir://{root}/mail/user/Maildir")
+        mailbox = f"maildir://{root}/mail/user/Maildir"
+        yield unpacked.Hop(NAME, d.port, tls.ca if tls else None, d.log, mailbox)

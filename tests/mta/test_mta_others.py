@@ -22,6 +22,7 @@ import pytest
 
 from probe.model.run import RunResult
 from probe.model.smtp import Outcome, Stage
+from probe.model.status import Status
 from probe.model.verdict import Action
 from tests.mta import chasquid, opensmtpd, qpsmtpd, sendmail, unpacked
 from tests.mta import exim as exim_mta
@@ -209,3 +210,28 @@ def test_size_limit_is_the_mtas_own_rejection_alone(clean: CleanRun, declare_siz
     (rejection,) = (a for _, a in rejections)
     assert "5,000,000" in rejection.condition and "1,100,000" in rejection.condition
     assert others_accused(decision, hop.name) == [], decision.headline
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 10: a path on which no message can be sent (every STARTTLS handshake fails) "
+    "is 'No hop interferes', status OK, and 'no mailbox given' though one was",
+)
+def test_a_path_where_every_tls_handshake_fails_is_not_clean() -> None:
+    """OpenSMTPD with TLS as Debian 12 ships it: STARTTLS offered, every handshake refused
+    ('tlsv1 alert internal error'), so nothing is delivered. That is no clean path: the run is
+    not OK and the hop is said to break TLS."""
+    reason = opensmtpd.OPENSMTPD.missing_reason()
+    if reason:
+        pytest.skip(reason)
+    with (
+        unpacked.scratch("opensmtpd-tls") as root,
+        opensmtpd.opensmtpd(root, broken_tls=True) as hop,
+    ):
+        result = probe_run(hop.port, hop.mailbox, ca_file=hop.ca)
+    assert all(v.outcome is Outcome.TLS_FAILED for v in result.variants), result.variants
+    decision = result.decision
+    assert decision is not None
+    assert not decision.clean and result.status is not Status.OK, decision.headline
+    assert not any("no mailbox given" in line for line in decision.headline), decision.headline
+    assert any(h.actions for h in decision.hops if str(h.key) == hop.name), decision.headline
