@@ -57,7 +57,7 @@ acl_check_rcpt:
   deny   message = unknown user
 
 begin routers
-local_user:
+{discard}local_user:
   driver = accept
   domains = +local_domains
   local_parts = {users}
@@ -80,9 +80,22 @@ begin retry
 """
 
 
+DISCARD_ROUTER = """\
+discard:
+  driver = redirect
+  local_parts = {local_parts}
+  data = :blackhole:
+
+"""
+
+
 @contextlib.contextmanager
-def exim(root: Path, *, size_limit: int = SIZE_LIMIT) -> Iterator[unpacked.Hop]:
-    """One Exim daemon (foreground, queue runs every 10 s) for the module, stopped at the end."""
+def exim(
+    root: Path, *, size_limit: int = SIZE_LIMIT, discard: tuple[str, ...] = ()
+) -> Iterator[unpacked.Hop]:
+    """One Exim daemon (foreground, queue runs every 10 s) for the module, stopped at the end;
+    mail for the `discard` local parts is accepted and thrown away (a `:blackhole:` redirect,
+    as an admin silences an address)."""
     tls = unpacked.tls_files(root / "tls", NAME, owner=EXIM_USER)
     for sub in ("spool", "log", "mail"):
         unpacked.owned_dir(root / sub, EXIM_USER, 0o750)
@@ -101,6 +114,7 @@ def exim(root: Path, *, size_limit: int = SIZE_LIMIT) -> Iterator[unpacked.Hop]:
             tls=tls,
             users=" : ".join(USERS),
             user=EXIM_USER,
+            discard=DISCARD_ROUTER.format(local_parts=" : ".join(discard)) if discard else "",
         ),
     )
     argv: list[str | Path] = [EXIM.path("usr/sbin/exim4"), "-C", config, "-bdf", "-q10s"]

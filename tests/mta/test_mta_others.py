@@ -235,3 +235,24 @@ def test_a_path_where_every_tls_handshake_fails_is_not_clean() -> None:
     assert not decision.clean and result.status is not Status.OK, decision.headline
     assert not any("no mailbox given" in line for line in decision.headline), decision.headline
     assert any(h.actions for h in decision.hops if str(h.key) == hop.name), decision.headline
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 10: a real MTA that accepts every message and delivers none (Exim, "
+    "`:blackhole:`) is 'No hop interferes', status OK",
+)
+def test_an_mta_that_discards_everything_is_not_clean() -> None:
+    """Exim accepts the recipient's mail with 250 and throws it away: nothing is delivered and
+    nothing bounces. Whatever probe concludes (a drop at that hop, or that it cannot tell), the
+    path is not clean and the run is not OK."""
+    reason = exim_mta.EXIM.missing_reason()
+    if reason:
+        pytest.skip(reason)
+    with unpacked.scratch("exim-discard") as root, exim_mta.exim(root, discard=("user",)) as hop:
+        result = probe_run(hop.port, hop.mailbox, ca_file=hop.ca, collect_for=8.0)
+    assert all(v.outcome is Outcome.ACCEPTED for v in result.variants), result.variants
+    assert result.collect is not None and len(result.collect.missing) == len(result.variants)
+    decision = result.decision
+    assert decision is not None
+    assert not decision.clean and result.status is not Status.OK, decision.headline
