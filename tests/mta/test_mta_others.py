@@ -136,13 +136,22 @@ KNOWN: dict[str, dict[str, str]] = {
 }
 
 
+# Checks whose wrong verdict comes and goes with the machine's load (the timing statistic
+# crosses its threshold either way: that instability is issue 10 item 7 itself). Their marks
+# are not strict, so a lucky run cannot fail the suite; the fix makes them pass every time,
+# and whoever makes it takes the line out of KNOWN.
+UNSTABLE = frozenset({"timing"})
+
+
 def cases(check: str) -> list[object]:
-    """Every MTA as a parameter, strictly xfail where KNOWN says the check fails today."""
+    """Every MTA as a parameter, xfail where KNOWN says the check fails today (strictly, but
+    for the UNSTABLE checks)."""
     known = KNOWN.get(check, {})
+    strict = check not in UNSTABLE
     return [
         pytest.param(
             name,
-            marks=[pytest.mark.xfail(strict=True, reason=f"issue 10 {known[name]}")]
+            marks=[pytest.mark.xfail(strict=strict, reason=f"issue 10 {known[name]}")]
             if name in known
             else [],
         )
