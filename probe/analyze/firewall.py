@@ -26,11 +26,16 @@ from probe.smtp import replies
 def join(
     sessions: Sequence[ClientSession], records: Sequence[SessionRecord]
 ) -> dict[str, SessionRecord]:
-    """Each client session's record: the newest one whose lines carry its tag."""
+    """Each client session's record: the newest one that carries its tag, in a line it received
+    or in a header field of a message (a box may rewrite the EHLO name and the sender, and
+    change the case of either)."""
     joined: dict[str, SessionRecord] = {}
     for record in records:
+        texts = [line.text.casefold() for line in record.client_lines()]
+        texts += [field.casefold() for m in record.messages for field in m.headers]
         for session in sessions:
-            if any(session.tag in line.text for line in record.client_lines()):
+            tag = session.tag.casefold()
+            if any(tag in text for text in texts):
                 joined[session.name] = record
     return joined
 

@@ -213,3 +213,17 @@ def test_a_profile_rates_the_checks_it_names() -> None:
     assert rated.status is Status.WARNING  # the renamed keywords and blocked commands remain
     strict = {"banner-masked": CheckLevel.CRITICAL, "starttls-stripped": CheckLevel.IGNORE}
     assert compare("box:25", "t", sessions, records, strict).status is Status.CRITICAL
+
+
+def test_a_session_is_joined_by_its_message_when_the_box_rewrites_the_envelope() -> None:
+    sessions, records = _halves("forwarder")
+    plain = join(sessions, records)["plain"]
+    tag = next(s.tag for s in sessions if s.name == "plain")
+    lines = tuple(
+        dataclasses.replace(line, text=line.text.replace(tag, "srs0=x=y")) for line in plain.lines
+    )
+    seen = dataclasses.replace(
+        plain.messages[0], headers=(f"Subject: probe firewall {tag.upper()}",)
+    )
+    rewritten = _replace_record(sessions, records, "plain", lines=lines, messages=(seen,))
+    assert join(sessions, rewritten)["plain"].lines == lines
