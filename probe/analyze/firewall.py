@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from probe.analyze.firewall_content import header_checks, message_check, timing_check
 from probe.analyze.firewall_effects import meanings, rated
-from probe.analyze.firewall_limits import concurrency_check, recipients_check
+from probe.analyze.firewall_limits import concurrency_check, recipients_check, size_check
 from probe.analyze.firewall_smuggling import smuggling_check
 from probe.model.firewall import ClientSession, Effect, Exchange, FirewallCheck, FirewallResult
 from probe.model.listener import SessionRecord, Side
@@ -242,6 +242,8 @@ def _own_check(
         return recipients_check(session, record)
     if session.name == "concurrency":
         return concurrency_check(session, records)
+    if session.name == "size":
+        return size_check(session, records)
     if session.name.startswith("smuggle "):
         return smuggling_check(session, record)
     return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from probe.model.firewall import ClientSession, Effect, FirewallCheck
+from probe.model.firewall import ClientSession, Effect, FirewallCheck, about_size
 from probe.model.listener import SessionRecord, Side
 from probe.model.smtp import Reply
 
@@ -78,3 +78,52 @@ def concurrency_check(session: ClientSession, records: Sequence[SessionRecord]) 
     refusals = sorted({_wire(e.reply) for e in session.exchanges if e not in greeted})
     detail = "; ".join(refusals)
     return FirewallCheck("concurrent sessions", session.name, sent, shown, Effect.LIMITED, detail)
+
+
+def _far_reply(records: Sequence[SessionRecord], line: str) -> str | None:
+    """The listener's (first) reply line to a command line it received, or None."""
+    for record in records:
+        waiting = False
+        for seen in record.lines:
+            if seen.side is Side.CLIENT:
+                waiting = seen.text == line
+            elif waiting:
+                return seen.text
+    return None
+
+
+def size_check(session: ClientSession, records: Sequence[SessionRecord]) -> FirewallCheck:
+    """The smallest declared SIZE refused, and whether the box refused it itself (its own
+    limit) or passed the listener's refusal back."""
+    sized = [
+        (int(e.name[5:]), e)
+        for e in session.exchanges
+        if e.name.startswith("SIZE ") and e.name[5:].isascii() and e.name[5:].isdigit()
+    ]
+    refused = sorted((n, e) for n, e in sized if e.reply is None or not e.reply.is_positive)
+    other = next((e for _, e in refused if e.reply is not None and not about_size(e.reply)), None)
+    if other is not None:
+        why = f"refused for another reason: {_wire(other.reply)}"
+        return FirewallCheck("declared size", session.name, other.name, "-", Effect.NOT_TESTED, why)
+    accepted = max((n for n, e in sized if e.reply is not None and e.reply.is_positive), default=0)
+    if not refused:
+        why = (
+            f"no declared size refused up to {accepted:,}"
+            if accepted
+            else session.conversation.reason
+        )
+        effect = Effect.PASSED if accepted else Effect.NOT_TESTED
+        return FirewallCheck("declared size", session.name, f"SIZE={accepted}", "-", effect, why)
+    size, exchange = refused[0]
+    sent = f"SIZE={size}"
+    arrived = f"refused: {_wire(exchange.reply)}"
+    detail = f"accepted up to SIZE={accepted:,}"
+    far = _far_reply(records, exchange.line)
+    if far is None:
+        detail = f"the box's own limit, {detail}"
+        return FirewallCheck("declared size", session.name, sent, arrived, Effect.LIMITED, detail)
+    got = exchange.reply
+    same = got is not None and far[:3] == str(got.code) and " ".join(got.lines[:1]) == far[4:]
+    effect = Effect.PASSED if same else Effect.REPLY_CHANGED
+    detail = f"the listener's limit ({far}), {detail}"
+    return FirewallCheck("declared size", session.name, sent, arrived, effect, detail)

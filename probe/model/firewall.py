@@ -49,6 +49,12 @@ class Effect(enum.StrEnum):
     NOT_TESTED = "not-tested"  # the check could not run (the far side offers no STARTTLS...)
 
 
+def about_size(reply: Reply) -> bool:
+    """A refusal for the message's size (552, or the enhanced status x.3.4 of RFC 3463): what
+    the declared-size search counts; any other refusal ends it."""
+    return reply.code == 552 or (reply.enhanced or "").endswith(".3.4")
+
+
 @dataclasses.dataclass(frozen=True)
 class Exchange:
     """One command of the battery beyond the usual dialogue, and what came back (None: no

@@ -22,7 +22,7 @@ from probe.model.firewall import ClientSession, FirewallResult
 from probe.model.listener import SessionRecord
 from probe.model.verdict import CheckLevel
 from probe.send.battery import chunking_session, command_session, message_session, tag
-from probe.send.battery_limits import concurrency_session, recipients_session
+from probe.send.battery_limits import concurrency_session, recipients_session, size_session
 from probe.send.battery_messages import CONTENT
 from probe.send.battery_smuggling import LOOKALIKES, smuggling_session
 from probe.send.options import ConverseOptions
@@ -66,6 +66,7 @@ async def battery(request: FirewallRequest, token: str) -> tuple[ClientSession, 
         sessions.append(await message_session(address, options, token, name=name, build=build))
     sessions.append(await recipients_session(address, options, tag(token, "recipients")))
     sessions.append(await concurrency_session(address, options, tag(token, "concurrency")))
+    sessions.append(await size_session(address, options, tag(token, "size")))
     if request.smuggling:
         for i, name in enumerate(LOOKALIKES, 1):
             session_tag = tag(token, f"smuggle{i}")

@@ -3,7 +3,9 @@
 - `recipients`: RCPT after RCPT in one transaction until a refusal (the listener's `452 too
   many recipients`, or the box's own limit) and one more, at most `RCPT_MOST`;
 - `concurrency`: `CONCURRENT` connections open at once, each greeted and EHLO'd, held a moment:
-  how many the box lets through together.
+  how many the box lets through together;
+- `size`: the declared-size threshold, `MAIL FROM SIZE=n` searched by halving (each followed
+  by RSET, at most `SIZE_STEPS`): the smallest size refused, and by whom.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from probe.model.firewall import ClientSession, Exchange
+from probe.model.firewall import ClientSession, Exchange, about_size
 from probe.model.smtp import Outcome, Stage
 from probe.send.battery import scripted
 from probe.send.battery_messages import DOMAIN
@@ -22,6 +24,8 @@ from probe.send.session import Ending, Session, Stop
 RCPT_MOST = 120  # recipients tried in one transaction (probe listen defers after 100)
 CONCURRENT = 8  # connections at once (probe listen allows 10 from one address)
 HOLD = 0.5  # seconds the concurrent connections stay open together
+SIZE_MOST = 1 << 31  # the largest declared size tried
+SIZE_STEPS = 32  # MAIL commands of the size search at most
 
 
 def _options(base: ConverseOptions, helo_tag: str) -> ConverseOptions:
@@ -88,3 +92,33 @@ async def concurrency_session(
     return ClientSession(
         "concurrency", session_tag, first, tuple(exchange for _, exchange in opened)
     )
+
+
+async def size_session(address: str, base: ConverseOptions, session_tag: str) -> ClientSession:
+    """The smallest declared SIZE refused (between 1 and SIZE_MOST), by halving; the exchanges
+    are the MAIL commands, named `SIZE n`."""
+
+    async def steps(
+        session: Session, script: Script, caps: tuple[str, ...], exchanges: list[Exchange]
+    ) -> None:
+        low, high = 0, SIZE_MOST + 1  # low: accepted (0: nothing yet), high: refused
+        for _ in range(SIZE_STEPS):
+            if high - low <= 1:
+                break
+            size = high - 1 if high == SIZE_MOST + 1 else (low + high) // 2
+            line = f"MAIL FROM:<{session_tag}@{DOMAIN}> SIZE={size}"
+            reply = await session.command(Stage.MAIL, line)
+            exchanges.append(Exchange(f"SIZE {size}", line, reply))
+            await session.command(Stage.MAIL, "RSET")
+            if reply.is_positive:
+                low = size
+            elif not about_size(reply):
+                break  # refused for another reason (a limit of sessions, a policy): no search
+            else:
+                high = size
+                if low == 0:  # the largest refused: search below it from one octet
+                    low = 1
+        await script.quit()
+
+    conversation, exchanges = await scripted(address, _options(base, session_tag), steps)
+    return ClientSession("size", session_tag, conversation, exchanges)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from probe.analyze.firewall_content import header_checks
-from probe.analyze.firewall_limits import concurrency_check, recipients_check
+from probe.analyze.firewall_limits import concurrency_check, recipients_check, size_check
 from probe.analyze.firewall_smuggling import smuggling_check
 from probe.model.firewall import ClientSession, Effect, Exchange
 from probe.model.json import from_data
@@ -133,3 +133,22 @@ def test_concurrent_sessions_greeted_or_refused() -> None:
         and "421" in check.detail
         and check.arrived.startswith("1 greeted")
     )
+
+
+def test_the_declared_size_limit_and_whose_it_is() -> None:
+    big = Reply(552, ("5.3.4 Message size exceeds fixed limit",), "5.3.4")
+    line = "MAIL FROM:<t@probe.invalid> SIZE=11"
+    exchanges = (
+        Exchange("SIZE 20", "MAIL FROM:<t@probe.invalid> SIZE=20", big),
+        Exchange("SIZE 10", "MAIL FROM:<t@probe.invalid> SIZE=10", _ok()),
+        Exchange("SIZE 11", line, big),
+    )
+    session = _session(name="size", exchanges=exchanges)
+    own = size_check(session, [])
+    assert own.effect is Effect.LIMITED and own.sent == "SIZE=11" and "own limit" in own.detail
+    far = _record(
+        [(Side.CLIENT, line), (Side.SERVER, "552 5.3.4 Message size exceeds fixed limit")]
+    )
+    assert size_check(session, [far]).effect is Effect.PASSED
+    busy = (Exchange("SIZE 20", line, Reply(421, ("4.7.0 too many connections",), "4.7.0")),)
+    assert size_check(_session(name="size", exchanges=busy), []).effect is Effect.NOT_TESTED
