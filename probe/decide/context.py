@@ -21,10 +21,22 @@ from probe.smtp.hosts import is_ip_literal
 @dataclasses.dataclass(frozen=True)
 class SeenProduct:
     """A product a rule recognised at a hop: how the report shows it, and what a box is called
-    after ("a Cisco IronPort/ESA-style SMTP proxy")."""
+    after ("a Check Point-style SMTP proxy"). Only a product named on its own evidence has a
+    brand: shared evidence and a banner naming an unknown product name no one."""
 
-    label: str  # "Cisco IronPort/ESA (AsyncOS) or Check Point (shared evidence)"
-    brand: str  # the likeliest candidate's name without its qualifier: "Cisco IronPort/ESA"
+    label: str  # "Check Point (also consistent with Cisco IronPort/ESA (AsyncOS))"
+    brand: str  # the named product without its qualifier: "Check Point"; "" when none is named
+    rank: int = 2  # how strongly it is named: 0 high, 1 medium, 2 low
+
+
+def named_first(products: Iterable[SeenProduct]) -> tuple[SeenProduct, ...]:
+    """A hop's products once each (a brand once), the most specifically named first: a specific
+    marker outranks shared evidence, wherever the rules found it."""
+    ordered = sorted(dict.fromkeys(products), key=lambda p: (not p.brand, p.rank))
+    kept: dict[str, SeenProduct] = {}
+    for product in ordered:  # a brand once, as its best-named finding has it
+        kept.setdefault(product.brand or product.label, product)
+    return tuple(kept.values())
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,7 +19,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 
 from probe.analyze.run import PARSERS, Parsers, analyze_run, failure
-from probe.decide.context import Context, Placed, build_context
+from probe.decide.context import Context, Placed, build_context, named_first
 from probe.decide.rules.common import Rule
 from probe.decide.rules.registry import RULES
 from probe.decide.severity import severity
@@ -160,9 +160,11 @@ def _assemble(ctx: Context, placed: list[Placed]) -> tuple[HopVerdict, ...]:
     for key in order:
         items = by_key.get(key, [])
         name = key.label
-        products = tuple(dict.fromkeys(prod for p in items for prod in p.products))
+        products = named_first(prod for p in items for prod in p.products)
         if products and key.kind is HopKind.FRONT:
-            name = f"a {products[0].brand}-style SMTP proxy in front of {key.host}"
+            brand = products[0].brand
+            name = f"a {brand}-style SMTP proxy" if brand else "an SMTP proxy"
+            name += f" in front of {key.host}"
         if not key.visible and not items:
             continue
         hops.append(

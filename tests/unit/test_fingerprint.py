@@ -176,7 +176,11 @@ def test_seed_names_checkpoint_only_from_its_specific_evidence() -> None:
     shared = [m for m in matches if m.alternatives]
     assert len(shared) == 1
     assert (shared[0].product, shared[0].alternatives) == ("cisco-ironport", ("checkpoint",))
-    assert shared[0].summary == "Cisco IronPort/ESA (AsyncOS) or Check Point (shared evidence)"
+    assert shared[0].summary == (
+        "consistent with Cisco IronPort/ESA (AsyncOS), Check Point (shared evidence)"
+    )
+    assert checkpoint.also == ("cisco-ironport",)
+    assert checkpoint.summary == "Check Point (also consistent with Cisco IronPort/ESA (AsyncOS))"
     assert {c.signature for c in shared[0].evidence} >= {
         "asyncos-sender-ok",
         "asyncos-recipient-ok",

@@ -8,7 +8,13 @@ interface: `match_products(shipped_knowledge(), observe_conversation(conv))`.
 """
 
 from probe.analyze.fingerprint.knowledge import shipped_knowledge
-from probe.analyze.fingerprint.match import id_format, match_products, same_id_format
+from probe.analyze.fingerprint.match import (
+    UNKNOWN,
+    banner_product,
+    id_format,
+    match_products,
+    same_id_format,
+)
 from probe.analyze.fingerprint.observe import combine, observe_conversation, observe_headers
 from probe.analyze.fingerprint.replies import Authorship, could_write, reply_writers
 from probe.analyze.fingerprint.types import (
@@ -27,6 +33,7 @@ from probe.analyze.fingerprint.types import (
 )
 
 __all__ = [
+    "UNKNOWN",
     "Authorship",
     "Clue",
     "Kind",
@@ -39,6 +46,7 @@ __all__ = [
     "Role",
     "Signature",
     "Specificity",
+    "banner_product",
     "combine",
     "id_format",
     "could_write",

@@ -1,15 +1,18 @@
 """Which product wrote this? A hop's observations against the knowledge -> products (pure).
 
-The rule that shapes everything here: a product is named only on evidence *specific* to it.
-Evidence that several products write byte for byte (AsyncOS's `250 sender <x> ok` / `354 go
-ahead`, which a Check Point box in front of an IronPort passes through) yields a candidate *set*,
-e.g. "Cisco IronPort/ESA (AsyncOS) or Check Point (shared evidence)", never one of them alone.
-Each `ProductMatch` quotes its clues (what was observed, which signature, its source) so a
-verdict can say which evidence points where.
+The rule that shapes everything here: a product is named only on evidence *specific* to it, and
+a specific marker outranks shared evidence. Evidence that several products write byte for byte
+(AsyncOS's `250 sender <x> ok` / `354 go ahead`, which a Check Point box writes too) never names
+one of them: a product named on its own evidence is "also consistent with" the others, and
+shared evidence alone is "consistent with" its products, never a closed list of candidates. A
+banner that names a product probe does not know is "unknown (banner says X)", not the nearest
+known one. Each `ProductMatch` quotes its clues (what was observed, which signature, its
+source) so a verdict can say which evidence points where.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from probe.analyze.fingerprint.signature import clues, observed_kinds
@@ -19,6 +22,7 @@ from probe.analyze.fingerprint.types import (
     Knowledge,
     Observations,
     ProductMatch,
+    Role,
     Specificity,
 )
 from probe.model.verdict import Confidence
@@ -46,12 +50,75 @@ def match_products(known: Knowledge, seen: Observations) -> tuple[ProductMatch, 
             shared.append((sig.products, list(found)))
         else:
             group[1].extend(found)
-    result = [_match(known, (pid,), found, _confidence(found)) for pid, found in own.items()]
+    result = [
+        _match(known, (pid,), found, _confidence(found), also=_also(pid, shared))
+        for pid, found in own.items()
+    ]
     result.sort(key=lambda m: (_RANK[m.confidence], -len(m.evidence), m.product))
     for ids, found in shared:
         level = Confidence.MEDIUM if _distinct(found) >= 3 else Confidence.LOW
         result.append(_match(known, ids, found, level))
-    return tuple(result)
+    unknown = unknown_banner(known, seen)
+    return (*result, unknown) if unknown is not None else tuple(result)
+
+
+UNKNOWN = "unknown"  # the product id of a banner naming a product probe does not know
+
+
+def unknown_banner(known: Knowledge, seen: Observations) -> ProductMatch | None:
+    """A banner that names a product no banner signature knows: "unknown (banner says X)"."""
+    banner_sigs = [s for s in known.signatures if s.kind is Kind.BANNER]
+    for line in seen.banner:
+        says = banner_product(line)
+        if not says or any(s.pattern is not None and s.pattern.search(line) for s in banner_sigs):
+            continue
+        clue = Clue(
+            Kind.BANNER, line, "banner-product", "the banner's own words", Specificity.INDICATIVE
+        )
+        return ProductMatch(
+            product=UNKNOWN,
+            name=f"unknown (banner says {says})",
+            role=Role.MTA,
+            confidence=Confidence.LOW,
+            evidence=(clue,),
+            summary=f"unknown (banner says {says})",
+        )
+    return None
+
+
+# Words of a greeting that name no product (RFC 5321 4.2: `220 domain [textstring]`).
+_NOT_A_PRODUCT = frozenset(
+    "esmtp smtp lmtp mail mailer server service services ready at on for the and is welcome "
+    "hello hi relay mta gateway host system spam no ubce uce unsolicited commercial email to of "
+    "this your our you we please".split()
+)
+
+
+_HOST_NAME = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}")
+
+
+def banner_product(line: str) -> str:
+    """The product a greeting line names, in its own words (`chasquid`, `qpsmtpd 0.94`), or ""."""
+    words = line.split()
+    if len(words) < 3 or not words[0][:3].isdigit():
+        return ""
+    rest = words[2:]  # after the code and the host name
+    for i, word in enumerate(rest):
+        bare = word.strip(";,.:()[]").lower()
+        if not bare or bare in _NOT_A_PRODUCT or not bare[0].isalpha() or "@" in bare:
+            continue
+        if _HOST_NAME.fullmatch(bare):
+            continue  # another host name
+        name = word.strip(";,.:()[]")
+        version = rest[i + 1].strip(";,()[]") if i + 1 < len(rest) else ""
+        return f"{name} {version}" if version[:1].isdigit() else name
+    return ""
+
+
+def _also(pid: str, shared: Sequence[tuple[tuple[str, ...], list[Clue]]]) -> tuple[str, ...]:
+    """The other products of the shared evidence that fits `pid` too, in the data's order."""
+    others = [p for ids, _ in shared if pid in ids for p in ids if p != pid]
+    return tuple(dict.fromkeys(others))
 
 
 def id_format(known: Knowledge, text: str) -> str | None:
@@ -100,10 +167,22 @@ def _unique(found: Iterable[Clue]) -> list[Clue]:
 
 
 def _match(
-    known: Knowledge, ids: tuple[str, ...], found: list[Clue], level: Confidence
+    known: Knowledge,
+    ids: tuple[str, ...],
+    found: list[Clue],
+    level: Confidence,
+    *,
+    also: tuple[str, ...] = (),
 ) -> ProductMatch:
     first = known.products[ids[0]]
-    names = " or ".join(known.products[i].name for i in ids)
+    if len(ids) > 1:
+        summary = f"consistent with {_names(known, ids)} (shared evidence)"
+    elif also and (first.role is Role.MIDDLEBOX or level is not Confidence.HIGH):
+        # a box passes its backend's texts through, and a product named on little evidence may
+        # be another: then the shared texts beside its own say whom else they fit
+        summary = f"{first.name} (also consistent with {_names(known, also)})"
+    else:
+        summary = first.name
     return ProductMatch(
         product=first.id,
         name=first.name,
@@ -111,5 +190,10 @@ def _match(
         confidence=level,
         evidence=tuple(_unique(found)),
         alternatives=ids[1:],
-        summary=names + (" (shared evidence)" if len(ids) > 1 else ""),
+        summary=summary,
+        also=also,
     )
+
+
+def _names(known: Knowledge, ids: Sequence[str]) -> str:
+    return ", ".join(known.products[i].name for i in ids)

@@ -150,7 +150,9 @@ class Clue:
 
 @dataclasses.dataclass(frozen=True)
 class ProductMatch:
-    """A product (or, for shared evidence, a set of candidates) and the clues for it."""
+    """A product (or, for shared evidence, the products it is consistent with) and its clues.
+
+    `product` is "unknown" for a banner that names a product probe does not know."""
 
     product: str  # product id; for shared evidence the first-listed candidate
     name: str
@@ -158,6 +160,7 @@ class ProductMatch:
     confidence: Confidence
     evidence: tuple[Clue, ...]
     alternatives: tuple[str, ...] = ()  # other candidates the same evidence fits equally
-    summary: str = (
-        ""  # "Check Point" or "Cisco IronPort/ESA (AsyncOS) or Check Point (shared evidence)"
-    )
+    # "Check Point (also consistent with Cisco IronPort/ESA (AsyncOS))", "consistent with
+    # Cisco IronPort/ESA (AsyncOS), Check Point (shared evidence)", "unknown (banner says X)"
+    summary: str = ""
+    also: tuple[str, ...] = ()  # products that shared evidence beside the own one also fits

@@ -12,7 +12,7 @@ from probe.decide.rules.common import is_middlebox
 from probe.decide.rules.headers import injected_headers
 from probe.model.send import VariantSend
 from probe.model.smtp import Conversation, Outcome
-from probe.model.verdict import Evidence, HopKey
+from probe.model.verdict import Confidence, Evidence, HopKey
 
 _FOREIGN_SHOWN = 4  # replies the MTA never writes, shown as evidence of the box at most
 
@@ -84,15 +84,24 @@ def label(match: fingerprint.ProductMatch) -> str:
 
 
 def seen(match: fingerprint.ProductMatch) -> SeenProduct:
-    """The match as a hop's product; its brand is the first candidate's own name, without the
-    qualifier some names carry ("Sophos (Central Email / UTM)")."""
-    return SeenProduct(label(match), match.name.partition(" (")[0])
+    """The match as a hop's product; a product named on its own evidence is its brand, without
+    the qualifier some names carry ("Sophos (Central Email / UTM)"); shared evidence and an
+    unknown product's banner name no brand."""
+    named = not match.alternatives and match.product != fingerprint.UNKNOWN
+    brand = match.name.partition(" (")[0] if named else ""
+    return SeenProduct(label(match), brand, _RANKS[match.confidence])
+
+
+_RANKS = {Confidence.HIGH: 0, Confidence.MEDIUM: 1, Confidence.LOW: 2}
 
 
 def speaks_for_box(match: fingerprint.ProductMatch, traced: set[str]) -> bool:
-    """A product seen at hop 1 that is not the MTA the trace names: the box in front speaks."""
+    """A product seen at hop 1 that is not the MTA the trace names: the box in front speaks.
+    A banner naming an unknown product proves nothing (banners are configurable)."""
     if is_middlebox(match):
         return True
+    if match.product == fingerprint.UNKNOWN:
+        return False
     if not traced:
         return False
     return not ({match.product, *match.alternatives} & traced)
