@@ -54,6 +54,8 @@ class Stage(enum.StrEnum):
     DATA = "data"  # the DATA command, before any message byte
     UPLOAD = "upload"  # the message bytes
     DATA_END = "data-end"  # end-of-data to the final reply
+    NOOP = "noop"  # probe connect's questions (ConverseOptions.ask)
+    RSET = "rset"
     QUIT = "quit"  # also: the conversation went through to the end
 
 

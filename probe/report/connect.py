@@ -1,10 +1,12 @@
-"""`probe connect` for people and machines: each conversation, then the verdict (pure)."""
+"""`probe connect` for people and machines: each conversation and who answers there (the
+product, a box in front), then the verdict (pure)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from probe.decide.who_answers import Answerer
 from probe.model.mx import MxResult
 from probe.model.smtp import Conversation
 from probe.model.status import Status
@@ -20,9 +22,30 @@ def render_connect(
     *,
     transcript: bool,
     style: str,
+    answerers: Mapping[int, Answerer] | None = None,
 ) -> str:
-    blocks = [_render(conv, transcript=transcript, style=style) for conv in conversations]
+    """Each conversation (and who answers there, keyed by its index), then the verdict."""
+    named = answerers or {}
+    blocks = [
+        "\n".join([_render(conv, transcript=transcript, style=style), *answerer_lines(named[i])])
+        if i in named
+        else _render(conv, transcript=transcript, style=style)
+        for i, conv in enumerate(conversations)
+    ]
     return "\n\n".join([*blocks, f"{status.name}: {verdict}"])
+
+
+def answerer_lines(who: Answerer) -> list[str]:
+    """The product at an address with its evidence, and the box in front with what it answered."""
+    lines = [f"product: {who.product} ({who.confidence.value} confidence)"]
+    lines += [f"  {e}" for e in who.evidence]
+    if who.box is not None:
+        lines.append(
+            f"a box in front answers itself: {who.box.product} ({who.box.confidence.value} "
+            f"confidence)"
+        )
+        lines += [f"  {r}" for r in who.box.replies]
+    return lines
 
 
 def _render(conv: Conversation, *, transcript: bool, style: str) -> str:
@@ -40,6 +63,7 @@ def connect_document(
     conversations: Sequence[Conversation],
     status: Status,
     verdict: str,
+    answerers: Sequence[Answerer] = (),
 ) -> dict[str, Any]:
     return {
         "status": status.name,
@@ -50,6 +74,7 @@ def connect_document(
         "starttls": starttls,
         "resolution": resolution,
         "conversations": list(conversations),
+        "products": list(answerers),  # who answers at each address that greeted
     }
 
 

@@ -36,6 +36,7 @@ from probe.model.smtp import (
 )
 from probe.send import tls as tlscheck
 from probe.send.options import ConverseOptions
+from probe.send.questions import ask_envelope
 from probe.send.session import Ending, Session, Stop, raised_at, reason_text, reply_outcome
 from probe.smtp import replies
 from probe.smtp.envelope import dot_stuffed, envelope_params
@@ -96,6 +97,9 @@ class Script:
                     reason = f"message accepted: {final.code} {reason_text(final.text)}"
                     session.ending = Ending(Outcome.ACCEPTED, Stage.QUIT, reason)
                 else:
+                    if self.options.ask is not None:
+                        asked = await ask_envelope(session, self.options.ask)
+                        self.seen.mail_reply, self.seen.rcpt_results = asked
                     session.ending = Ending(Outcome.OK, Stage.QUIT)
                 await self.quit()
             except Stop as stop:

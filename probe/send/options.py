@@ -22,3 +22,6 @@ class ConverseOptions:
     ca_file: str | None = None  # extra trust anchors (PEM) for the chain check
     system_trust: bool = True  # also trust the system's CA store
     tls_name: str | None = None  # name the certificate must carry (default: the host)
+    # without a message: after EHLO ask NOOP, MAIL FROM:<> and RCPT TO:<ask>, then RSET (no
+    # DATA, so nothing is sent), for the replies that show who answers (probe connect)
+    ask: str | None = None

@@ -16,7 +16,7 @@ from probe.analyze.fingerprint.match import (
     same_id_format,
 )
 from probe.analyze.fingerprint.observe import combine, observe_conversation, observe_headers
-from probe.analyze.fingerprint.replies import Authorship, could_write, reply_writers
+from probe.analyze.fingerprint.replies import Authorship, could_write, reply_writers, why_not
 from probe.analyze.fingerprint.types import (
     Clue,
     Kind,
@@ -57,4 +57,5 @@ __all__ = [
     "reply_writers",
     "same_id_format",
     "shipped_knowledge",
+    "why_not",
 ]

@@ -60,6 +60,22 @@ def could_write(
     return Authorship.UNKNOWN
 
 
+def why_not(known: Knowledge, product_id: str, stage: str, code: int | None, text: str) -> str:
+    """Why `product_id` cannot have written this reply, in words ("" unless CANNOT)."""
+    if could_write(known, product_id, stage, code, text) is not Authorship.CANNOT:
+        return ""
+    product = known.products[product_id]
+    assert product.replies is not None and code is not None  # could_write said CANNOT
+    where = reply_stage(stage)
+    if (
+        product.replies.enhanced
+        and _needs_enhanced(where, code)
+        and not enhanced_status(code, text)
+    ):
+        return f"{product.name} always writes an enhanced status code here"
+    return f"{product.name}'s {code} reply to {where.upper()} is always its own fixed text"
+
+
 def reply_writers(
     known: Knowledge, stage: str, code: int | None, text: str
 ) -> tuple[ProductMatch, ...]:

@@ -19,6 +19,7 @@ from probe.cli.base import (
 )
 from probe.cli.options import default_helo, parse_nameservers, pem_file, split_host_port
 from probe.decide.connect import connect_verdict
+from probe.decide.who_answers import who_answers
 from probe.errors import UsageError
 from probe.model.mx import MxResult
 from probe.model.smtp import Timeouts
@@ -26,6 +27,7 @@ from probe.model.status import Status
 from probe.pipeline.connect import connect_all
 from probe.report.connect import SCHEMA, connect_document, render_connect, unresolved_document
 from probe.send.options import ConverseOptions
+from probe.smtp.hosts import ip_literal
 
 
 class Style(enum.StrEnum):
@@ -75,9 +77,19 @@ def connect(
     style: Annotated[
         Style, typer.Option("--style", help="Transcript style: swaks-like arrows or exchange.")
     ] = Style.arrows,
+    no_envelope: Annotated[
+        bool,
+        typer.Option(
+            "--no-envelope",
+            help="Do not ask NOOP, MAIL FROM:<>, RCPT TO:<postmaster> and RSET (they show who "
+            "answers: a box in front of the MTA; no message is sent either way).",
+        ),
+    ] = False,
 ) -> None:
-    """Hold a timed SMTP conversation (banner, EHLO, STARTTLS, certificate, QUIT) with every
-    address of TARGET; no mail is sent.
+    """Hold a timed SMTP conversation (banner, EHLO, STARTTLS, certificate, NOOP, MAIL FROM:<>,
+    RCPT TO:<postmaster>, RSET, QUIT) with every address of TARGET, and name the product that
+    answers there with its evidence, and a box in front where the replies disagree with the
+    banner; no mail is sent (no DATA).
 
     Exit codes: 0 every address answered and STARTTLS with a valid certificate worked;
     1 WARNING: STARTTLS missing or refused, a certificate problem (name, chain, expiry), a 4xx
@@ -93,6 +105,7 @@ def connect(
         starttls=not no_starttls,
         deadline=deadline,
         ca_file=pem_file(ca_file, "--ca-file"),
+        ask=None if no_envelope else postmaster(name, as_host=host or ":" in target),
     )
     found = connect_all(
         name,
@@ -107,6 +120,7 @@ def connect(
         _finish_unresolved(found.resolution, json_out)
     conversations = list(found.conversations)
     status, verdict = connect_verdict(conversations, tls_expected=options.starttls)
+    named = {i: who_answers(c) for i, c in enumerate(conversations) if c.banner is not None}
     if json_out:
         doc = connect_document(
             target,
@@ -117,13 +131,24 @@ def connect(
             conversations,
             status,
             verdict,
+            tuple(named.values()),
         )
         emit_json(SCHEMA, doc)
     else:
         emit_text(
-            render_connect(conversations, status, verdict, transcript=transcript, style=style)
+            render_connect(
+                conversations, status, verdict, transcript=transcript, style=style, answerers=named
+            )
         )
     finish(status)
+
+
+def postmaster(name: str, *, as_host: bool) -> str:
+    """The recipient to ask: the domain's postmaster, or the bare `postmaster` every MTA must
+    accept (RFC 5321 4.5.1) when TARGET is a host or an address."""
+    if as_host or ip_literal(name) is not None:
+        return "postmaster"
+    return f"postmaster@{name}"
 
 
 def _split_target(target: str, port: int) -> tuple[str, int]:
