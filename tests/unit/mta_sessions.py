@@ -4,7 +4,8 @@ Each was written by the software and version named beside it, run on loopback fr
 packages: Postfix 3.7.11 (postfix 3.7.11-0+deb12u1, the mta tier's tests/mta/servers.py), Exim
 4.96 (exim4-daemon-light 4.96-15+deb12u11), OpenSMTPD 6.8.0p2 (opensmtpd 6.8.0p2-4+b4), qpsmtpd
 0.94 (qpsmtpd 0.94-5) and chasquid 1.11 (chasquid 1.11-2+b2), the last four unpacked with
-`dpkg -x` and started from that tree (tests/mta/unpacked.py and the MTA's module there say how).
+`dpkg -x` and started from that tree (tests/mta/unpacked.py and the MTA's module there say how);
+Haraka 3.3.4 installed with npm (`haraka -i`, the plugins rcpt_to.in_host_list and queue/test).
 Replies are (stage, code, text after the code); host names are the test's own.
 """
 
@@ -102,6 +103,23 @@ SESSIONS: dict[str, Session] = {
             ("quit", 221, "2.0.0 Be seeing you..."),
         ),
     ),
+    "haraka": (
+        "220 mx.haraka.probe.test ESMTP Haraka/3.3.4 ready (EF5478)",
+        ("PIPELINING", "8BITMIME", "SMTPUTF8", "SIZE 26214400"),
+        (
+            ("help", 250, "Not implemented"),
+            ("noop", 250, "OK"),
+            ("rset", 250, "OK"),
+            ("any", 500, "Unrecognized command"),
+            ("vrfy", 252, "Just try sending a mail and we'll see how it turns out..."),
+            ("mail", 250, "sender <a@client.probe.test> OK"),
+            ("rcpt", 550, "I cannot deliver mail for <x@relay.example>"),
+            ("rcpt", 250, "recipient <user@haraka.probe.test> OK"),
+            ("data", 354, "go ahead, make my day"),
+            ("final", 250, "Message Queued (EF54781B-249A-4EA7-B11B-33D0737F4ADA.1)"),
+            ("quit", 221, "mx.haraka.probe.test closing connection. Have a jolly good day."),
+        ),
+    ),
 }  # fmt: skip
 
 # The Received header each wrote (unfolded), where the session above delivered one.
@@ -109,4 +127,7 @@ RECEIVED = {
     "chasquid": "from [127.0.0.1] (client.probe.test) by mx.chasquid.probe.test (chasquid) with "
     'ESMTP (over SMTP, plain text!, envelope from "a@client.probe.test") ; Thu, 03 Dec 2026 '
     "12:35:01 +0000",
+    "haraka": "from client.probe.test (runsc [127.0.0.1]) by mx.haraka.probe.test (Haraka/3.3.4) "
+    "with ESMTP id EF54781B-249A-4EA7-B11B-33D0737F4ADA.1 envelope-from <a@client.probe.test>; "
+    "Thu, 03 Dec 2026 13:02:18 +0000",
 }

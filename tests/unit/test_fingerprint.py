@@ -32,7 +32,7 @@ REQUIRED_PRODUCTS = {
     "checkpoint", "cisco-asa", "fortigate", "fortimail", "sophos", "barracuda", "mimecast",
     "proofpoint", "cisco-ironport", "symantec-smg", "symantec-cloud", "trend-micro", "exchange",
     "exchange-online", "google", "postfix", "postscreen", "exim", "sendmail", "qmail",
-    "opensmtpd", "mdaemon", "zimbra", "amavis", "haraka",
+    "opensmtpd", "mdaemon", "zimbra", "amavis", "haraka", "qpsmtpd", "chasquid", "courier",
 }  # fmt: skip
 
 

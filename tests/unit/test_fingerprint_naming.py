@@ -40,7 +40,7 @@ def test_no_real_mta_is_ruled_out_of_its_own_replies(name: str) -> None:
         assert fp.could_write(KNOWN, name, stage, code, text) is not fp.Authorship.CANNOT
 
 
-@pytest.mark.parametrize("name", ["exim", "qpsmtpd", "chasquid", "opensmtpd"])
+@pytest.mark.parametrize("name", ["exim", "qpsmtpd", "chasquid", "opensmtpd", "haraka"])
 def test_postfix_is_ruled_out_of_other_mtas_transactions(name: str) -> None:
     """Postfix's MAIL/RCPT/DATA texts are fixed: another MTA's are never Postfix's."""
     for stage, code, text in SESSIONS[name][2]:
@@ -122,3 +122,19 @@ def test_only_a_product_named_on_its_own_evidence_gives_a_box_its_brand() -> Non
     products = named_first([seen(m) for m in (*shared, *header)])
     assert [p.brand for p in products] == ["Check Point", ""]
     assert named_first([SeenProduct("a", "A", 2), SeenProduct("b", "B", 0)])[0].brand == "B"
+
+
+def test_courier_is_named_by_its_own_texts_not_by_a_plain_ok() -> None:
+    """Courier 1.0.16's courieresmtpd (Debian 12 courier-mta 1.0.16-3+b6, its binary's strings):
+    `354 Ok.` is its DATA reply; `250 Ok` at MAIL is any MTA's."""
+    courier = fp.Observations(replies=(("mail", 250, "Ok"), ("data", 354, "Ok.")))
+    assert [m.product for m in fp.match_products(KNOWN, courier)] == ["courier"]
+    helo = fp.Observations(replies=(("mail", 502, "Polite people say HELO first"),))
+    assert [m.product for m in fp.match_products(KNOWN, helo)] == ["courier"]
+
+
+def test_debians_sendmail_banner_names_sendmail() -> None:
+    """Debian 12's sendmail-bin 8.17.1.9-2+deb12u2 puts its Debian revision in the version."""
+    banner = "220 mx.example.com ESMTP Sendmail 8.17.1.9/8.17.1.9/Debian-2+deb12u2; Thu, 3 Dec 2026"
+    matches = fp.match_products(KNOWN, fp.Observations(banner=(banner,)))
+    assert [(m.product, m.alternatives) for m in matches] == [("sendmail", ())]
