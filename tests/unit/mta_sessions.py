@@ -5,7 +5,8 @@ packages: Postfix 3.7.11 (postfix 3.7.11-0+deb12u1, the mta tier's tests/mta/ser
 4.96 (exim4-daemon-light 4.96-15+deb12u11), OpenSMTPD 6.8.0p2 (opensmtpd 6.8.0p2-4+b4), qpsmtpd
 0.94 (qpsmtpd 0.94-5) and chasquid 1.11 (chasquid 1.11-2+b2), the last four unpacked with
 `dpkg -x` and started from that tree (tests/mta/unpacked.py and the MTA's module there say how);
-Haraka 3.3.4 installed with npm (`haraka -i`, the plugins rcpt_to.in_host_list and queue/test).
+Haraka 3.3.4 installed with npm (`haraka -i`, the plugins rcpt_to.in_host_list and queue/test);
+Sendmail 8.17.1.9 (sendmail-bin 8.17.1.9-2+deb12u2, unpacked, tests/mta/sendmail.py).
 Replies are (stage, code, text after the code); host names are the test's own.
 """
 
@@ -118,6 +119,24 @@ SESSIONS: dict[str, Session] = {
             ("data", 354, "go ahead, make my day"),
             ("final", 250, "Message Queued (EF54781B-249A-4EA7-B11B-33D0737F4ADA.1)"),
             ("quit", 221, "mx.haraka.probe.test closing connection. Have a jolly good day."),
+        ),
+    ),
+    "sendmail": (
+        "220 sendmail.mta.probe.test ESMTP Sendmail 8.17.1.9/8.17.1.9; Thu, 3 Dec 2026 13:28:48 "
+        "GMT",
+        ("ENHANCEDSTATUSCODES", "PIPELINING", "EXPN", "VERB", "8BITMIME", "SIZE 2097152", "DSN",
+         "ETRN", "AUTH DIGEST-MD5 CRAM-MD5", "STARTTLS", "DELIVERBY", "HELP"),
+        (
+            ("help", 502, "5.3.0 Sendmail 8.17.1.9 -- HELP not implemented"),
+            ("noop", 250, "2.0.0 OK"),
+            ("rset", 250, "2.0.0 Reset state"),
+            ("any", 500, '5.5.1 Command unrecognized: "FOO"'),
+            ("vrfy", 550, "5.1.1 x... User unknown"),
+            ("mail", 250, "2.1.0 <sender@client.probe.test>... Sender ok"),
+            ("rcpt", 250, "2.1.5 <user@mta.probe.test>... Recipient ok"),
+            ("data", 354, "End data with <CR><LF>.<CR><LF>"),
+            ("final", 250, "2.0.0 6B3DSmcE029706 Message accepted for delivery"),
+            ("quit", 221, "2.0.0 sendmail.mta.probe.test closing connection"),
         ),
     ),
 }  # fmt: skip
