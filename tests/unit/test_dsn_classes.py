@@ -14,6 +14,8 @@ Which real format each fixture follows (product, version):
 - yahoo.eml: Yahoo Mail's qmail-derived bounce with `Remote host said: 550: ...`.
 - generic-status.eml: Exim 4.9x RFC 3464 report: `Status: 5.0.0`, the specific `550 5.7.26` in
   the Diagnostic-Code; a second recipient with `X-Unix; 255` (a pipe's exit status).
+- yahoo-jp-given-up.eml: Yahoo! JAPAN's qmail-style notice after giving up: the enhanced code in
+  the reason's words (`[#4.1.9]`), no reply code.
 - sendmail-banner.eml: Sendmail 8.17 legacy text bounce whose transcript starts with the 220
   banner and a 250.
 """
@@ -107,6 +109,18 @@ def test_zoho_and_yahoo_reply_code_forms() -> None:
         "5.1.1",
         550,
     )
+
+
+def test_enhanced_code_in_a_notice_reason() -> None:
+    bounce = _bounce("yahoo-jp-given-up.eml")
+    (rcpt,) = bounce.recipients
+    assert (rcpt.final_recipient, rcpt.status, rcpt.smtp_code) == (
+        "nobody@example.net",
+        "4.1.9",
+        None,
+    )
+    assert rcpt.status_class is StatusClass.TEMPORARY  # failed after retrying: given up
+    assert bounce.probe_ids == (f"{RUN}.control",)
 
 
 def test_generic_status_kept_and_specific_given() -> None:

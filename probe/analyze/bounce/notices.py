@@ -156,7 +156,7 @@ def _named(
     out = []
     for key, i in list(named.items())[: MAX_RECIPIENTS + 1]:
         reply = next((j for j in replies if i <= j < i + NEAR_LINES), replies[0] if replies else -1)
-        said = lines[reply].strip() if reply >= 0 else lines[i].strip()
+        said = lines[reply].strip() if reply >= 0 else _paragraph(lines, i)
         out.append(
             loose(spelled[key], said, None, permanent, reader, evidence=lines[i], fallback=fallback)
         )
@@ -187,6 +187,17 @@ def header_recipients(
             for address in header or [""]
         ]
     )
+
+
+def _paragraph(lines: list[str], i: int) -> str:
+    """An address's line and the lines under it up to a blank line: the reason in words, which
+    may hold an enhanced code (`... try again later [#4.1.9].`)."""
+    out = []
+    for line in lines[i : i + NEAR_LINES]:
+        if not line.strip():
+            break
+        out.append(line.strip())
+    return " ".join(out)
 
 
 def _addresses(text: str) -> list[str]:
