@@ -7,10 +7,11 @@ sendmail.cf from a .mc with the tree's cf macros (`m4 -D_CF_DIR_=...`), with eve
 pid, statistics, aliases, virtusertable, TLS files) under a temporary directory, and starts
 `sendmail -C <cf> -bD` (the daemon in the foreground) in its own mount namespace, whose hosts
 file lets it qualify its own name and whose resolver is a loopback responder. It listens on
-127.0.0.1 with STARTTLS from a test CA, maps the test recipients to the system user `mail`
-(virtusertable, built with the tree's makemap) and delivers through its local mailer, Dovecot's
-LDA, into an mbox (tests/mta/lda.py). Its load-average limits are raised out of reach: on a busy
-CI machine Sendmail would otherwise only queue, and deliver nothing within the test.
+127.0.0.1 only (no_default_msa: no submission daemon on *:587) with STARTTLS from a test CA,
+maps the test recipients to the system user `mail` (virtusertable, built with the tree's
+makemap) and delivers through its local mailer, Dovecot's LDA, into an mbox (tests/mta/lda.py).
+Its load-average limits are raised out of reach: on a busy CI machine Sendmail would otherwise
+only queue, and deliver nothing within the test.
 
     probe --SMTP(STARTTLS)--> sendmail.mta.probe.test --local mailer: dovecot-lda--> mbox
 """
@@ -64,6 +65,7 @@ define(`confSERVER_KEY', `{tls.key}')dnl
 define(`LOCAL_MAILER_PATH', `{agent}')dnl
 define(`LOCAL_MAILER_ARGS', `{agent_args} -a $u')dnl
 LOCAL_DOMAIN(`{domain}')dnl
+FEATURE(`no_default_msa')dnl
 FEATURE(`nocanonify')dnl
 FEATURE(`accept_unresolvable_domains')dnl
 FEATURE(`virtusertable', `hash -o {root}/virtusertable')dnl
