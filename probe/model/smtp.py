@@ -198,8 +198,12 @@ class Conversation:
     data_reply: Reply | None = None  # the reply to DATA (354 text is a fingerprint)
     final_reply: Reply | None = None  # the reply after end-of-data
     bytes_sent: int = 0
-    upload_ms: float | None = None  # from after 354 to the last byte written
+    upload_ms: float | None = None  # from after 354 to the last byte written (held: but the dot)
     final_reply_ms: float | None = None  # from end-of-data to the final reply (scanning time)
+    # A held dot (`OutgoingMessage.hold`): how long the dot waited after the last message byte,
+    # and how much of that the peer's TCP took to acknowledge every byte (None: not measured).
+    held_ms: float | None = None
+    acked_ms: float | None = None
     queue_id: str | None = None
 
     @property

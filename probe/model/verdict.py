@@ -27,6 +27,7 @@ class Action(enum.StrEnum):
     MASKS = "masks"  # masks the banner or the capability list
     GREYLISTS = "greylists"  # defers first attempts
     DELAYS = "delays"  # holds mail noticeably
+    RELAYS_INLINE = "relays-inline"  # answers the final dot only once the next hop has the mail
 
 
 class CheckLevel(enum.StrEnum):
@@ -57,6 +58,7 @@ CHECK_DEFAULTS: dict[str, CheckLevel] = {
     "scans": CheckLevel.IGNORE,  # content scanning (timing, scanner headers)
     "injects": CheckLevel.IGNORE,  # headers added on the way
     "greylists": CheckLevel.IGNORE,
+    "relays-inline": CheckLevel.IGNORE,  # its final reply waits for the next hop's
     "size-above-advertised": CheckLevel.IGNORE,  # rejected above its advertised SIZE: its word
     "loop-protection": CheckLevel.IGNORE,  # refuses a message with many Received headers: its job
 }
@@ -92,6 +94,7 @@ ACTION_CHECK: dict[Action, str] = {
     Action.MASKS: "banner-masked",
     Action.GREYLISTS: "greylists",
     Action.DELAYS: "delays",
+    Action.RELAYS_INLINE: "relays-inline",
 }
 
 

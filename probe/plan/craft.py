@@ -325,6 +325,7 @@ def _render(spec: VariantSpec, plan: _Plan, probe_id: str, fill: int) -> Outgoin
         declare_size=spec.declare_size,
         needs_8bit=plan.needs_8bit,
         needs_smtputf8=plan.needs_smtputf8,
+        hold=spec.hold,
         manifest=manifest,
     )
 

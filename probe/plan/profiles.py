@@ -31,6 +31,7 @@ from probe.model.variant import (
 from probe.model.verdict import CHECK_DEFAULTS, CheckLevel
 from probe.plan.bounded_toml import read_toml
 from probe.plan.craft import minimum_size
+from probe.plan.timing import parse_timing, timed_variants
 from probe.plan.values import Values, blank, key_shown, number_shown, shown, type_name
 from probe.plan.variants import MAX_RECEIVED, MAX_RECIPIENTS, MAX_SIZE, spec_problems
 
@@ -82,7 +83,7 @@ class Profile:
 # (reference, source of the profile that refers to it) -> (source, text)
 Loader = Callable[[str, str], tuple[str, str]]
 
-_TOP = ("name", "description", "extends", "exclude", "defaults", "checks", "variant")
+_TOP = ("name", "description", "extends", "exclude", "defaults", "checks", "variant", "timing")
 _DEFAULTS = ("from", "helo", "concurrency", "per_host", "min_interval", "retry_for",
              "collect_deadline", "timeouts")  # fmt: skip
 _TIMEOUTS = ("connect", "banner", "command", "data")  # the keys of [defaults.timeouts]
@@ -110,6 +111,7 @@ class _Layer:
     variants: dict[str, VariantSpec] = dataclasses.field(default_factory=dict)
     exclude: set[str] = dataclasses.field(default_factory=set)
     sources: list[str] = dataclasses.field(default_factory=list)
+    timing: dict[str, Any] = dataclasses.field(default_factory=dict)  # [timing], key by key
 
     def merge(self, top: _Layer) -> _Layer:
         variants = dict(self.variants)
@@ -125,6 +127,7 @@ class _Layer:
             variants,
             set(),
             self.sources + [s for s in top.sources if s not in self.sources],
+            {**self.timing, **top.timing},
         )
 
 
@@ -149,8 +152,9 @@ def parse_profile(text: str, *, source: str, loader: Loader | None = None) -> Pr
     Whatever the text, the result is a Profile or a ConfigError naming the file and the key.
     """
     layer = _load_layer(text, source, loader, (), [0])
-    if len(layer.variants) > MAX_VARIANTS:
-        message = f"{len(layer.variants):,} variants once merged (at most {MAX_VARIANTS})"
+    variants = timed_variants(_Parser(source), layer.variants, layer.timing)
+    if len(variants) > MAX_VARIANTS:
+        message = f"{len(variants):,} variants once merged (at most {MAX_VARIANTS})"
         raise ConfigError(message, path=source, key="variant")
     if CONTROL not in layer.variants:
         raise ConfigError(
@@ -160,7 +164,6 @@ def parse_profile(text: str, *, source: str, loader: Loader | None = None) -> Pr
         )
     timeouts = _timeouts(layer.timeouts)
     defaults = Defaults(**layer.defaults, timeouts=timeouts)
-    variants = tuple(layer.variants.values())
     name = layer.name or Path(source).stem
     return Profile(
         name=name,
@@ -220,6 +223,8 @@ class _Parser(Values):
         self.count(excluded, "exclude", MAX_VARIANTS, "ids")
         out.exclude = {self.text(item, f"exclude[{i}]") for i, item in enumerate(excluded)}
         self.defaults(raw.get("defaults", {}), out)
+        if "timing" in raw:
+            out.timing = parse_timing(self, raw["timing"])
         checks = raw.get("checks", {})
         if not isinstance(checks, dict):
             raise self.fail("checks", f"expected a table, got {type_name(checks)}")

@@ -37,7 +37,15 @@ from probe.model.smtp import (
 from probe.send import tls as tlscheck
 from probe.send.options import ConverseOptions
 from probe.send.questions import ask_envelope
-from probe.send.session import Ending, Session, Stop, raised_at, reason_text, reply_outcome
+from probe.send.session import (
+    Ending,
+    Session,
+    Started,
+    Stop,
+    raised_at,
+    reason_text,
+    reply_outcome,
+)
 from probe.smtp import replies
 from probe.smtp.envelope import dot_stuffed, envelope_params
 from probe.smtp.hosts import is_ip_literal
@@ -63,6 +71,8 @@ class Observed:
     bytes_sent: int = 0
     upload_ms: float | None = None
     final_reply_ms: float | None = None
+    held_ms: float | None = None
+    acked_ms: float | None = None
     queue_id: str | None = None
 
 
@@ -149,6 +159,8 @@ class Script:
             bytes_sent=seen.bytes_sent,
             upload_ms=seen.upload_ms,
             final_reply_ms=seen.final_reply_ms,
+            held_ms=seen.held_ms,
+            acked_ms=seen.acked_ms,
             queue_id=seen.queue_id,
         )
 
@@ -277,7 +289,7 @@ class Script:
         if data.code != 354:
             why = f"expected 354 after DATA, got {data.code}"
             raise Stop(Outcome.GARBAGE, Stage.DATA, why, quit=True)
-        await self.upload(message.data)
+        await self.upload(message.data, message.hold)
         final = await session.reply_step(Stage.DATA_END, self.options.timeouts.final_reply)
         self.seen.final_reply_ms = session.steps[-1].duration_ms
         self.seen.final_reply = final
@@ -306,16 +318,31 @@ class Script:
         refuse_if_failed(last, Stage.RCPT, "every recipient")
         raise Stop(Outcome.REJECTED, Stage.RCPT, f"no recipient accepted: {last.code}", quit=True)
 
-    async def upload(self, data: bytes) -> None:
+    async def upload(self, data: bytes, hold: float = 0.0) -> None:
+        """The message bytes and the final dot. With `hold`, the dot waits until the peer's TCP
+        has acknowledged every byte and then `hold` seconds more, so the wait for the final reply
+        measures what the hop does with the whole message rather than how fast it reads it."""
         session = self.session
         started = session.mark(Stage.UPLOAD)
         sent = 0
         session.stage = Stage.UPLOAD
         session.log(Direction.CLIENT, f"[{len(data)} bytes of message data]")
+        timeout = self.options.timeouts.data_block
         try:
-            for block in dot_stuffed(data):
-                sent += len(block)  # counted once written: a failed drain still sent them
-                await session.write_block(Stage.UPLOAD, block, self.options.timeouts.data_block)
+            pending: bytes | None = None
+            for block in dot_stuffed(data):  # the last block is the terminating dot
+                if pending is not None:
+                    sent += len(pending)  # counted once written: a failed drain still sent them
+                    await session.write_block(Stage.UPLOAD, pending, timeout)
+                pending = block
+            if pending is not None and hold > 0:
+                step = session.add_step(Stage.UPLOAD, started, Outcome.OK, detail=f"{sent} bytes")
+                self.seen.upload_ms = step.duration_ms
+                await self.hold_dot(hold)
+                started = session.mark(Stage.UPLOAD)
+            if pending is not None:
+                sent += len(pending)
+                await session.write_block(Stage.UPLOAD, pending, timeout)
         except Stop as stop:
             self.seen.bytes_sent = sent
             session.add_step(Stage.UPLOAD, started, stop.outcome, detail=stop.reason)
@@ -323,7 +350,24 @@ class Script:
         session.log(Direction.CLIENT, ".")
         self.seen.bytes_sent = sent
         step = session.add_step(Stage.UPLOAD, started, Outcome.OK, detail=f"{sent} bytes")
-        self.seen.upload_ms = step.duration_ms
+        if self.seen.upload_ms is None:
+            self.seen.upload_ms = step.duration_ms
+
+    async def hold_dot(self, hold: float) -> None:
+        """Hold the final dot: until every byte is acknowledged, then `hold` seconds."""
+        session = self.session
+        held = Started.now()
+        self.seen.acked_ms = await session.acknowledged(
+            Stage.UPLOAD, self.options.timeouts.data_block
+        )
+        await session.bounded(asyncio.sleep(hold), Stage.UPLOAD, hold + 1.0)
+        self.seen.held_ms = held.elapsed_ms()
+        acked = (
+            ""
+            if self.seen.acked_ms is None
+            else f", acknowledged after {self.seen.acked_ms:.0f} ms"
+        )
+        session.log(Direction.INFO, f"final dot held {self.seen.held_ms:.0f} ms{acked}")
 
     async def why_cut(self, stop: Stop) -> Stop:
         """A server that hangs up mid-upload often said why first (`552 too big`): read it, and

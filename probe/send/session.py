@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import fcntl
 import ssl
+import struct
+import termios
 import time
 import traceback
 from collections.abc import Awaitable
@@ -28,6 +31,7 @@ from probe.smtp.text import one_line
 T = TypeVar("T")
 
 REASON_CHARS = 300  # a reason, or the text of a reply quoted in it, is cut to this
+ACK_POLL = 0.005  # seconds between looks at the socket's send queue while waiting for acks
 
 
 def reason_text(text: object) -> str:
@@ -249,6 +253,32 @@ class Session:
         self.stage = stage
         self.writer.write(block)
         await self.bounded(self.writer.drain(), stage, timeout)
+
+    def unacknowledged(self) -> int | None:
+        """Bytes in the socket's send queue that the peer's TCP has not acknowledged (Linux
+        SIOCOUTQ, which is TIOCOUTQ); None where the platform or the socket cannot say."""
+        sock = self.writer.get_extra_info("socket") if self.writer is not None else None
+        if sock is None:
+            return None
+        try:
+            raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, struct.pack("i", 0))
+        except (OSError, ValueError):
+            return None
+        return int(struct.unpack("i", raw)[0])
+
+    async def acknowledged(self, stage: Stage, timeout: float) -> float | None:
+        """Wait (bounded by `timeout` and the deadline) until the peer's TCP has every byte
+        written; the milliseconds it took, or None when that cannot be measured or never came."""
+        started = time.monotonic()
+        limit = min(timeout, self.deadline - started)
+        while (left := self.unacknowledged()) is not None and left > 0:
+            if time.monotonic() - started >= limit:
+                return None
+            await asyncio.sleep(ACK_POLL)
+        if left is None:
+            return None
+        self.stage = stage
+        return round((time.monotonic() - started) * 1000, 3)
 
     async def reply_step(self, name: Stage, timeout: float, line: str | None = None) -> Reply:
         """One timed step: send `line` (a command) when given, then read the reply."""

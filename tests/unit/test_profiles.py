@@ -96,7 +96,8 @@ def test_a_user_profile_extends_a_shipped_one(tmp_path: Path) -> None:
     )
     profile = load_profile(str(mine))
     ids = [v.id for v in profile.variants]
-    assert ids[:2] == ["control", "size-1100k"] and ids[-1] == "attach-big-zip"
+    assert ids[:4] == ["control", "control-t2", "control-t3", "size-1100k"]  # standard's [timing]
+    assert ids[-1] == "attach-big-zip"
     assert "size-5m" not in ids and "attach-pdf" in ids
     assert profile.variant("size-1100k").size == 1_048_576
     assert profile.variant("size-1100k").description == "bigger"
@@ -140,7 +141,8 @@ CASES = [
     (
         "unknown_key",
         "colour",
-        "unknown key (known: name, description, extends, exclude, defaults, checks, variant)",
+        "unknown key (known: name, description, extends, exclude, defaults, checks, variant, "
+        "timing)",
     ),
     (
         "unknown_variant_key",
@@ -183,8 +185,9 @@ CASES = [
         "unknown_check",
         "checks.reject",
         "unknown check (known: banner-masked, bounces, delays, drops, greylists, injects, junk, "
-        "loop-protection, loses-tls, rejects, rewrites, scans, size-above-advertised, "
-        "size-below-advertised, starttls-missing, starttls-stripped, strips-attachment)",
+        "loop-protection, loses-tls, rejects, relays-inline, rewrites, scans, "
+        "size-above-advertised, size-below-advertised, starttls-missing, starttls-stripped, "
+        "strips-attachment)",
     ),
 ]
 
