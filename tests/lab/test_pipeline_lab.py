@@ -156,14 +156,6 @@ def test_greylisting_is_retried_and_named(lab: LabInfo) -> None:
     assert result.status is Status.WARNING
 
 
-def test_slow_scanner_is_found_by_timing(lab: LabInfo) -> None:
-    sizes = variant("size-300k", size="300kB") + variant("size-800k", size="800kB")
-    result = run_lab(lab, "slowscan", sizes, mailbox=False)
-    assert result.decision is not None
-    scans = [a for h in result.decision.hops for a in h.actions if a.action is Action.SCANS]
-    assert scans and scans[0].rule == "scan-timing"
-
-
 def test_size_limit_below_advertised_is_called_out(lab: LabInfo) -> None:
     sizes = variant("size-4m", size="4MB") + variant("size-6m", size="6MB")
     result = run_lab(lab, "sizelimit", sizes, mailbox=False)
