@@ -226,3 +226,108 @@ def test_a_bad_timing_table_is_one_error_naming_its_key(timing: str, error: str)
     with pytest.raises(ConfigError) as caught:
         parse_profile(profile_with(f"[timing]\n{timing}\n"), source="<t>")
     assert error in str(caught.value)
+
+
+# --------------------------------------------------------------------------- whose timing
+
+
+POSTFIX_RECEIVED = (
+    "Received: from probe.test (probe.test [192.0.2.9])\r\n"
+    "\tby mx.example.com (Postfix) with ESMTP id 4QmLXr0nKpz9rFx\r\n"
+    "\tfor <user@example.com>; Thu, 03 Dec 2026 12:00:00 +0000 (UTC)\r\n"
+)
+RELAY_RECEIVED = (
+    "Received: from probe.test (probe.test [192.0.2.9])\r\n"
+    "\tby relay.example.com (Postfix) with ESMTP id 4QmLXq6Zyzz9rFw\r\n"
+    "\tfor <user@example.com>; Thu, 03 Dec 2026 12:00:00 +0000 (UTC)\r\n"
+)
+
+
+def with_copies(
+    run: RunResult, received: str, *, queue_id: str, mail: str = "2.1.0 Ok", banner: str = ""
+) -> RunResult:
+    """Each variant delivered with `received` above its headers (Postfix 3.7's format), its final
+    reply naming `queue_id`, its MAIL reply `mail`; `banner` replaces hop 1's greeting."""
+    from probe.analyze.received.path import trace
+    from probe.model.collect import Arrival, ArrivalStatus, CollectResult
+    from probe.model.message import DeliveredCopy
+    from probe.model.run import VariantAnalysis
+
+    sends, copies, analyses, statuses = [], [], [], []
+    for send in run.variants:
+        raw = received + f"Subject: {send.probe_id}\r\nX-Probe-Id: {send.probe_id}\r\n\r\nx\r\n"
+        conv = dataclasses.replace(
+            send.attempts[0],
+            queue_id=queue_id,
+            final_reply=Reply(250, (f"2.0.0 Ok: queued as {queue_id}",)),
+            mail_reply=Reply(250, (mail,)),
+            banner=Reply(220, (banner,)) if banner else send.attempts[0].banner,
+        )
+        sends.append(dataclasses.replace(send, attempts=(conv,)))
+        copies.append(DeliveredCopy(send.probe_id, raw.encode(), "INBOX", found_at=T0))
+        analyses.append(VariantAnalysis(send.probe_id, send.variant, trace(raw.encode())))
+        statuses.append(ArrivalStatus(send.probe_id, send.variant, Arrival.DELIVERED))
+    collect = CollectResult(
+        "maildir:/x", "maildir:/x", T0, 1.0, False, tuple(statuses), tuple(copies)
+    )
+    return dataclasses.replace(
+        run, variants=tuple(sends), collect=collect, analyses=tuple(analyses)
+    )
+
+
+def test_the_timing_goes_to_the_mta_whose_final_reply_it_is() -> None:
+    run = with_copies(timed_run(SLOW_SCANNER), POSTFIX_RECEIVED, queue_id="4QmLXr0nKpz9rFx")
+    found = rule_scan_timing(build_context(run))
+    assert [(str(p.hop), p.action.action) for p in found if p.action] == [
+        ("mx.example.com", Action.SCANS)
+    ]
+
+
+def test_a_box_in_front_answering_with_its_own_queue_id_gets_the_timing() -> None:
+    """It passes the MTA's banner; its final reply names an id no Received carries."""
+    run = with_copies(timed_run(SLOW_SCANNER), POSTFIX_RECEIVED, queue_id="A1B2C3D4E5")
+    found = rule_scan_timing(build_context(run))
+    assert [(str(p.hop), p.action.action) for p in found if p.action] == [
+        ("front:mx.example.com", Action.SCANS)
+    ]
+    assert found[0].action is not None
+    assert "which no Received carries" in found[0].action.evidence[0].text
+
+
+def test_a_relay_whose_final_reply_is_the_next_hops_relays_inline_and_scans_nothing() -> None:
+    """relay.example.com answers with mx.example.com's queue id: it relayed first."""
+    run = with_copies(
+        timed_run(SLOW_SCANNER), POSTFIX_RECEIVED + RELAY_RECEIVED, queue_id="4QmLXr0nKpz9rFx"
+    )
+    found = rule_scan_timing(build_context(run))
+    assert [(str(p.hop), p.action.action) for p in found if p.action] == [
+        ("relay.example.com", Action.RELAYS_INLINE)
+    ]
+    assert found[0].action is not None
+    assert "had the message before hop 1 answered" in found[0].action.evidence[0].text
+
+
+def test_a_tcp_proxy_passing_the_mtas_replies_is_no_inline_relay() -> None:
+    """An ASA-style masked banner in front; MAIL and the final reply are Postfix's own."""
+    run = with_copies(
+        timed_run(CLEAN_LOADED),
+        POSTFIX_RECEIVED,
+        queue_id="4QmLXr0nKpz9rFx",
+        banner="**************************************************************",
+    )
+    assert rule_scan_timing(build_context(run)) == []
+
+
+def test_behind_a_tcp_proxy_the_timing_is_the_mtas() -> None:
+    run = with_copies(
+        timed_run(SLOW_SCANNER),
+        POSTFIX_RECEIVED,
+        queue_id="4QmLXr0nKpz9rFx",
+        banner="**************************************************************",
+    )
+    found = rule_scan_timing(build_context(run))
+    assert [(str(p.hop), p.action.action) for p in found if p.action] == [
+        ("mx.example.com", Action.SCANS)
+    ]
+    assert found[0].action is not None
+    assert "the box in front passes its replies" in found[0].action.evidence[0].text

@@ -14,22 +14,11 @@ so, never a scanner for it.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterable
-
-from probe.analyze import fingerprint
 from probe.analyze.timing import TimingFit, TimingPoint, fit
 from probe.decide.context import Context, Placed
-from probe.decide.rules.common import human, is_middlebox, place
-from probe.decide.rules.identity import (
-    front_box_reasons,
-    hop1_conversations,
-    hop1_key,
-    speaks_for_box,
-    trace_products,
-)
-from probe.model.smtp import Conversation, Stage
-from probe.model.trace import Hop
+from probe.decide.rules.answering import answering, relay_evidence
+from probe.decide.rules.common import human, place
+from probe.model.smtp import Conversation
 from probe.model.verdict import Action, Confidence, Evidence, HopKey, HopKind
 
 MIN_SIZES = 3  # sizes with repeats the slope is fitted over
@@ -40,17 +29,14 @@ MIN_SPAN_MB = 0.5  # between the smallest and the largest timed size
 SCAN_MS_PER_MB = 250.0  # the lower end of the slope's 95 % interval must reach it
 MIN_GROWTH_MS = 250.0  # the largest size over the control, at the least ...
 NOISE_FACTOR = 2.0  # ... and this many times the widest spread of repeats of one size
-STAMP_SLACK = dt.timedelta(seconds=1)  # Received dates are whole seconds
-CLOCK_SLACK = dt.timedelta(seconds=2)  # hop 1's stamp against probe's clock
 
 
 def rule_scan_timing(ctx: Context) -> list[Placed]:
     """A wait after the held dot that grows with size: inline scanning, or an inline relay."""
     points = timing_points(ctx)
     stats = fit(points)
-    key = hop1_key(ctx, in_front=bool(front_box_reasons(ctx)))
-    front = key.kind is HopKind.FRONT
-    relay = relay_evidence(ctx, front=front) if not front or box_answers(ctx) else []
+    key, whose = answering(ctx)
+    relay = relay_evidence(ctx, front=key.kind is HopKind.FRONT)
     if relay:
         return [_relays(ctx, key, relay, stats, points)]
     if stats is None or not scans(stats):
@@ -64,7 +50,7 @@ def rule_scan_timing(ctx: Context) -> list[Placed]:
             f"{stats.growth_ms:,.0f} ms more at {human(stats.groups[-1].size)} bytes than for "
             f"{stats.groups[0].group}",
             condition="every message; the time grows with the size",
-            evidence=timing_evidence(stats),
+            evidence=[*whose, *timing_evidence(stats)],
             confidence=Confidence.MEDIUM,
             rule="scan-timing",
             variants=sorted({p.variant for p in points}),
@@ -135,78 +121,6 @@ def _held(conv: Conversation) -> bool:
     return (
         conv.held_ms is not None and conv.final_reply is not None and conv.final_reply.is_positive
     )
-
-
-# --------------------------------------------------------------------------- inline relays
-
-
-def relay_evidence(ctx: Context, *, front: bool) -> list[Evidence]:
-    """Why hop 1 relays before it answers: its final reply names the queue id of a later hop's
-    Received, or a later hop stamped the message before hop 1's reply came (whole seconds, and
-    only when hop 1's own stamp agrees with probe's clock). `front`: hop 1 is a box in front of
-    the first Received's host, so every stamp is a later hop's."""
-    for send in ctx.sends:
-        analysis = ctx.analyses.get(send.probe_id)
-        conv = send.attempts[-1] if send.attempts and send.accepted else None
-        if analysis is None or analysis.trace is None or conv is None:
-            continue
-        hops = analysis.trace.hops
-        later = hops if front else hops[1:]
-        found = _same_queue_id(conv, later) or _stamped_before(conv, hops, later, front)
-        if found:
-            return [Evidence("timing", found, send.variant)]
-    return []
-
-
-def box_answers(ctx: Context) -> bool:
-    """The box in front answers the transaction itself (its MAIL, RCPT or 354 reply is not the
-    wording of the MTA the trace names), as an SMTP proxy does; a TCP proxy passes the MTA's."""
-    replies = tuple(
-        (stage, code, text)
-        for conv in hop1_conversations(ctx)
-        for stage, code, text in fingerprint.observe_conversation(conv).replies
-        if stage in ("mail", "rcpt", "data")
-    )
-    known = fingerprint.shipped_knowledge()
-    traced = trace_products(ctx)
-    matches = fingerprint.match_products(known, fingerprint.Observations(replies=replies))
-    return any(is_middlebox(m) or speaks_for_box(m, traced) for m in matches)
-
-
-def _same_queue_id(conv: Conversation, later: Iterable[Hop]) -> str:
-    for hop in later:
-        if conv.queue_id and hop.id and hop.id == conv.queue_id:
-            return (
-                f"its final reply names queue id {conv.queue_id}, which the Received by "
-                f"{hop.by_host or 'the next hop'} carries: that hop had the message before "
-                "hop 1 answered"
-            )
-    return ""
-
-
-def _stamped_before(
-    conv: Conversation, hops: tuple[Hop, ...], later: tuple[Hop, ...], front: bool
-) -> str:
-    replied = _final_reply_at(conv)
-    if replied is None or front or not hops or hops[0].date is None:
-        return ""
-    sent = replied - dt.timedelta(milliseconds=conv.final_reply_ms or 0.0)
-    if abs(hops[0].date - sent) > CLOCK_SLACK + dt.timedelta(milliseconds=conv.duration_ms):
-        return ""  # hop 1's clock is not probe's: its stamps cannot be compared with the reply
-    for hop in later:
-        if hop.date is not None and hop.date + STAMP_SLACK <= replied:
-            return (
-                f"the Received by {hop.by_host or 'the next hop'} is dated {hop.date:%H:%M:%S}, "
-                f"before hop 1's final reply at {replied:%H:%M:%S.%f}"[:-3]
-            )
-    return ""
-
-
-def _final_reply_at(conv: Conversation) -> dt.datetime | None:
-    for step in conv.steps:
-        if step.name is Stage.DATA_END:
-            return step.started_at + dt.timedelta(milliseconds=step.duration_ms)
-    return None
 
 
 def _relays(
