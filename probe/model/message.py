@@ -53,7 +53,7 @@ class OutgoingMessage:
     dsn_envid: str | None = None  # RFC 3461 ENVID, so a bounce names the probe
     needs_8bit: bool = False
     needs_smtputf8: bool = False
-    hold: float = 0.0  # seconds the final dot waits once the peer's TCP has every byte
+    hold: float = 0.0  # seconds the final dot waits once the hop has read every byte
     manifest: Manifest | None = None  # None for a hand-made message (tests, the lab)
 
 

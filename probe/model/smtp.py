@@ -201,7 +201,8 @@ class Conversation:
     upload_ms: float | None = None  # from after 354 to the last byte written (held: but the dot)
     final_reply_ms: float | None = None  # from end-of-data to the final reply (scanning time)
     # A held dot (`OutgoingMessage.hold`): how long the dot waited after the last message byte,
-    # and how much of that the peer's TCP took to acknowledge every byte (None: not measured).
+    # and how much of that the hop took to read every byte: acknowledged, and its TCP receive
+    # window as open as before the upload (None: not measured, or not in time).
     held_ms: float | None = None
     acked_ms: float | None = None
     queue_id: str | None = None

@@ -68,7 +68,7 @@ class VariantSpec:
     declare_size: bool = True  # MAIL FROM SIZE= when the server offers SIZE
     headers: tuple[tuple[str, str], ...] = ()  # extra headers
     expect: Expect = Expect.DELIVER
-    # Timing (a profile's [timing] table): seconds the final dot is held once the hop's TCP has
+    # Timing (a profile's [timing] table): seconds the final dot is held once the hop has read
     # every byte, so the wait after it is what the hop does with the message, not its reading;
     # and the variant this one repeats (the same message again, one more measurement per size).
     hold: float = 0.0

@@ -76,6 +76,9 @@ class Observed:
     queue_id: str | None = None
 
 
+MAX_READ_WAIT = 30.0  # seconds a held dot waits at most for the hop to read the message
+
+
 def refuse_if_failed(reply: Reply, stage: Stage, what: str = "") -> None:
     """A 4xx or 5xx reply ends the conversation (politely)."""
     outcome = reply_outcome(reply)
@@ -319,8 +322,8 @@ class Script:
         raise Stop(Outcome.REJECTED, Stage.RCPT, f"no recipient accepted: {last.code}", quit=True)
 
     async def upload(self, data: bytes, hold: float = 0.0) -> None:
-        """The message bytes and the final dot. With `hold`, the dot waits until the peer's TCP
-        has acknowledged every byte and then `hold` seconds more, so the wait for the final reply
+        """The message bytes and the final dot. With `hold`, the dot waits until the hop has read
+        every byte (`hold_dot`) and then `hold` seconds more, so the wait for the final reply
         measures what the hop does with the whole message rather than how fast it reads it."""
         session = self.session
         started = session.mark(Stage.UPLOAD)
@@ -328,6 +331,7 @@ class Script:
         session.stage = Stage.UPLOAD
         session.log(Direction.CLIENT, f"[{len(data)} bytes of message data]")
         timeout = self.options.timeouts.data_block
+        before = session.tcp_window() if hold > 0 else None  # the window with nothing queued
         try:
             pending: bytes | None = None
             for block in dot_stuffed(data):  # the last block is the terminating dot
@@ -338,7 +342,7 @@ class Script:
             if pending is not None and hold > 0:
                 step = session.add_step(Stage.UPLOAD, started, Outcome.OK, detail=f"{sent} bytes")
                 self.seen.upload_ms = step.duration_ms
-                await self.hold_dot(hold)
+                await self.hold_dot(hold, before[1] if before else None)
                 started = session.mark(Stage.UPLOAD)
             if pending is not None:
                 sent += len(pending)
@@ -353,21 +357,20 @@ class Script:
         if self.seen.upload_ms is None:
             self.seen.upload_ms = step.duration_ms
 
-    async def hold_dot(self, hold: float) -> None:
-        """Hold the final dot: until every byte is acknowledged, then `hold` seconds."""
+    async def hold_dot(self, hold: float, window: int | None) -> None:
+        """Hold the final dot until the hop has read every byte (acknowledged, and its receive
+        window as open as before the upload), then `hold` seconds more."""
         session = self.session
         held = Started.now()
-        self.seen.acked_ms = await session.acknowledged(
-            Stage.UPLOAD, self.options.timeouts.data_block
-        )
+        if window is not None:
+            self.seen.acked_ms = await session.peer_read(
+                Stage.UPLOAD, window, min(self.options.timeouts.data_block, MAX_READ_WAIT)
+            )
         await session.bounded(asyncio.sleep(hold), Stage.UPLOAD, hold + 1.0)
         self.seen.held_ms = held.elapsed_ms()
-        acked = (
-            ""
-            if self.seen.acked_ms is None
-            else f", acknowledged after {self.seen.acked_ms:.0f} ms"
-        )
-        session.log(Direction.INFO, f"final dot held {self.seen.held_ms:.0f} ms{acked}")
+        read = self.seen.acked_ms
+        after = "" if read is None else f", every byte read by the peer after {read:.0f} ms"
+        session.log(Direction.INFO, f"final dot held {self.seen.held_ms:.0f} ms{after}")
 
     async def why_cut(self, stop: Stop) -> Stop:
         """A server that hangs up mid-upload often said why first (`552 too big`): read it, and

@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import fcntl
+import socket
 import ssl
 import struct
 import termios
@@ -31,7 +32,10 @@ from probe.smtp.text import one_line
 T = TypeVar("T")
 
 REASON_CHARS = 300  # a reason, or the text of a reply quoted in it, is cut to this
-ACK_POLL = 0.005  # seconds between looks at the socket's send queue while waiting for acks
+ACK_POLL = 0.005  # seconds between looks at the socket while waiting for the peer to read
+# Linux struct tcp_info up to tcpi_snd_wnd (the peer's advertised receive window, since 5.4)
+TCP_INFO_SIZE = 232
+SND_WND_OFFSET = 228
 
 
 def reason_text(text: object) -> str:
@@ -254,30 +258,37 @@ class Session:
         self.writer.write(block)
         await self.bounded(self.writer.drain(), stage, timeout)
 
-    def unacknowledged(self) -> int | None:
-        """Bytes in the socket's send queue that the peer's TCP has not acknowledged (Linux
-        SIOCOUTQ, which is TIOCOUTQ); None where the platform or the socket cannot say."""
+    def tcp_window(self) -> tuple[int, int] | None:
+        """(bytes the peer's TCP has not acknowledged, the receive window it advertises), from
+        Linux's TCP_INFO (tcpi_unacked is in segments, so SIOCOUTQ gives the bytes); None where
+        the platform or the socket cannot say."""
         sock = self.writer.get_extra_info("socket") if self.writer is not None else None
         if sock is None:
             return None
         try:
-            raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, struct.pack("i", 0))
-        except (OSError, ValueError):
+            info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, TCP_INFO_SIZE)
+            queued = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, struct.pack("i", 0))
+        except (OSError, ValueError, AttributeError):
             return None
-        return int(struct.unpack("i", raw)[0])
+        if len(info) < TCP_INFO_SIZE:
+            return None  # a kernel before 5.4 does not report the peer's window
+        (window,) = struct.unpack_from("I", info, SND_WND_OFFSET)
+        return int(struct.unpack("i", queued)[0]), int(window)
 
-    async def acknowledged(self, stage: Stage, timeout: float) -> float | None:
-        """Wait (bounded by `timeout` and the deadline) until the peer's TCP has every byte
-        written; the milliseconds it took, or None when that cannot be measured or never came."""
+    async def peer_read(self, stage: Stage, window: int, timeout: float) -> float | None:
+        """Wait (bounded by `timeout` and the deadline) until the peer's TCP has acknowledged
+        every byte written and advertises at least `window` again (the receive window before the
+        upload): the hop's program has read what its kernel held. The milliseconds it took, or
+        None when that cannot be seen or did not happen in time."""
+        self.stage = stage
         started = time.monotonic()
         limit = min(timeout, self.deadline - started)
-        while (left := self.unacknowledged()) is not None and left > 0:
+        while (seen := self.tcp_window()) is not None and (seen[0] > 0 or seen[1] < window):
             if time.monotonic() - started >= limit:
                 return None
             await asyncio.sleep(ACK_POLL)
-        if left is None:
+        if seen is None:
             return None
-        self.stage = stage
         return round((time.monotonic() - started) * 1000, 3)
 
     async def reply_step(self, name: Stage, timeout: float, line: str | None = None) -> Reply:
