@@ -3,9 +3,10 @@ final dot is held (pure).
 
 One final-reply time per size cannot tell a scanner from a busy machine: the `[timing]` table
 repeats the named variants (`<id>-t2`, `<id>-t3`, ...; each repeat is the same message again,
-`VariantSpec.repeat_of` naming the first) and holds their final dot until the hop's TCP has every
-byte and `hold + hold_per_mb * MB` seconds more, so what the wait after the dot measures is the
-hop's work on the whole message, not the time it needs to read it (`probe.send.converse`).
+`VariantSpec.repeat_of` naming the first) and holds their final dot until the hop has read every
+byte (its TCP acknowledged them and reopened its receive window) and `hold + hold_per_mb * MB`
+seconds more, so what the wait after the dot measures is the hop's work on the whole message,
+not the time it needs to read it (`probe.send.converse`).
 
     [timing]
     variants = ["control", "size-100k", "size-1m"]
@@ -86,17 +87,18 @@ def timed_variants(
 
 
 def _expanded(specs: Iterable[VariantSpec], timing: Timing) -> Iterable[VariantSpec]:
+    """The variants with the timed ones held, then each round of repeats in the same order:
+    the sizes interleave in time, so a burst of load on the machine or the path lands on one
+    measurement of several sizes rather than on every measurement of one."""
     timed = set(timing.variants)
-    for spec in specs:
-        if spec.id not in timed:
-            yield spec
-            continue
-        held = dataclasses.replace(spec, hold=timing.hold_for(spec))
-        yield held
-        for n in range(2, timing.repeat + 1):
-            yield dataclasses.replace(
-                held,
-                id=f"{spec.id}-t{n}",
-                description=f"{spec.description[:170]} (timing repeat {n} of {timing.repeat})",
-                repeat_of=spec.id,
-            )
+    held = [dataclasses.replace(s, hold=timing.hold_for(s)) if s.id in timed else s for s in specs]
+    yield from held
+    for n in range(2, timing.repeat + 1):
+        for spec in held:
+            if spec.id in timed:
+                yield dataclasses.replace(
+                    spec,
+                    id=f"{spec.id}-t{n}",
+                    description=f"{spec.description[:170]} (timing repeat {n} of {timing.repeat})",
+                    repeat_of=spec.id,
+                )

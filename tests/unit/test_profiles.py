@@ -96,8 +96,8 @@ def test_a_user_profile_extends_a_shipped_one(tmp_path: Path) -> None:
     )
     profile = load_profile(str(mine))
     ids = [v.id for v in profile.variants]
-    assert ids[:4] == ["control", "control-t2", "control-t3", "size-1100k"]  # standard's [timing]
-    assert ids[-1] == "attach-big-zip"
+    assert ids[:2] == ["control", "size-1100k"] and ids[-1].startswith("size-1m-t")  # [timing]
+    assert "attach-big-zip" in ids
     assert "size-5m" not in ids and "attach-pdf" in ids
     assert profile.variant("size-1100k").size == 1_048_576
     assert profile.variant("size-1100k").description == "bigger"

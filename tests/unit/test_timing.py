@@ -205,8 +205,9 @@ def test_timing_repeats_the_named_variants_and_holds_their_dot_by_size() -> None
     )
     profile = parse_profile(text, source="<t>")
     assert [(s.id, s.hold, s.repeat_of) for s in profile.variants] == [
-        ("control", 0.25, None), ("control-t2", 0.25, "control"), ("control-t3", 0.25, "control"),
-        ("size-2m", 1.25, None), ("size-2m-t2", 1.25, "size-2m"), ("size-2m-t3", 1.25, "size-2m"),
+        ("control", 0.25, None), ("size-2m", 1.25, None),  # the repeats interleave by round
+        ("control-t2", 0.25, "control"), ("size-2m-t2", 1.25, "size-2m"),
+        ("control-t3", 0.25, "control"), ("size-2m-t3", 1.25, "size-2m"),
     ]  # fmt: skip
 
 
