@@ -92,7 +92,7 @@ def requests(
         )
         run = RunArgs(
             mailbox=f"maildir:{info.maildir}",
-            collect_for=15.0,
+            collect_for=30.0,  # a busy machine relays the 2.5 MB DSN case slowly
             allow_eicar=True,  # the lab is ours and on loopback: EICAR never leaves it
             threshold=case.threshold,
             threshold_k=8,
