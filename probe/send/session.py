@@ -35,6 +35,7 @@ REASON_CHARS = 300  # a reason, or the text of a reply quoted in it, is cut to t
 ACK_POLL = 0.005  # seconds between looks at the socket while waiting for the peer to read
 # Linux struct tcp_info up to tcpi_snd_wnd (the peer's advertised receive window, since 5.4)
 TCP_INFO_SIZE = 232
+READ_SETTLE = 0.2  # seconds a half-open receive window must stay unchanged to count as open
 SND_WND_OFFSET = 228
 
 
@@ -277,19 +278,27 @@ class Session:
 
     async def peer_read(self, stage: Stage, window: int, timeout: float) -> float | None:
         """Wait (bounded by `timeout` and the deadline) until the peer's TCP has acknowledged
-        every byte written and advertises at least `window` again (the receive window before the
-        upload): the hop's program has read what its kernel held. The milliseconds it took, or
-        None when that cannot be seen or did not happen in time."""
+        every byte written and its receive window is open again: back to `window` (what it was
+        before the upload), or at least half of it and unchanged for READ_SETTLE seconds, since
+        a receiver announces a reopened window only once it has at least doubled (RFC 1122
+        4.2.3.3, silly-window avoidance). The milliseconds it took, or None when that cannot be
+        seen or did not happen in time."""
         self.stage = stage
         started = time.monotonic()
         limit = min(timeout, self.deadline - started)
-        while (seen := self.tcp_window()) is not None and (seen[0] > 0 or seen[1] < window):
-            if time.monotonic() - started >= limit:
+        last: tuple[int, float] | None = None  # the window and since when it is unchanged
+        while (seen := self.tcp_window()) is not None:
+            now = time.monotonic()
+            unacked, open_now = seen
+            if last is None or last[0] != open_now:
+                last = (open_now, now)
+            settled = 2 * open_now >= window and now - last[1] >= READ_SETTLE
+            if unacked == 0 and (open_now >= window or settled):
+                return round((now - started) * 1000, 3)
+            if now - started >= limit:
                 return None
             await asyncio.sleep(ACK_POLL)
-        if seen is None:
-            return None
-        return round((time.monotonic() - started) * 1000, 3)
+        return None
 
     async def reply_step(self, name: Stage, timeout: float, line: str | None = None) -> Reply:
         """One timed step: send `line` (a command) when given, then read the reply."""
