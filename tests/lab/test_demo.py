@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from probe.cli import app
@@ -12,6 +13,8 @@ from probe.model.verdict import Action, Decision, HopAction, HopKey, HopVerdict
 from probe.pipeline.demo import DemoCase, check, load_demo
 
 
+# Six paths at once, each timing three sizes three times: over a minute on a busy machine.
+@pytest.mark.timeout(150)
 def test_demo_runs_offline_and_every_path_gets_its_verdict() -> None:
     out = CliRunner().invoke(app, ["demo", "--json"])
     assert out.exit_code == 0, out.output

@@ -52,6 +52,12 @@ extends = "_base"
 [defaults]
 min_interval = 0
 
+[timing]  # as standard's: three sizes, three times each, the dot held until the MTA has read it
+variants = ["control", "size-100k", "size-1100k"]
+repeat = 3
+hold = "0.25s"
+hold_per_mb = "0.5s"
+
 [[variant]]
 id = "size-100k"
 description = "100 kB of incompressible text"
