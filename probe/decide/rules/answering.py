@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from probe.analyze import fingerprint
 from probe.decide.context import Context
+from probe.decide.rules import ownership
 from probe.decide.rules.common import is_middlebox
 from probe.decide.rules.identity import (
     front_box_reasons,
@@ -82,8 +83,11 @@ def relay_evidence(ctx: Context, *, front: bool) -> list[Evidence]:
 
 
 def box_answers(ctx: Context) -> bool:
-    """The box in front answers the transaction itself (its MAIL, RCPT or 354 reply is not the
-    wording of the MTA the trace names), as an SMTP proxy does; a TCP proxy passes the MTA's."""
+    """The box in front answers the transaction itself (its MAIL, RCPT or 354 reply is one the
+    MTA behind never writes, `ownership.foreign_replies`, or another product's wording), as an
+    SMTP proxy does; a TCP proxy passes the MTA's."""
+    if any(r.stage in ("mail", "rcpt", "data") for r in ownership.foreign_replies(ctx)):
+        return True
     replies = tuple(
         (stage, code, text)
         for conv in hop1_conversations(ctx)
