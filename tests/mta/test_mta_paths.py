@@ -85,6 +85,12 @@ def test_checkpoint_in_front_of_postfix_is_blamed_not_postfix(
 SLOW_PROFILE = profile(
     "slow",
     """
+[timing]
+variants = ["control", "size-500k", "size-1m"]
+repeat = 3
+hold = "0.25s"
+hold_per_mb = "0.5s"
+
 [[variant]]
 id = "size-500k"
 description = "500 kB"
@@ -98,11 +104,6 @@ size = "1MB"
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 item 4: a delaying box in front that passes Postfix's banner is taken for "
-    "Postfix scanning inline",
-)
 def test_delaying_box_in_front_of_postfix_not_postfix_scanning(
     postfix: paths.Paths, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -41,6 +41,9 @@ def rule_scan_timing(ctx: Context) -> list[Placed]:
         return [_relays(ctx, key, relay, stats, points)]
     if stats is None or not scans(stats):
         return []
+    # the first MTA, chosen for want of other evidence: a box in front that passes its every
+    # reply (banner, texts, queue id) and holds the final one would look the same
+    unseen_box = key == HopKey.at(ctx.hop1) and not whose
     return [
         place(
             key,
@@ -54,6 +57,13 @@ def rule_scan_timing(ctx: Context) -> list[Placed]:
             confidence=Confidence.MEDIUM,
             rule="scan-timing",
             variants=sorted({p.variant for p in points}),
+            alternatives=(HopKey.front(ctx.hop1),) if unseen_box else (),
+            ambiguous=(
+                "the timing alone cannot tell this MTA from a box in front of it that passes "
+                "its replies unchanged"
+            )
+            if unseen_box
+            else "",
         )
     ]
 
