@@ -199,11 +199,6 @@ def test_size_limit_is_the_mtas_own_rejection_alone(clean: CleanRun, declare_siz
     assert others_accused(decision, hop.name) == [], decision.headline
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10: a path on which no message can be sent (every STARTTLS handshake fails) "
-    "is 'No hop interferes', status OK, and 'no mailbox given' though one was",
-)
 def test_a_path_where_every_tls_handshake_fails_is_not_clean() -> None:
     """OpenSMTPD with TLS as Debian 12 ships it: STARTTLS offered, every handshake refused
     ('tlsv1 alert internal error'), so nothing is delivered. That is no clean path: the run is
@@ -224,11 +219,6 @@ def test_a_path_where_every_tls_handshake_fails_is_not_clean() -> None:
     assert any(h.actions for h in decision.hops if str(h.key) == hop.name), decision.headline
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10: a real MTA that accepts every message and delivers none (Exim, "
-    "`:blackhole:`) is 'No hop interferes', status OK",
-)
 def test_an_mta_that_discards_everything_is_not_clean() -> None:
     """Exim accepts the recipient's mail with 250 and throws it away: nothing is delivered and
     nothing bounces. Whatever probe concludes (a drop at that hop, or that it cannot tell), the

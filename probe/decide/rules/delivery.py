@@ -12,6 +12,7 @@ from probe.decide.rules.known_cases import known_case
 from probe.decide.rules.meaning import diagnostic_meaning
 from probe.model.bounce import Bounce
 from probe.model.collect import Arrival
+from probe.model.send import VariantSend
 from probe.model.smtp import Outcome, Reply
 from probe.model.verdict import Action, Confidence, Evidence, HopKey
 
@@ -91,6 +92,9 @@ def rule_drops_and_junk(ctx: Context) -> list[Placed]:
         and a.status is Arrival.MISSING
         and s.probe_id not in bounced
     ]
+    accepted = [s for s in ctx.sends if s.outcome is Outcome.ACCEPTED]
+    if missing and not control_ok and len(missing) == len(accepted) and not bounced:
+        placed.append(_nothing_arrived(ctx, missing))
     if missing and control_ok:
         placed.append(
             place(
@@ -163,3 +167,25 @@ def rule_tls_lost(ctx: Context) -> list[Placed]:
         if placed:
             break
     return placed
+
+
+def _nothing_arrived(ctx: Context, missing: list[VariantSend]) -> Placed:
+    """Every accepted message, the control too, neither arrived nor bounced: a hop drops them
+    all, or the mailbox is not where mail for the recipient lands. Not a clean path either way;
+    which of the two, the run cannot tell."""
+    return place(
+        HopKey.after(ctx.hop1),
+        Action.DROPS,
+        "accepted every message, and none arrived or bounced: "
+        + ", ".join(s.variant for s in missing),
+        condition="every message",
+        evidence=(
+            Evidence("delivery", f"{reply_line(s.reply, 'data-end')}; no copy, no DSN", s.variant)
+            for s in missing[:4]
+        ),
+        confidence=Confidence.LOW,
+        rule="silent-drop",
+        variants=(s.variant for s in missing),
+        ambiguous="a hop at or after hop 1 drops them all, or the mailbox given is not where "
+        "mail for the recipient lands",
+    )

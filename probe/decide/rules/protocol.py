@@ -130,9 +130,12 @@ def rule_failures(ctx: Context) -> list[Placed]:
     passed = [s for s in ctx.sends if s.outcome is Outcome.ACCEPTED]
     key = hop1_key(ctx, in_front=bool(front_box_reasons(ctx)))
     placed = []
-    # with nothing passed a broken conversation has nothing to compare with: `decide` reports
-    # it as not measured; a deferral every variant got is still a deferral, with its reason
-    broken = [s for s in ctx.sends if s.outcome in BROKEN] if passed else []
+    # with nothing passed a broken conversation has nothing to compare with, unless every
+    # variant broke the same way (every STARTTLS handshake failed): that is the hop's doing for
+    # every message; a deferral every variant got is still a deferral, with its reason
+    broken = [s for s in ctx.sends if s.outcome in BROKEN]
+    if not passed and not _all_alike(broken, [s for s in ctx.sends if s.measured]):
+        broken = []
     groups: dict[tuple[Outcome, str], list[VariantSend]] = {}
     for send in broken:
         groups.setdefault((send.outcome, send.stage), []).append(send)
@@ -211,3 +214,10 @@ def rule_greylisting(ctx: Context) -> list[Placed]:
             variants=(e.variant for e in evidence),
         )
     ]
+
+
+def _all_alike(broken: list[VariantSend], measured: list[VariantSend]) -> bool:
+    """Every measured variant broke off at one stage with one outcome."""
+    return bool(measured) and len(broken) == len(measured) and (
+        len({(s.outcome, s.stage) for s in broken}) == 1
+    )
