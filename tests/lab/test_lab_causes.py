@@ -97,3 +97,22 @@ def test_a_hop_count_refusal_is_loop_protection_with_its_limit(own_lab: LabInfo)
         "headers (the most that passed carried 10) with `554 5.4.0 Error: too many hops`"
     )
     assert "bytes" not in loop.summary and result.status is Status.OK
+
+
+def test_the_shipped_quick_profile_finds_the_exchange_case(own_lab: LabInfo) -> None:
+    """The daily profile catches the seed's second case too: its three small messages."""
+    from probe.plan.profile_files import load_profile
+
+    info = own_lab.scenario("exchange")
+    req = lab_request(
+        own_lab, "exchange", load_profile("quick"), mailbox=f"maildir:{info.maildir}",
+        collect_for=10.0,
+    )  # fmt: skip
+    done = perform(req, deadline=90.0)
+    assert done.error is None and done.result.decision is not None
+    bounces = [
+        a for h in done.result.decision.hops for a in h.actions if a.action is Action.BOUNCES
+    ]
+    (bounce,) = bounces
+    assert bounce.variants == ("attach-zip-3-rcpt",)
+    assert bounce.condition == "messages with an attachment sent to several recipients at once"

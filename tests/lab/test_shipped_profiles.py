@@ -42,7 +42,8 @@ def _rejects(result: RunResult) -> str:
 def test_quick_catches_the_seed_case(lab: LabInfo) -> None:
     result = run_shipped(lab, "quick")
     outcome = {v.variant: v.outcome for v in result.variants}
-    assert outcome == {"control": Outcome.ACCEPTED, "size-1100k": Outcome.REJECTED}
+    assert outcome.pop("size-1100k") is Outcome.REJECTED
+    assert set(outcome.values()) == {Outcome.ACCEPTED}  # the control and the small ones
     assert "554 Permanent scan failure" in _rejects(result)
     assert result.status is Status.CRITICAL
 

@@ -47,7 +47,13 @@ def test_every_shipped_profile_loads_and_every_variant_crafts(name: str) -> None
 
 def test_the_profiles_say_what_the_issue_asks_for() -> None:
     quick = load_profile("quick")
-    assert [v.id for v in quick.variants] == ["control", "size-1100k"]
+    assert [v.id for v in quick.variants] == [
+        "control",
+        "size-1100k",
+        "attach-zip",
+        "rcpt-3",
+        "attach-zip-3-rcpt",
+    ]
     # above a limit at 1 MiB, and above the 1,061,757 bytes the seed's Check Point refused
     assert quick.variant("size-1100k").size == 1_100_000 > 1_061_757 > 2**20
     standard = load_profile("standard")
