@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from aiosmtpd.smtp import SMTP
 
@@ -81,13 +82,13 @@ def _zone(count: int) -> DnsZone:
     return DnsZone(records)
 
 
-class Services:
-    """The DNS responder and the SMTP servers, on their own loop in a thread."""
+class ServiceThread:
+    """The lab's DNS responder for `zone(count)` and some SMTP servers, on their own loop in a
+    thread; a subclass starts its servers in `serve` and stops them in `shut`."""
 
-    def __init__(self, count: int, rtt: float) -> None:
+    def __init__(self, count: int) -> None:
         self.count = count
-        self.rtt = rtt
-        self.port = _free_port()
+        self.port = 0
         self.dns_port = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -95,23 +96,24 @@ class Services:
         self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._main(),),
                                         daemon=True)
 
+    async def serve(self) -> None:
+        raise NotImplementedError
+
+    async def shut(self) -> None:
+        raise NotImplementedError
+
     async def _main(self) -> None:
         self._stop = asyncio.Event()
         responder = DnsResponder(_zone(self.count))
         await responder.start()
         self.dns_port = responder.port
-        loop = asyncio.get_running_loop()
-        _Remote.rtt = self.rtt
-        servers = [await loop.create_server(lambda: _Remote(_Handler(), hostname="mx.bench.test"),
-                                            address, self.port, backlog=512)
-                   for address in ADDRESSES]
+        await self.serve()
         self._ready.set()
         await self._stop.wait()
-        for server in servers:
-            server.close()
+        await self.shut()
         await responder.close()
 
-    def __enter__(self) -> Services:
+    def __enter__(self) -> Any:
         self._thread.start()
         if not self._ready.wait(10):
             raise RuntimeError("bench services did not start")
@@ -120,7 +122,29 @@ class Services:
     def __exit__(self, *exc: object) -> None:
         assert self._stop is not None
         self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
+        self._thread.join(20)
+
+
+class Services(ServiceThread):
+    """aiosmtpd servers one round trip away on the bench addresses."""
+
+    def __init__(self, count: int, rtt: float) -> None:
+        super().__init__(count)
+        self.rtt = rtt
+        self.port = _free_port()
+        self._servers: list[asyncio.Server] = []
+
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        _Remote.rtt = self.rtt
+        self._servers = [
+            await loop.create_server(lambda: _Remote(_Handler(), hostname="mx.bench.test"),
+                                     address, self.port, backlog=512)
+            for address in ADDRESSES]
+
+    async def shut(self) -> None:
+        for server in self._servers:
+            server.close()
 
 
 def _config(directory: Path, count: int, port: int) -> Path:

@@ -15,22 +15,20 @@ Prints wall time, peak RSS and the time per target.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-from probe.lab.dnsserver import DnsResponder, DnsZone
+from bench_check import ADDRESSES, ServiceThread
+
 from probe.server.engine import HopHandler, SmtpHop
 from probe.server.maildir import MaildirDelivery
 from probe.server.records import ListenerRecord, Personality
 
-ADDRESSES = ("127.0.0.20", "127.0.0.21", "127.0.0.22", "127.0.0.23")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -53,51 +51,26 @@ class _PerDomain:
         pass
 
 
-class Services:
-    def __init__(self, count: int, root: Path) -> None:
-        self.count = count
-        self.root = root
-        self.port = 0
-        self.dns_port = 0
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._main(),),
-                                        daemon=True)
+class Services(ServiceThread):
+    """Probe's own SMTP hops on the bench addresses, each delivering into the Maildir of the
+    recipient's domain under `root`."""
 
-    async def _main(self) -> None:
-        self._stop = asyncio.Event()
-        records: dict[str, tuple[tuple[str, str], ...]] = {}
-        for i, address in enumerate(ADDRESSES):
-            records[f"mx{i}.bench.test."] = (("A", address),)
-        for n in range(self.count):
-            records[f"t{n}.bench.test."] = (("MX", f"10 mx{n % len(ADDRESSES)}.bench.test."),)
-        responder = DnsResponder(DnsZone(records))
-        await responder.start()
-        self.dns_port = responder.port
-        hops = []
+    def __init__(self, count: int, root: Path) -> None:
+        super().__init__(count)
+        self.root = root
+        self._hops: list[SmtpHop] = []
+
+    async def serve(self) -> None:
         for i, address in enumerate(ADDRESSES):
             persona = Personality(f"mx{i}.bench.test")
             hop = SmtpHop(HopHandler(persona, _PerDomain(self.root, persona)))
             await hop.start(address, self.port)
             self.port = hop.port  # the first picks a free port, the others take the same
-            hops.append(hop)
-        self._ready.set()
-        await self._stop.wait()
-        for hop in hops:
+            self._hops.append(hop)
+
+    async def shut(self) -> None:
+        for hop in self._hops:
             await hop.close()
-        await responder.close()
-
-    def __enter__(self) -> Services:
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("bench services did not start")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(20)
 
 
 def _config(directory: Path, services: Services, concurrency: int) -> Path:
