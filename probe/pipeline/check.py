@@ -18,6 +18,7 @@ import secrets
 from collections.abc import Callable, Sequence
 
 from probe.analyze.drift import compare
+from probe.analyze.headers import header_end
 from probe.analyze.snapshot import capability_snapshot, run_snapshot
 from probe.collect.secrets import Secret
 from probe.decide.check import evaluate
@@ -161,14 +162,14 @@ def _without_bodies(run: RunResult) -> RunResult:
 
 
 def _header_block(copy: DeliveredCopy) -> DeliveredCopy:
-    ends = [i for i in (copy.raw.find(b"\r\n\r\n"), copy.raw.find(b"\n\n")) if i >= 0]
-    if not ends:
+    """The copy up to and with its empty line (`analyze.headers.header_end` finds it)."""
+    raw = copy.raw
+    end = header_end(raw)
+    end += 2 if raw.startswith(b"\r\n", end) else 1  # the header block's own line end
+    end += 2 if raw.startswith(b"\r\n", end) else 1  # the empty line
+    if end >= len(raw):
         return copy
-    end = min(ends)
-    head = copy.raw[: end + (4 if copy.raw.startswith(b"\r\n\r\n", end) else 2)]
-    if len(head) == len(copy.raw):
-        return copy
-    return dataclasses.replace(copy, raw=head, trimmed_from=copy.trimmed_from or len(copy.raw))
+    return dataclasses.replace(copy, raw=raw[:end], trimmed_from=copy.trimmed_from or len(raw))
 
 
 def _entry(t: TargetCheck) -> StoredResult:
